@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The command shell reached with `ssh USER@gw`: a line parser (parse.c, no
+ * system shell is ever involved), a command table (cmd.c) with one file per
+ * command (cmd-*.c), option parsing shared by commands, and an interactive
+ * line editor (term.c) for pty sessions.
+ *
+ * Exit status of every command: 0 done, 1 refused or failed (one-line reason
+ * on stderr), 2 usage.
+ */
+#ifndef DRAWBRIDGE_SHELL_H
+#define DRAWBRIDGE_SHELL_H
+
+#include <stddef.h>
+
+#include "broker.h"
+#include "policy.h"
+
+#define SHELL_LINE_MAX 8192
+#define SHELL_ARGS_MAX 64
+
+enum shell_status { SHELL_OK = 0, SHELL_FAIL = 1, SHELL_USAGE = 2 };
+
+/* ---- parse.c ---- */
+
+struct shell_argv {
+    int argc;
+    char *argv[SHELL_ARGS_MAX + 1]; /* argv[argc] == NULL; each owned */
+};
+
+/*
+ * Splits a command line into words.  Whitespace separates; '...' is literal;
+ * "..." allows \" and \\; a backslash outside quotes escapes the next byte.
+ * Refused (DB_ERR_INVALID, err gets why): NUL or other control bytes except
+ * tab, unterminated quotes, more than SHELL_ARGS_MAX words, lines longer than
+ * SHELL_LINE_MAX.  Nothing is expanded: $, `, *, ; and | are ordinary bytes.
+ * An empty line gives argc 0.  Caller calls shell_argv_clear.
+ */
+int shell_parse(const char *line, size_t len, struct shell_argv *out, char *err, size_t errlen);
+void shell_argv_clear(struct shell_argv *a);
+
+/* ---- shell.c: the context a command runs in ---- */
+
+struct shell_ctx;
+
+/* Where commands write: is_err selects stderr (exec) or the same stream (pty). */
+typedef int (*shell_write_fn)(void *io, int is_err, const char *buf, size_t len);
+
+struct shell_ctx {
+    const struct config *cfg;
+    const struct policy *policy;
+    const char *user;
+    const char *const *groups;
+    size_t ngroups;
+    int interactive;          /* pty: "\n" becomes "\r\n" */
+    shell_write_fn write;
+    void *io;
+    int want_exit;            /* set by `exit` / `logout` */
+};
+
+/* printf to stdout / stderr of the command. */
+void shell_out(struct shell_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void shell_err(struct shell_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void shell_write(struct shell_ctx *c, int is_err, const char *buf, size_t len);
+
+/* Parses and runs one line; returns the exit status (0/1/2). */
+int shell_run_line(struct shell_ctx *c, const char *line, size_t len);
+
+/* ---- cmd.c: the command table ---- */
+
+struct shell_cmd_entry {
+    const char *name;
+    const char *usage;   /* "request TARGET --for DURATION --reason TEXT [...]" */
+    const char *summary; /* one line for help */
+    int (*exec)(struct shell_ctx *c, int argc, char **argv);
+};
+
+const struct shell_cmd_entry *shell_cmd_find(const char *name); /* exact names only */
+extern const struct shell_cmd_entry *const shell_cmd_table[];
+
+/* ---- opts.c: option parsing for commands ---- */
+
+/*
+ * Long options only ("--for 1h", "--json").  spec lists names with a trailing
+ * '=' when they take a value: {"for=", "reason=", "json", NULL}.  Positional
+ * words go to pos (at most npos_max).  Unknown options, missing values,
+ * repeated options: DB_ERR_USAGE with a one-line reason in err.
+ */
+struct shell_opts {
+    const char *names[16];
+    const char *values[16]; /* NULL when absent; "" for flags that are set */
+    const char *pos[16];
+    int npos;
+};
+int shell_opts_parse(const char *const *spec, int argc, char **argv, struct shell_opts *o,
+                     char *err, size_t errlen);
+const char *shell_opt(const struct shell_opts *o, const char *name);
+
+/* ---- term.c: interactive line editing for pty sessions ---- */
+
+struct shell_term;
+
+/* Prints the banner and the first prompt.  Caller frees. */
+struct shell_term *shell_term_new(struct shell_ctx *c);
+void shell_term_free(struct shell_term *t);
+/*
+ * Feeds bytes the user typed.  Handles printable input with echo, backspace
+ * (0x7f, ^H), ^U (kill line), ^C (discard line), ^D on an empty line (exit),
+ * CR/LF (run the line), left/right arrows and history with up/down, and
+ * ignores other escape sequences.  Returns 1 when the session should end.
+ */
+int shell_term_input(struct shell_term *t, const char *buf, size_t len);
+
+#endif
