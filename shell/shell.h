@@ -66,6 +66,35 @@ void shell_write(struct shell_ctx *c, int is_err, const char *buf, size_t len);
 /* Parses and runs one line; returns the exit status (0/1/2). */
 int shell_run_line(struct shell_ctx *c, const char *line, size_t len);
 
+/*
+ * Helpers for commands (additions).  Every message a command prints for a
+ * refusal is one line on stderr starting "drawbridge: ".
+ */
+/* Prints "drawbridge: <message>\n" on stderr; returns SHELL_FAIL. */
+int shell_fail(struct shell_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Prints "drawbridge: <why>\n" (when why is not NULL or "") and "usage: <the
+ * usage of command name>\n" on stderr; returns SHELL_USAGE.
+ */
+int shell_usage(struct shell_ctx *c, const char *name, const char *why);
+/*
+ * Copies in (inlen bytes) into out for display: printable ASCII is kept, and
+ * when !ascii_only so is valid UTF-8 other than C1 controls; every other byte
+ * becomes '?'.  Output longer than outlen - 4 bytes is cut (never inside a
+ * UTF-8 sequence) and ends with "...".  Always NUL-terminated; returns out.
+ */
+char *shell_sanitize(char *out, size_t outlen, const char *in, size_t inlen, int ascii_only);
+
+/*
+ * JSON for `--json` output (jansson's json_t).  shell_json_string never fails
+ * on bytes that are not UTF-8 (they become '?'); NULL only when out of
+ * memory.  shell_out_json prints v compactly, keys in insertion order, and a
+ * newline; it does not take the reference.  0 or DB_ERR_NOMEM.
+ */
+struct json_t;
+struct json_t *shell_json_string(const char *s);
+int shell_out_json(struct shell_ctx *c, struct json_t *v);
+
 /* ---- cmd.c: the command table ---- */
 
 struct shell_cmd_entry {
@@ -78,6 +107,15 @@ struct shell_cmd_entry {
 const struct shell_cmd_entry *shell_cmd_find(const char *name); /* exact names only */
 extern const struct shell_cmd_entry *const shell_cmd_table[];
 
+/*
+ * Conventions (additions): exec gets the words as typed, argv[0] being the
+ * command's name, and returns a shell_status (a negative DB_ERR_* is mapped
+ * to 1, DB_ERR_USAGE to 2).  shell_cmd_table ends with NULL.  An entry whose
+ * summary is NULL is an alias: `help CMD` knows it but the list omits it.
+ * Each command lives in cmd-NAME.c as `const struct shell_cmd_entry
+ * shell_cmd_NAME_entry`, listed once in cmd.c.
+ */
+
 /* ---- opts.c: option parsing for commands ---- */
 
 /*
@@ -85,6 +123,13 @@ extern const struct shell_cmd_entry *const shell_cmd_table[];
  * '=' when they take a value: {"for=", "reason=", "json", NULL}.  Positional
  * words go to pos (at most npos_max).  Unknown options, missing values,
  * repeated options: DB_ERR_USAGE with a one-line reason in err.
+ *
+ * (argc, argv) are a command's own: argv[0] is the command name and is
+ * skipped, as getopt does.  "--name=value" is accepted as well as "--name
+ * value" (whose value may be any word, even one starting with "-"); "--"
+ * ends options; a lone "-" is positional.  At most 16 names in spec and 16
+ * positional words.  names[i] is spec[i] as given; values and positionals
+ * point into argv, so they live as long as argv.
  */
 struct shell_opts {
     const char *names[16];
@@ -95,6 +140,13 @@ struct shell_opts {
 int shell_opts_parse(const char *const *spec, int argc, char **argv, struct shell_opts *o,
                      char *err, size_t errlen);
 const char *shell_opt(const struct shell_opts *o, const char *name);
+/*
+ * (shell.c, addition) shell_opts_parse on a command's own (argc, argv),
+ * printing the reason and the usage when it fails.  Returns 0 or SHELL_USAGE
+ * (already reported).
+ */
+int shell_cmd_opts(struct shell_ctx *c, const char *const *spec, int argc, char **argv,
+                   struct shell_opts *o);
 
 /* ---- term.c: interactive line editing for pty sessions ---- */
 
@@ -108,6 +160,16 @@ void shell_term_free(struct shell_term *t);
  * (0x7f, ^H), ^U (kill line), ^C (discard line), ^D on an empty line (exit),
  * CR/LF (run the line), left/right arrows and history with up/down, and
  * ignores other escape sequences.  Returns 1 when the session should end.
+ *
+ * Details (additions): the banner names c->user; the prompt is
+ * "USER@drawbridge> ".  CR, LF and CRLF each run the line once.  Home/End
+ * (and ^A/^E), Delete, ^W (rub out a word) and ^L (redraw) work too; a tab
+ * is taken as a space; other control bytes are ignored.  Lines stop growing
+ * at SHELL_LINE_MAX bytes (BEL for each refused key).  UTF-8 is echoed as
+ * typed and edited a code point at a time (one column each: wide characters
+ * and lines wider than the terminal are not tracked).  The last 100 distinct
+ * lines are kept for up/down.  Lines run through shell_run_line, so
+ * c->interactive should be 1.
  */
 int shell_term_input(struct shell_term *t, const char *buf, size_t len);
 
