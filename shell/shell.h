@@ -167,9 +167,10 @@ void shell_term_free(struct shell_term *t);
  * is taken as a space; other control bytes are ignored.  Lines stop growing
  * at SHELL_LINE_MAX bytes (BEL for each refused key).  UTF-8 is echoed as
  * typed and edited a code point at a time (one column each: wide characters
- * and lines wider than the terminal are not tracked).  The last 100 distinct
- * lines are kept for up/down.  Lines run through shell_run_line, so
- * c->interactive should be 1.
+ * and lines wider than the terminal are not tracked); invalid UTF-8 and C1
+ * controls are refused with a BEL.  The last 100 lines (blank lines and
+ * immediate repeats left out) are kept for up/down.  Lines run through
+ * shell_run_line, so c->interactive should be 1.
  */
 int shell_term_input(struct shell_term *t, const char *buf, size_t len);
 
