@@ -46,6 +46,23 @@ const struct ytree *ytree_get(const struct ytree *t, const char *key);
 /* 1 when the node is the YAML null (plain null, ~, or empty plain scalar). */
 int ytree_is_null(const struct ytree *t);
 
+/*
+ * Helpers for walking a tree, shared by policy.c and broker/config.c.  None
+ * allocates; messages are the caller's business.
+ */
+/* First key of map t not listed in allowed (NULL-terminated); its line in *line. NULL if none. */
+const char *ytree_unknown_key(const struct ytree *t, const char *const *allowed, int *line);
+/* Line of key in map t; t->line when the key is absent. */
+int ytree_key_line(const struct ytree *t, const char *key);
+/* "a string", "null", "a list" or "a map": for "expected X, got Y" messages. */
+const char *ytree_kind_name(const struct ytree *t);
+/* A non-null scalar's text, else NULL. */
+const char *ytree_str(const struct ytree *t);
+/* An unquoted true/false (any case).  0 or DB_ERR_INVALID. */
+int ytree_bool(const struct ytree *t, int *out);
+/* An unquoted decimal integer within [min, max].  0 or DB_ERR_INVALID. */
+int ytree_int(const struct ytree *t, long long min, long long max, long long *out);
+
 /* ---- policy.c: the parsed policy ---- */
 
 enum policy_principal_kind { POLICY_PRINCIPAL_USER, POLICY_PRINCIPAL_GROUP };
@@ -91,6 +108,7 @@ struct policy_rule {
     int approvals;   /* distinct approvers needed; default 1 */
     int standing;    /* no grant needed */
     int line;
+    int approvals_set; /* approvals was written (lint refuses it on standing rules) */
 };
 
 /* protected: {key: [values]} -- a target carrying any listed key=value is protected */
@@ -114,6 +132,8 @@ struct policy {
     struct policy_principal *breakglass_requesters;
     size_t nbreakglass_requesters;
     long long breakglass_max_duration; /* seconds; 0 when break_glass absent */
+    int request_ttl_line;              /* 0 when not written */
+    int breakglass_line;               /* 0 when break_glass absent */
 };
 
 /*
@@ -125,6 +145,38 @@ int policy_load_file(const char *path, struct policy **out, char *err, size_t er
 int policy_load_buffer(const char *name, const char *buf, size_t len, struct policy **out,
                        char *err, size_t errlen);
 void policy_free(struct policy *p);
+/*
+ * Parses without lint, for `drawbridge check` (which then calls policy_lint
+ * to print every problem).  Never hand such a policy to the broker.
+ */
+int policy_parse_file(const char *path, struct policy **out, char *err, size_t errlen);
+int policy_parse_buffer(const char *name, const char *buf, size_t len, struct policy **out,
+                        char *err, size_t errlen);
+
+/* ---- syntax.c: value syntax shared by the parser and lint ---- */
+
+/* Target and rule names: [a-z_][a-z0-9_.-]{0,63}.  1 when valid. */
+int policy_name_valid(const char *s);
+/* Upstream logins: [A-Za-z0-9_][A-Za-z0-9_.-]{0,63}. */
+int policy_login_valid(const char *s);
+/* Label keys [A-Za-z0-9_][A-Za-z0-9_./-]{0,62}; values 1..128 printable ASCII, no spaces. */
+int policy_label_key_valid(const char *s);
+int policy_label_value_valid(const char *s);
+/* The NAME of a principal: 1..256 printable ASCII, no spaces. */
+int policy_principal_name_valid(const char *s);
+/* "group:NAME" or "user:NAME" into out (caller frees out->name).  0 or DB_ERR_INVALID. */
+int policy_principal_parse(const char *s, struct policy_principal *out);
+/*
+ * "host", "host:port", "[v6]" or "[v6]:port" (port 1-65535, default 22).
+ * *host is the host without brackets (caller frees).  DB_ERR_INVALID with a
+ * short reason in why.
+ */
+int policy_address_parse(const char *s, char **host, int *port, char *why, size_t whylen);
+/*
+ * "TYPE BASE64 [comment]" with a known SSH key type and a blob of that type;
+ * *out is "TYPE BASE64" (caller frees).  DB_ERR_INVALID with a reason in why.
+ */
+int policy_host_key_parse(const char *s, char **out, char *why, size_t whylen);
 
 /* ---- lint.c ---- */
 
@@ -209,6 +261,12 @@ struct policy_request_query {
  * the rule whose approvers and approvals govern the request (the first
  * matching non-standing rule in file order), out->login the login.  A duration
  * above the rule's max_duration is refused with a reason.
+ *
+ * Returns 0 (verdict POLICY_NEED_GRANT) when the request may be made; else
+ * out->verdict and out->reason say why and the return is DB_ERR_NOTFOUND
+ * (unknown target), DB_ERR_INVALID (bad login or duration) or DB_ERR_DENIED.
+ * policy_eval_connect returns 0 whatever the verdict (DB_ERR_INVALID only for
+ * NULL arguments).
  */
 int policy_eval_request(const struct policy *p, const struct policy_request_query *q,
                         struct policy_result *out);
