@@ -162,40 +162,61 @@ static size_t shell_utf8_len(const unsigned char *s, size_t avail)
     return n;
 }
 
+/*
+ * One step of shell_sanitize: how many input bytes the unit at in[i] takes
+ * (*nin) and what it becomes: itself (returns 1) or a single '?' (returns 0).
+ */
+static int shell_sanitize_unit(const unsigned char *u, size_t i, size_t inlen, int ascii_only,
+                               size_t *nin)
+{
+    size_t n;
+
+    *nin = 1;
+    if (u[i] >= 0x20 && u[i] < 0x7f) {
+        return 1;
+    }
+    if (u[i] < 0x80) {
+        return 0;
+    }
+    /* A whole character is one '?' when only ASCII may pass. */
+    n = shell_utf8_len(u + i, inlen - i);
+    *nin = n > 0 ? n : 1;
+    return n > 0 && !ascii_only;
+}
+
 char *shell_sanitize(char *out, size_t outlen, const char *in, size_t inlen, int ascii_only)
 {
     const unsigned char *u = (const unsigned char *)in;
-    size_t o = 0, i = 0;
+    size_t o = 0, i = 0, need = 0, budget, nin;
 
     if (out == NULL || outlen == 0) {
         return out;
     }
-    if (outlen < 4) {
-        out[0] = '\0';
-        return out;
+    if (in == NULL) {
+        inlen = 0;
     }
-    while (in != NULL && i < inlen) {
-        size_t n = 1;
-        int ok = u[i] >= 0x20 && u[i] < 0x7f;
+    /* First pass: does it all fit?  Then nothing is cut. */
+    for (i = 0; i < inlen; i += nin) {
+        need += shell_sanitize_unit(u, i, inlen, ascii_only, &nin) ? nin : 1;
+    }
+    budget = need < outlen ? need : (outlen >= 4 ? outlen - 4 : 0);
+    for (i = 0; i < inlen; i += nin) {
+        int keep = shell_sanitize_unit(u, i, inlen, ascii_only, &nin);
+        size_t take = keep ? nin : 1;
 
-        if (!ok && !ascii_only && u[i] >= 0x80) {
-            n = shell_utf8_len(u + i, inlen - i);
-            ok = n > 0;
-            n = ok ? n : 1;
+        if (o + take > budget) {
+            break; /* never inside a UTF-8 sequence */
         }
-        /* Room is always kept for "..." and the NUL; a sequence is never cut. */
-        if (o + n > outlen - 4) {
-            memcpy(out + o, "...", 3);
-            o += 3;
-            break;
-        }
-        if (ok) {
-            memcpy(out + o, in + i, n);
-            o += n;
+        if (keep) {
+            memcpy(out + o, in + i, nin);
         } else {
-            out[o++] = '?';
+            out[o] = '?';
         }
-        i += n;
+        o += take;
+    }
+    if (need >= outlen && outlen >= 4) {
+        memcpy(out + o, "...", 3);
+        o += 3;
     }
     out[o] = '\0';
     return out;

@@ -80,8 +80,9 @@ int shell_usage(struct shell_ctx *c, const char *name, const char *why);
 /*
  * Copies in (inlen bytes) into out for display: printable ASCII is kept, and
  * when !ascii_only so is valid UTF-8 other than C1 controls; every other byte
- * becomes '?'.  Output longer than outlen - 4 bytes is cut (never inside a
- * UTF-8 sequence) and ends with "...".  Always NUL-terminated; returns out.
+ * (or UTF-8 character, when ascii_only) becomes '?'.  What does not fit in
+ * outlen is cut (never inside a UTF-8 sequence) and ends with "...".  Always
+ * NUL-terminated; returns out.
  */
 char *shell_sanitize(char *out, size_t outlen, const char *in, size_t inlen, int ascii_only);
 
