@@ -124,6 +124,65 @@ int dir_filter_build(const char *tmpl, const char *user, const char *dn, char **
 int names_parse_login(const char *s, char *user, char *target);
 int names_valid(const char *s, size_t len);
 
+/* ---- relay.c: channels and the bytes that cross them ---- */
+
+/*
+ * The recording hook: every byte of every channel, both directions, passes
+ * through hook->data exactly once, in order, with the time it crossed.  A hook
+ * that returns non-zero ends the channel (recording is fail-closed).
+ */
+enum relay_dir {
+    RELAY_DIR_IN,  /* engineer -> target (or the gateway's shell) */
+    RELAY_DIR_OUT, /* target (or the shell) -> engineer */
+};
+
+struct relay_chan_info {
+    unsigned id;          /* per connection, from 1 */
+    const char *user;
+    const char *target;   /* "" for the gateway's own shell */
+    const char *login;    /* upstream login; "" for the shell */
+    const char *kind;     /* "shell", "exec" or "subsystem" */
+    const char *command;  /* exec command or subsystem name; NULL for shell */
+    const char *term;     /* TERM of the pty; NULL without a pty */
+    int cols, rows;
+};
+
+struct relay_hook {
+    void *ctx;
+    int (*open)(void *ctx, const struct relay_chan_info *ci, const struct timespec *ts);
+    int (*data)(void *ctx, unsigned id, enum relay_dir dir, int is_stderr, const char *buf,
+                size_t len, const struct timespec *ts);
+    int (*resize)(void *ctx, unsigned id, int cols, int rows, const struct timespec *ts);
+    void (*close)(void *ctx, unsigned id, int exit_status, const char *exit_signal,
+                  const struct timespec *ts);
+};
+
+/* A growable byte queue; consumed from the front. */
+struct rbuf {
+    char *data;
+    size_t off, len, cap;
+};
+int rbuf_append(struct rbuf *b, const void *p, size_t n);
+void rbuf_consume(struct rbuf *b, size_t n);
+void rbuf_free(struct rbuf *b);
+static inline size_t rbuf_used(const struct rbuf *b)
+{
+    return b->len - b->off;
+}
+
+/* ---- session.c: one engineer connection (runs in a forked child) ---- */
+
+struct session_opts {
+    const struct config *cfg;
+    const struct policy *policy;
+    void *bind;          /* ssh_bind holding the host key */
+    int fd;              /* the accepted socket */
+    const char *peer;    /* "addr:port" */
+    int status_fd;       /* write end of a pipe to the listener: "A" once authenticated */
+};
+/* Serves one connection to its end; returns the process exit code. */
+int session_run(const struct session_opts *o);
+
 /* ---- server.c: the listener ---- */
 
 struct server_opts {

@@ -1,0 +1,807 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Channels of one engineer connection: what the client asks for (pty, env,
+ * shell, exec, subsystem, window changes, signals), how each channel is
+ * started (the gateway's shell, or a twin channel on the target), and the
+ * pump that moves bytes both ways.
+ *
+ * Callbacks only record what was asked; everything that does I/O runs from
+ * the event loop (chan_run_all), so no callback ever blocks or nests a poll.
+ *
+ * Flow control: a direction's queue is refilled only when it is empty, and
+ * then with everything the source channel holds.  libssh 0.10 re-opens a
+ * channel's receive window on every read without counting what it already
+ * buffered, so reading in small pieces while the destination is slow lets its
+ * buffer grow without bound; reading all of it only when our queue is empty
+ * keeps libssh's buffer plus its window at most one window (about 1.3 MB) and
+ * our queue at most one read.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conn.h"
+
+/* ---- byte queue ---- */
+
+int rbuf_append(struct rbuf *b, const void *p, size_t n)
+{
+    if (n == 0) {
+        return 0;
+    }
+    if (b->off > 0 && b->off == b->len) {
+        b->off = b->len = 0;
+    }
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        char *d;
+
+        /* compact first: the consumed front is dead space */
+        if (b->off > 0) {
+            memmove(b->data, b->data + b->off, b->len - b->off);
+            b->len -= b->off;
+            b->off = 0;
+        }
+        while (cap < b->len + n) {
+            cap *= 2;
+        }
+        if (cap != b->cap) {
+            d = realloc(b->data, cap);
+            if (d == NULL) {
+                return DB_ERR_NOMEM;
+            }
+            b->data = d;
+            b->cap = cap;
+        }
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+void rbuf_consume(struct rbuf *b, size_t n)
+{
+    b->off += n;
+    if (b->off >= b->len) {
+        b->off = b->len = 0;
+    }
+}
+
+void rbuf_free(struct rbuf *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof(*b));
+}
+
+/* ---- hook helpers ---- */
+
+static void chan_now(struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+}
+
+static int chan_hook_data(struct chan *ch, enum relay_dir dir, int is_err, const char *buf,
+                          size_t len)
+{
+    struct relay_hook *h = &ch->conn->hook;
+    struct timespec ts;
+
+    if (h->data == NULL || len == 0) {
+        return 0;
+    }
+    chan_now(&ts);
+    return h->data(h->ctx, ch->id, dir, is_err, buf, len, &ts);
+}
+
+static int chan_hook_open(struct chan *ch, const char *login)
+{
+    struct relay_hook *h = &ch->conn->hook;
+    struct relay_chan_info ci;
+    struct timespec ts;
+    static const char *const kinds[] = {"none", "shell", "exec", "subsystem"};
+    int r;
+
+    memset(&ci, 0, sizeof(ci));
+    ci.id = ch->id;
+    ci.user = ch->conn->user;
+    ci.target = ch->conn->target;
+    ci.login = login;
+    ci.kind = kinds[ch->kind];
+    ci.command = ch->command;
+    ci.term = ch->has_pty ? ch->term : NULL;
+    ci.cols = ch->cols;
+    ci.rows = ch->rows;
+    chan_now(&ts);
+    r = h->open != NULL ? h->open(h->ctx, &ci, &ts) : 0;
+    ch->hook_open = (r == 0);
+    return r;
+}
+
+/* ---- queueing output for the engineer ---- */
+
+static void chan_queue_down(struct chan *ch, int is_err, const char *buf, size_t len)
+{
+    /* With a pty the engineer has one stream, as a terminal would. */
+    int stream = (is_err && !ch->has_pty) ? 1 : 0;
+
+    if (chan_hook_data(ch, RELAY_DIR_OUT, stream, buf, len) != 0) {
+        ch->state = CHAN_CLOSING;
+        ch->exit_status = 255;
+    }
+    if (rbuf_append(&ch->to_down[stream], buf, len) != 0) {
+        ch->state = CHAN_CLOSING;
+        ch->exit_status = 255;
+    }
+}
+
+/* Ends a channel with a one-line message on the engineer's stderr. */
+void chan_fail(struct chan *ch, int status, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(msg, sizeof(msg) - 2, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        n = 0;
+    }
+    if ((size_t)n > sizeof(msg) - 3) {
+        n = (int)sizeof(msg) - 3;
+    }
+    memcpy(msg + n, ch->has_pty ? "\r\n" : "\n", ch->has_pty ? 3 : 2);
+    chan_queue_down(ch, 1, msg, strlen(msg));
+    ch->exit_status = status;
+    ch->state = CHAN_CLOSING;
+}
+
+static int chan_shell_write(void *io, int is_err, const char *buf, size_t len)
+{
+    chan_queue_down(io, is_err, buf, len);
+    return 0;
+}
+
+/* ---- callbacks: record only ---- */
+
+static int chan_cb_pty(ssh_session s, ssh_channel channel, const char *term, int w, int h, int pxw,
+                       int pxh, void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    if (ch->state != CHAN_NEW || ch->has_pty || term == NULL || w < 0 || h < 0) {
+        return -1;
+    }
+    /* TERM reaches the target's environment: keep it to a sane charset. */
+    for (const char *p = term; *p != '\0'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '-' || *p == '_' || *p == '.' || *p == '+')) {
+            return -1;
+        }
+    }
+    snprintf(ch->term, sizeof(ch->term), "%s", term[0] ? term : "dumb");
+    ch->cols = w > 10000 ? 10000 : w;
+    ch->rows = h > 10000 ? 10000 : h;
+    ch->pxw = pxw;
+    ch->pxh = pxh;
+    ch->has_pty = 1;
+    return 0;
+}
+
+static int chan_cb_winch(ssh_session s, ssh_channel channel, int w, int h, int pxw, int pxh,
+                         void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    if (!ch->has_pty || w < 0 || h < 0) {
+        return -1;
+    }
+    ch->cols = w > 10000 ? 10000 : w;
+    ch->rows = h > 10000 ? 10000 : h;
+    ch->pxw = pxw;
+    ch->pxh = pxh;
+    ch->resize_pending = 1;
+    return 0;
+}
+
+static int chan_cb_start(struct chan *ch, enum chan_kind kind, const char *command)
+{
+    if (ch->state != CHAN_NEW) {
+        return -1;
+    }
+    if (command != NULL) {
+        ch->command = strdup(command);
+        if (ch->command == NULL) {
+            return -1;
+        }
+    }
+    ch->kind = kind;
+    ch->state = CHAN_START;
+    return 0;
+}
+
+static int chan_cb_shell(ssh_session s, ssh_channel channel, void *ud)
+{
+    (void)s;
+    (void)channel;
+    return chan_cb_start(ud, CHAN_KIND_SHELL, NULL);
+}
+
+static int chan_cb_exec(ssh_session s, ssh_channel channel, const char *command, void *ud)
+{
+    (void)s;
+    (void)channel;
+    return chan_cb_start(ud, CHAN_KIND_EXEC, command != NULL ? command : "");
+}
+
+static int chan_cb_subsystem(ssh_session s, ssh_channel channel, const char *name, void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    /* Only sftp, and only to a target: the gateway itself serves no files. */
+    if (ch->conn->target[0] == '\0' || name == NULL || strcmp(name, "sftp") != 0) {
+        log_msg(LOG_LVL_WARN, "request.refused", "user=%s subsystem refused", ch->conn->user);
+        return -1;
+    }
+    return chan_cb_start(ch, CHAN_KIND_SUBSYSTEM, name);
+}
+
+static int chan_env_allowed(const char *name)
+{
+    if (strcmp(name, "TERM") == 0 || strcmp(name, "LANG") == 0) {
+        return 1;
+    }
+    if (strncmp(name, "LC_", 3) != 0 || name[3] == '\0' || strlen(name) > 32) {
+        return 0;
+    }
+    for (const char *p = name + 3; *p != '\0'; p++) {
+        if (!((*p >= 'A' && *p <= 'Z') || *p == '_')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int chan_cb_env(ssh_session s, ssh_channel channel, const char *name, const char *value,
+                       void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    if (ch->state != CHAN_NEW || name == NULL || value == NULL || !chan_env_allowed(name) ||
+        strlen(value) > 256 || ch->nenv >= CONN_ENV_MAX) {
+        return -1;
+    }
+    for (const char *p = value; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+            return -1;
+        }
+    }
+    ch->env_name[ch->nenv] = strdup(name);
+    ch->env_value[ch->nenv] = strdup(value);
+    if (ch->env_name[ch->nenv] == NULL || ch->env_value[ch->nenv] == NULL) {
+        free(ch->env_name[ch->nenv]);
+        free(ch->env_value[ch->nenv]);
+        return -1;
+    }
+    ch->nenv++;
+    return 0;
+}
+
+static void chan_cb_signal(ssh_session s, ssh_channel channel, const char *sig, void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    if (sig == NULL || strlen(sig) > 16 || ch->signal_pending != NULL) {
+        return;
+    }
+    ch->signal_pending = strdup(sig);
+}
+
+static void chan_cb_up_exit_status(ssh_session s, ssh_channel channel, int status, void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    ch->exit_status = status;
+}
+
+static void chan_cb_up_exit_signal(ssh_session s, ssh_channel channel, const char *sig, int core,
+                                   const char *errmsg, const char *lang, void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    (void)errmsg;
+    (void)lang;
+    if (sig != NULL && ch->exit_signal == NULL) {
+        ch->exit_signal = strndup(sig, 16);
+        ch->exit_core = core;
+    }
+}
+
+ssh_channel chan_open_cb(ssh_session session, void *userdata)
+{
+    struct conn *c = userdata;
+    struct chan *ch = NULL;
+    int slot = -1;
+
+    if (!c->authenticated) {
+        return NULL;
+    }
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        if (c->chans[i] == NULL) {
+            slot = i;
+            break;
+        }
+    }
+    if (slot < 0) {
+        log_msg(LOG_LVL_WARN, "channel.refused", "user=%s too many channels", c->user);
+        return NULL;
+    }
+    ch = calloc(1, sizeof(*ch));
+    if (ch == NULL) {
+        return NULL;
+    }
+    ch->down = ssh_channel_new(session);
+    if (ch->down == NULL) {
+        free(ch);
+        return NULL;
+    }
+    ch->conn = c;
+    ch->id = c->next_chan_id++;
+    ch->exit_status = -1;
+    ch->down_cb.userdata = ch;
+    ch->down_cb.channel_pty_request_function = chan_cb_pty;
+    ch->down_cb.channel_pty_window_change_function = chan_cb_winch;
+    ch->down_cb.channel_shell_request_function = chan_cb_shell;
+    ch->down_cb.channel_exec_request_function = chan_cb_exec;
+    ch->down_cb.channel_subsystem_request_function = chan_cb_subsystem;
+    ch->down_cb.channel_env_request_function = chan_cb_env;
+    ch->down_cb.channel_signal_function = chan_cb_signal;
+    ssh_callbacks_init(&ch->down_cb);
+    ssh_set_channel_callbacks(ch->down, &ch->down_cb);
+    c->chans[slot] = ch;
+    c->nchan_total++;
+    return ch->down;
+}
+
+/* ---- starting a channel ---- */
+
+static void chan_start_shell(struct chan *ch)
+{
+    struct conn *c = ch->conn;
+
+    ch->sh.cfg = c->cfg;
+    ch->sh.policy = c->policy;
+    ch->sh.user = c->user;
+    ch->sh.groups = (const char *const *)c->duser->groups;
+    ch->sh.ngroups = c->duser->ngroups;
+    ch->sh.interactive = ch->has_pty;
+    ch->sh.write = chan_shell_write;
+    ch->sh.io = ch;
+    if (chan_hook_open(ch, "") != 0) {
+        chan_fail(ch, 1, "drawbridge: cannot record this session; refusing");
+        return;
+    }
+    if (ch->kind == CHAN_KIND_EXEC) {
+        size_t len = strlen(ch->command);
+
+        chan_hook_data(ch, RELAY_DIR_IN, 0, ch->command, len);
+        log_msg(LOG_LVL_INFO, "shell.exec", "user=%s", c->user);
+        ch->exit_status = shell_run_line(&ch->sh, ch->command, len);
+        ch->state = CHAN_CLOSING;
+        return;
+    }
+    ch->state = CHAN_OPEN;
+    if (ch->has_pty) {
+        ch->term_ed = shell_term_new(&ch->sh);
+        if (ch->term_ed == NULL) {
+            chan_fail(ch, 1, "drawbridge: out of memory");
+        }
+    }
+}
+
+static void chan_start_target(struct chan *ch)
+{
+    struct conn *c = ch->conn;
+    struct policy_connect_query q;
+    struct policy_result res;
+    char err[300] = "";
+
+    memset(&q, 0, sizeof(q));
+    memset(&res, 0, sizeof(res));
+    q.subject.user = c->user;
+    q.subject.groups = (const char *const *)c->duser->groups;
+    q.subject.ngroups = c->duser->ngroups;
+    q.target = c->target;
+    policy_eval_connect(c->policy, &q, &res);
+    if (res.verdict != POLICY_ALLOW_STANDING && res.verdict != POLICY_ALLOW_GRANT) {
+        log_msg(LOG_LVL_WARN, "access.denied", "user=%s target=%s verdict=%d", c->user, c->target,
+                (int)res.verdict);
+        chan_fail(ch, 1, "drawbridge: %s",
+                  res.reason[0] ? res.reason : "access to this target is not allowed");
+        return;
+    }
+    if (c->up == NULL) {
+        if (c->up_failed) {
+            chan_fail(ch, 255, "drawbridge: %s", c->up_err);
+            return;
+        }
+        if (upstream_connect(c, res.target, res.login, err, sizeof(err)) != 0) {
+            c->up_failed = 1;
+            snprintf(c->up_err, sizeof(c->up_err), "%s", err);
+            chan_fail(ch, 255, "drawbridge: %s", err);
+            return;
+        }
+    }
+    if (chan_hook_open(ch, c->up_login) != 0) {
+        chan_fail(ch, 1, "drawbridge: cannot record this session; refusing");
+        return;
+    }
+    if (upstream_open_channel(c, ch, err, sizeof(err)) != 0) {
+        chan_fail(ch, 255, "drawbridge: %s", err);
+        return;
+    }
+    ch->up_cb.userdata = ch;
+    ch->up_cb.channel_exit_status_function = chan_cb_up_exit_status;
+    ch->up_cb.channel_exit_signal_function = chan_cb_up_exit_signal;
+    ssh_callbacks_init(&ch->up_cb);
+    ssh_set_channel_callbacks(ch->up, &ch->up_cb);
+    ch->state = CHAN_OPEN;
+    log_msg(LOG_LVL_INFO, "session.start", "user=%s target=%s login=%s channel=%u kind=%s",
+            c->user, c->target, c->up_login, ch->id,
+            ch->kind == CHAN_KIND_SHELL ? "shell" : ch->kind == CHAN_KIND_EXEC ? "exec" : "sftp");
+}
+
+/* ---- pumping ---- */
+
+/* Writes what the queue holds, as far as the destination's window allows. */
+static int chan_flush(ssh_channel dst, int dst_err, struct rbuf *q, int *progress)
+{
+    while (rbuf_used(q) > 0) {
+        uint32_t win = ssh_channel_window_size(dst);
+        size_t n = rbuf_used(q);
+        int w;
+
+        if (win == 0) {
+            return 0;
+        }
+        if (n > win) {
+            n = win;
+        }
+        w = dst_err ? ssh_channel_write_stderr(dst, q->data + q->off, (uint32_t)n)
+                    : ssh_channel_write(dst, q->data + q->off, (uint32_t)n);
+        if (w == SSH_ERROR) {
+            return -1;
+        }
+        if (w == 0) {
+            return 0; /* e.g. during a rekey: keep it, try after the next poll */
+        }
+        rbuf_consume(q, (size_t)w);
+        *progress = 1;
+    }
+    return 0;
+}
+
+/*
+ * Reads everything src holds on one stream into q, which must be empty.
+ * Returns the byte count, 0 when nothing is there, SSH_EOF, or -1.
+ */
+static int chan_fill(struct chan *ch, ssh_channel src, int src_err, struct rbuf *q,
+                     enum relay_dir dir, int dst_err)
+{
+    int avail = ssh_channel_poll(src, src_err);
+    int n;
+
+    if (avail == SSH_EOF || avail == 0) {
+        return avail;
+    }
+    if (avail < 0) {
+        return -1;
+    }
+    if ((size_t)avail > CONN_READ_MAX) {
+        avail = (int)CONN_READ_MAX;
+    }
+    if (q->cap < (size_t)avail) {
+        char *d = realloc(q->data, (size_t)avail);
+
+        if (d == NULL) {
+            return -1;
+        }
+        q->data = d;
+        q->cap = (size_t)avail;
+    }
+    n = ssh_channel_read_nonblocking(src, q->data, (uint32_t)avail, src_err);
+    if (n <= 0) {
+        return n == SSH_EOF ? SSH_EOF : (n == 0 ? 0 : -1);
+    }
+    q->off = 0;
+    q->len = (size_t)n;
+    if (chan_hook_data(ch, dir, dst_err, q->data, (size_t)n) != 0) {
+        return -2;
+    }
+    return n;
+}
+
+static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, ssh_channel dst,
+                         int dst_err, struct rbuf *q, enum relay_dir dir, int *progress)
+{
+    int n;
+
+    if (chan_flush(dst, dst_err, q, progress) != 0) {
+        return -1;
+    }
+    if (rbuf_used(q) > 0) {
+        return 0;
+    }
+    n = chan_fill(ch, src, src_err, q, dir, dst_err);
+    if (n == -2) {
+        chan_fail(ch, 255, "drawbridge: recording failed; session ended");
+        return 0;
+    }
+    if (n < 0 && n != SSH_EOF) {
+        return -1;
+    }
+    if (n > 0) {
+        *progress = 1;
+        return chan_flush(dst, dst_err, q, progress);
+    }
+    return n == SSH_EOF ? 1 : 0;
+}
+
+static void chan_pump_target(struct chan *ch, int *progress)
+{
+    int in_eof, out_eof, err_eof;
+    int down_closed = ssh_channel_is_closed(ch->down);
+
+    if (ch->resize_pending) {
+        struct relay_hook *h = &ch->conn->hook;
+        struct timespec ts;
+
+        ch->resize_pending = 0;
+        ssh_channel_change_pty_size(ch->up, ch->cols, ch->rows);
+        chan_now(&ts);
+        if (h->resize != NULL) {
+            h->resize(h->ctx, ch->id, ch->cols, ch->rows, &ts);
+        }
+    }
+    if (ch->signal_pending != NULL) {
+        ssh_channel_request_send_signal(ch->up, ch->signal_pending);
+        free(ch->signal_pending);
+        ch->signal_pending = NULL;
+    }
+    if (down_closed) {
+        /* the engineer went away: nothing more can be delivered */
+        ch->state = CHAN_CLOSING;
+        return;
+    }
+    in_eof = ch->eof_up_sent ? 1
+                             : chan_pump_dir(ch, ch->down, 0, ch->up, 0, &ch->to_up, RELAY_DIR_IN,
+                                             progress);
+    out_eof = chan_pump_dir(ch, ch->up, 0, ch->down, 0, &ch->to_down[0], RELAY_DIR_OUT, progress);
+    err_eof = chan_pump_dir(ch, ch->up, 1, ch->down, ch->has_pty ? 0 : 1,
+                            &ch->to_down[ch->has_pty ? 0 : 1], RELAY_DIR_OUT, progress);
+    if (in_eof < 0 || out_eof < 0 || err_eof < 0) {
+        ch->state = CHAN_CLOSING;
+        return;
+    }
+    if (in_eof == 1 && !ch->eof_up_sent && rbuf_used(&ch->to_up) == 0) {
+        ssh_channel_send_eof(ch->up);
+        ch->eof_up_sent = 1;
+        *progress = 1;
+    }
+    if (out_eof == 1 && err_eof == 1 && rbuf_used(&ch->to_down[0]) == 0 &&
+        rbuf_used(&ch->to_down[1]) == 0) {
+        /* the target has said all it will say */
+        if (ch->exit_status >= 0 || ch->exit_signal != NULL || ssh_channel_is_closed(ch->up)) {
+            ch->state = CHAN_CLOSING;
+        } else if (!ch->eof_down_sent) {
+            ssh_channel_send_eof(ch->down);
+            ch->eof_down_sent = 1;
+        }
+        *progress = 1;
+    }
+}
+
+static void chan_pump_shell(struct chan *ch, int *progress)
+{
+    char buf[4096];
+    int n;
+
+    if (chan_flush(ch->down, 0, &ch->to_down[0], progress) != 0 ||
+        chan_flush(ch->down, 1, &ch->to_down[1], progress) != 0) {
+        ch->state = CHAN_CLOSING;
+        return;
+    }
+    /* Output is small, but do not let a client that never reads pile it up. */
+    if (rbuf_used(&ch->to_down[0]) + rbuf_used(&ch->to_down[1]) > 256 * 1024) {
+        return;
+    }
+    n = ssh_channel_read_nonblocking(ch->down, buf, sizeof(buf), 0);
+    if (n == SSH_EOF || (n < 0) || ssh_channel_is_closed(ch->down)) {
+        if (ch->exit_status < 0) {
+            ch->exit_status = 0;
+        }
+        ch->state = CHAN_CLOSING;
+        return;
+    }
+    if (n == 0) {
+        return;
+    }
+    *progress = 1;
+    chan_hook_data(ch, RELAY_DIR_IN, 0, buf, (size_t)n);
+    if (ch->term_ed != NULL) {
+        if (shell_term_input(ch->term_ed, buf, (size_t)n) != 0 || ch->sh.want_exit) {
+            ch->exit_status = 0;
+            ch->state = CHAN_CLOSING;
+        }
+        return;
+    }
+    /* no pty: one command per line, no echo, no prompt */
+    for (int i = 0; i < n; i++) {
+        if (buf[i] != '\n') {
+            if (rbuf_used(&ch->line) >= SHELL_LINE_MAX + 1) {
+                continue; /* the parser refuses it as too long */
+            }
+            rbuf_append(&ch->line, &buf[i], 1);
+            continue;
+        }
+        ch->exit_status = shell_run_line(&ch->sh, ch->line.data + ch->line.off,
+                                         rbuf_used(&ch->line));
+        rbuf_consume(&ch->line, rbuf_used(&ch->line));
+        if (ch->sh.want_exit) {
+            ch->state = CHAN_CLOSING;
+            return;
+        }
+    }
+}
+
+/* Flush what is queued, then exit status, EOF and close, in that order. */
+static void chan_finish(struct chan *ch, int *progress)
+{
+    int down_open = !ssh_channel_is_closed(ch->down);
+    struct relay_hook *h = &ch->conn->hook;
+
+    if (down_open) {
+        if (chan_flush(ch->down, 0, &ch->to_down[0], progress) != 0 ||
+            chan_flush(ch->down, 1, &ch->to_down[1], progress) != 0) {
+            down_open = 0;
+        } else if (rbuf_used(&ch->to_down[0]) > 0 || rbuf_used(&ch->to_down[1]) > 0) {
+            return; /* wait for window */
+        }
+    }
+    if (down_open && !ch->exit_sent) {
+        if (ch->exit_signal != NULL) {
+            ssh_channel_request_send_exit_signal(ch->down, ch->exit_signal, ch->exit_core, "", "");
+        } else {
+            ssh_channel_request_send_exit_status(ch->down, ch->exit_status >= 0 ? ch->exit_status
+                                                                                 : 255);
+        }
+        ch->exit_sent = 1;
+    }
+    if (down_open && !ch->eof_down_sent) {
+        ssh_channel_send_eof(ch->down);
+        ch->eof_down_sent = 1;
+    }
+    if (down_open) {
+        ssh_channel_close(ch->down);
+    }
+    if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
+        ssh_channel_close(ch->up);
+    }
+    if (ch->hook_open && h->close != NULL) {
+        struct timespec ts;
+
+        chan_now(&ts);
+        h->close(h->ctx, ch->id, ch->exit_status, ch->exit_signal, &ts);
+        ch->hook_open = 0;
+    }
+    if (ch->conn->target[0] != '\0' && ch->up != NULL) {
+        log_msg(LOG_LVL_INFO, "session.end", "user=%s target=%s channel=%u exit=%d%s%s",
+                ch->conn->user, ch->conn->target, ch->id, ch->exit_status,
+                ch->exit_signal ? " signal=" : "", ch->exit_signal ? ch->exit_signal : "");
+    }
+    ch->state = CHAN_DONE;
+    *progress = 1;
+}
+
+static void chan_free(struct chan *ch)
+{
+    if (ch == NULL) {
+        return;
+    }
+    if (ch->down != NULL) {
+        ssh_remove_channel_callbacks(ch->down, &ch->down_cb);
+        ssh_channel_free(ch->down);
+    }
+    if (ch->up != NULL) {
+        ssh_remove_channel_callbacks(ch->up, &ch->up_cb);
+        ssh_channel_free(ch->up);
+    }
+    for (int i = 0; i < ch->nenv; i++) {
+        free(ch->env_name[i]);
+        free(ch->env_value[i]);
+    }
+    shell_term_free(ch->term_ed);
+    rbuf_free(&ch->to_up);
+    rbuf_free(&ch->to_down[0]);
+    rbuf_free(&ch->to_down[1]);
+    rbuf_free(&ch->line);
+    free(ch->signal_pending);
+    free(ch->exit_signal);
+    free(ch->command);
+    free(ch);
+}
+
+void chan_run_all(struct conn *c, int *progress)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        struct chan *ch = c->chans[i];
+
+        if (ch == NULL) {
+            continue;
+        }
+        if (ch->state == CHAN_START) {
+            if (c->target[0] != '\0') {
+                chan_start_target(ch);
+            } else {
+                chan_start_shell(ch);
+            }
+            *progress = 1;
+        }
+        if (ch->state == CHAN_OPEN) {
+            if (ch->up != NULL) {
+                chan_pump_target(ch, progress);
+            } else {
+                chan_pump_shell(ch, progress);
+            }
+        }
+        if (ch->state == CHAN_NEW && ssh_channel_is_closed(ch->down)) {
+            ch->state = CHAN_DONE;
+        }
+        if (ch->state == CHAN_CLOSING) {
+            chan_finish(ch, progress);
+        }
+        if (ch->state == CHAN_DONE) {
+            chan_free(ch);
+            c->chans[i] = NULL;
+        }
+    }
+}
+
+int chan_count_live(const struct conn *c)
+{
+    int n = 0;
+
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        n += c->chans[i] != NULL;
+    }
+    return n;
+}
+
+void chan_free_all(struct conn *c)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        if (c->chans[i] != NULL && c->chans[i]->hook_open) {
+            int progress = 0;
+
+            chan_finish(c->chans[i], &progress);
+        }
+        chan_free(c->chans[i]);
+        c->chans[i] = NULL;
+    }
+}

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Internal to the session child: the state of one engineer connection and of
+ * its channels, shared by session.c (authentication, event loop), channel.c
+ * (channel requests, pumping, teardown) and upstream.c (the target leg).
+ * Kept out of broker.h because it needs libssh's types, which nothing
+ * outside the session child should see.
+ */
+#ifndef DRAWBRIDGE_CONN_H
+#define DRAWBRIDGE_CONN_H
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "broker.h"
+#include "shell.h"
+
+#define CONN_CHANNELS_MAX 10
+#define CONN_ENV_MAX 16
+/* Largest single read from a channel; see chan_pump_dir for why reads are whole. */
+#define CONN_READ_MAX (4u * 1024 * 1024)
+
+enum chan_kind { CHAN_KIND_NONE, CHAN_KIND_SHELL, CHAN_KIND_EXEC, CHAN_KIND_SUBSYSTEM };
+
+enum chan_state {
+    CHAN_NEW,     /* opened, waiting for shell/exec/subsystem */
+    CHAN_START,   /* a start request was accepted; the loop will set it up */
+    CHAN_OPEN,    /* relaying (or running the shell) */
+    CHAN_CLOSING, /* flushing what is queued, then exit status, EOF, close */
+    CHAN_DONE,
+};
+
+struct conn;
+
+struct chan {
+    struct conn *conn;
+    unsigned id;
+    ssh_channel down;   /* engineer side */
+    ssh_channel up;     /* target side; NULL for the gateway's shell */
+    struct ssh_channel_callbacks_struct down_cb;
+    struct ssh_channel_callbacks_struct up_cb;
+    enum chan_state state;
+    enum chan_kind kind;
+    char *command;      /* exec command or subsystem name */
+    int has_pty;
+    char term[64];
+    int cols, rows, pxw, pxh;
+    int resize_pending;
+    char *env_name[CONN_ENV_MAX];
+    char *env_value[CONN_ENV_MAX];
+    int nenv;
+    char *signal_pending; /* a signal from the engineer to forward */
+    struct rbuf to_up;      /* engineer -> target */
+    struct rbuf to_down[2]; /* target -> engineer: stdout, stderr */
+    int eof_up_sent;        /* EOF forwarded to the target */
+    int eof_down_sent;      /* EOF forwarded to the engineer */
+    int exit_status;        /* -1 until known */
+    char *exit_signal;
+    int exit_core;
+    int exit_sent;
+    int hook_open;          /* hook->open was called (so close is owed) */
+    struct shell_ctx sh;
+    struct shell_term *term_ed; /* pty shell */
+    struct rbuf line;           /* shell without a pty: partial input line */
+};
+
+struct conn {
+    const struct config *cfg;
+    const struct policy *policy;
+    ssh_session down;
+    ssh_session up;
+    ssh_event ev;
+    struct ssh_server_callbacks_struct server_cb;
+    const char *peer;
+    int status_fd;
+
+    /* authentication: bound to the first username tried */
+    char login[160];      /* the full SSH username as first sent */
+    char user[72];
+    char target[72];
+    int authenticated;
+    int auth_failures;
+    int dir_down;         /* the directory could not be asked: disconnect */
+    char dir_err[256];
+    time_t grace_deadline;
+    struct dir *dir;
+    struct dir_user *duser;
+
+    /* the target leg, shared by every channel of the connection */
+    const struct policy_target *tgt;
+    char up_login[72];
+    int up_failed;        /* connect failed once: later channels fail fast */
+    char up_err[320];
+
+    struct chan *chans[CONN_CHANNELS_MAX];
+    unsigned next_chan_id;
+    unsigned nchan_total;
+    struct relay_hook hook;
+};
+
+/* channel.c */
+ssh_channel chan_open_cb(ssh_session session, void *userdata);
+void chan_run_all(struct conn *c, int *progress);
+int chan_count_live(const struct conn *c);
+void chan_free_all(struct conn *c);
+void chan_fail(struct chan *ch, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* upstream.c */
+int upstream_connect(struct conn *c, const struct policy_target *t, const char *login, char *err,
+                     size_t errlen);
+int upstream_open_channel(struct conn *c, struct chan *ch, char *err, size_t errlen);
+
+/* hook.c: the default relay hook (byte counts into the log) */
+void hook_default(struct relay_hook *h);
+
+#endif

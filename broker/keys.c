@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The gateway's own keys under state_dir/keys, created on first start:
+ * host_ed25519 (what engineers' clients see), upstream_ed25519 (what the
+ * gateway authenticates to targets with; engineers never hold target
+ * credentials) and recording.hmac (the key sealing recordings).  Directories
+ * are 0700 and files 0600; an existing key is never overwritten.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+
+#include "broker.h"
+
+void keys_path(const struct config *c, const char *name, char *buf, size_t buflen)
+{
+    snprintf(buf, buflen, "%s/keys/%s", c->state_dir, name);
+}
+
+static int keys_mkdir(const char *path, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (mkdir(path, 0700) == 0) {
+        return 0;
+    }
+    if (errno != EEXIST) {
+        db_errf(err, errlen, "%s: cannot create directory: %s", path, strerror(errno));
+        return DB_ERR_IO;
+    }
+    if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        db_errf(err, errlen, "%s: exists and is not a directory", path);
+        return DB_ERR_IO;
+    }
+    return 0;
+}
+
+static int keys_gen_ssh(const char *path, char *err, size_t errlen)
+{
+    ssh_key key = NULL;
+    mode_t old;
+    int r = DB_ERR_INTERNAL;
+
+    if (access(path, F_OK) == 0) {
+        return 0;
+    }
+    if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) {
+        db_errf(err, errlen, "%s: cannot generate an ed25519 key", path);
+        goto out;
+    }
+    old = umask(077);
+    if (ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path) != SSH_OK) {
+        umask(old);
+        db_errf(err, errlen, "%s: cannot write key", path);
+        r = DB_ERR_IO;
+        goto out;
+    }
+    umask(old);
+    r = 0;
+out:
+    ssh_key_free(key);
+    return r;
+}
+
+static int keys_gen_hmac(const char *path, char *err, size_t errlen)
+{
+    unsigned char k[32];
+    int fd = -1, r = DB_ERR_IO;
+
+    if (access(path, F_OK) == 0) {
+        return 0;
+    }
+    if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k)) {
+        db_errf(err, errlen, "%s: no randomness: %s", path, strerror(errno));
+        goto out;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 || write(fd, k, sizeof(k)) != (ssize_t)sizeof(k) || fsync(fd) != 0) {
+        db_errf(err, errlen, "%s: cannot write key: %s", path, strerror(errno));
+        goto out;
+    }
+    r = 0;
+out:
+    db_wipe(k, sizeof(k));
+    if (fd >= 0) {
+        close(fd);
+    }
+    return r;
+}
+
+int keys_ensure(const struct config *c, char *err, size_t errlen)
+{
+    char path[4096];
+    int r;
+
+    if ((r = keys_mkdir(c->state_dir, err, errlen)) != 0) {
+        return r;
+    }
+    snprintf(path, sizeof(path), "%s/keys", c->state_dir);
+    if ((r = keys_mkdir(path, err, errlen)) != 0) {
+        return r;
+    }
+    snprintf(path, sizeof(path), "%s/recordings", c->state_dir);
+    if ((r = keys_mkdir(path, err, errlen)) != 0) {
+        return r;
+    }
+    keys_path(c, "host_ed25519", path, sizeof(path));
+    if ((r = keys_gen_ssh(path, err, errlen)) != 0) {
+        return r;
+    }
+    keys_path(c, "upstream_ed25519", path, sizeof(path));
+    if ((r = keys_gen_ssh(path, err, errlen)) != 0) {
+        return r;
+    }
+    keys_path(c, "recording.hmac", path, sizeof(path));
+    return keys_gen_hmac(path, err, errlen);
+}

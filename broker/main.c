@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The `drawbridge` command: serve, check, keys and the operator tools of
+ * DESIGN.md.  Each subcommand is a small function; usage errors exit 2,
+ * failures 1 with a one-line reason, success 0.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libssh/libssh.h>
+
+#include "broker.h"
+
+static const char main_usage[] =
+    "usage: drawbridge COMMAND [OPTIONS]\n"
+    "\n"
+    "Drawbridge is a privileged-access SSH gateway: LDAP authentication,\n"
+    "just-in-time grants approved by others, and recorded sessions.\n"
+    "\n"
+    "commands:\n"
+    "  serve -c FILE [-f|--foreground] [--log-json]\n"
+    "                          run the gateway (daemonizes and logs to syslog\n"
+    "                          unless -f; SIGHUP reloads the policy)\n"
+    "  check -c FILE           validate the config and lint the policy;\n"
+    "                          exit 0/1, problems as \"file:line: message\"\n"
+    "  keys -c FILE            print the gateway's upstream public key, to\n"
+    "                          authorize on targets (generates keys if absent)\n"
+    "  access-report -c FILE   who can reach which target right now, and how\n"
+    "  verify -c FILE [SESSION...]  check recordings and the audit chain\n"
+    "  export -c FILE SESSION  write a session's asciicast to stdout\n"
+    "  audit -c FILE [--json] [--since TIME]  print the audit chain\n"
+    "\n"
+    "options:\n"
+    "  -c, --config FILE       the configuration file\n"
+    "  -h, --help              show this help\n"
+    "  -V, --version           show the version\n";
+
+struct main_args {
+    const char *config;
+    int foreground;
+    int log_json;
+    int json;
+    const char *since;
+    int first_pos; /* index of the first positional argument after options */
+};
+
+static int main_parse(int argc, char **argv, struct main_args *a)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"foreground", no_argument, NULL, 'f'},
+        {"log-json", no_argument, NULL, 'L'},
+        {"json", no_argument, NULL, 'j'},
+        {"since", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    int ch;
+
+    memset(a, 0, sizeof(*a));
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "c:fh", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'c':
+            a->config = optarg;
+            break;
+        case 'f':
+            a->foreground = 1;
+            break;
+        case 'L':
+            a->log_json = 1;
+            break;
+        case 'j':
+            a->json = 1;
+            break;
+        case 's':
+            a->since = optarg;
+            break;
+        case 'h':
+            fputs(main_usage, stdout);
+            exit(0);
+        default:
+            return DB_ERR_USAGE;
+        }
+    }
+    a->first_pos = optind;
+    if (a->config == NULL) {
+        fprintf(stderr, "drawbridge: %s needs -c FILE\n", argv[0]);
+        return DB_ERR_USAGE;
+    }
+    return 0;
+}
+
+static int main_check(const struct main_args *a)
+{
+    struct config *cfg = NULL;
+    struct policy *pol = NULL;
+    char err[16384] = "";
+    int r = 1;
+
+    if (config_load(a->config, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (policy_load_file(cfg->policy_path, &pol, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    printf("%s: ok\n%s: ok (%zu targets, %zu rules)\n", a->config, cfg->policy_path,
+           pol->ntargets, pol->nrules);
+    r = 0;
+out:
+    policy_free(pol);
+    config_free(cfg);
+    return r;
+}
+
+static int main_keys(const struct main_args *a)
+{
+    struct config *cfg = NULL;
+    ssh_key key = NULL;
+    char err[4096] = "", path[4096];
+    char *b64 = NULL;
+    int r = 1;
+
+    if (config_load(a->config, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (keys_ensure(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "drawbridge: %s\n", err);
+        goto out;
+    }
+    keys_path(cfg, "upstream_ed25519", path, sizeof(path));
+    if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK ||
+        ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) {
+        fprintf(stderr, "drawbridge: %s: cannot read the upstream key\n", path);
+        goto out;
+    }
+    printf("%s %s drawbridge-upstream\n", ssh_key_type_to_char(ssh_key_type(key)), b64);
+    r = 0;
+out:
+    ssh_string_free_char(b64);
+    ssh_key_free(key);
+    config_free(cfg);
+    return r;
+}
+
+static int main_serve(const struct main_args *a)
+{
+    struct server_opts o;
+
+    memset(&o, 0, sizeof(o));
+    o.config_path = a->config;
+    o.foreground = a->foreground;
+    o.log_json = a->log_json;
+    return server_run(&o) == 0 ? 0 : 1;
+}
+
+static int main_unavailable(const char *name)
+{
+    fprintf(stderr, "drawbridge: %s: needs the session store, which this build does not have yet\n",
+            name);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct main_args a;
+    const char *cmd;
+
+    if (argc < 2) {
+        fputs(main_usage, stderr);
+        return 2;
+    }
+    cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(main_usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0) {
+        printf("drawbridge %s (libssh %s)\n", DRAWBRIDGE_VERSION, ssh_version(0));
+        return 0;
+    }
+    if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "keys") != 0 &&
+        strcmp(cmd, "access-report") != 0 && strcmp(cmd, "verify") != 0 &&
+        strcmp(cmd, "export") != 0 && strcmp(cmd, "audit") != 0) {
+        fprintf(stderr, "drawbridge: unknown command '%.40s'; see drawbridge --help\n", cmd);
+        return 2;
+    }
+    if (main_parse(argc - 1, argv + 1, &a) != 0) {
+        return 2;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        return main_serve(&a);
+    }
+    if (strcmp(cmd, "check") == 0) {
+        return main_check(&a);
+    }
+    if (strcmp(cmd, "keys") == 0) {
+        return main_keys(&a);
+    }
+    return main_unavailable(cmd);
+}

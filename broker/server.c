@@ -1,0 +1,507 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The listener: binds the configured addresses, accepts connections itself
+ * (so it knows each peer), enforces the pre-authentication limits and forks
+ * one child per connection, as sshd does.  A crash or protocol violation ends
+ * one child, never the bastion.
+ *
+ * Limits: at most max_startups unauthenticated children in total and
+ * max_startups_per_source per source address; a child tells the listener
+ * over a pipe once it has authenticated, and one that has not within
+ * login_grace (plus a margin) is killed from here as well as timing itself
+ * out.  Signal handlers only set flags; signals are delivered only inside
+ * ppoll, so the loop never races them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "broker.h"
+
+#define SERVER_LISTEN_MAX 8
+
+struct server_child {
+    pid_t pid;
+    int status_fd;   /* read end; -1 once authenticated or gone */
+    int authed;
+    time_t started;
+    char src[INET6_ADDRSTRLEN];
+};
+
+struct server {
+    struct config *cfg;
+    struct policy *policy;
+    ssh_bind bind;
+    int lfd[SERVER_LISTEN_MAX];
+    size_t nlfd;
+    struct server_child *kids;
+    size_t nkids, capkids;
+};
+
+static volatile sig_atomic_t server_got_term, server_got_hup, server_got_chld;
+
+static void server_on_signal(int sig)
+{
+    if (sig == SIGTERM || sig == SIGINT) {
+        server_got_term = 1;
+    } else if (sig == SIGHUP) {
+        server_got_hup = 1;
+    } else if (sig == SIGCHLD) {
+        server_got_chld = 1;
+    }
+}
+
+static int server_listen_one(const struct config_listen *l, int *out, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen;
+    int fd = -1, one = 1;
+
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(l->host, ':') != NULL) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)l->port);
+        if (inet_pton(AF_INET6, l->host, &s6->sin6_addr) != 1) {
+            db_errf(err, errlen, "listen: bad address %s", l->host);
+            return DB_ERR_INVALID;
+        }
+        sslen = sizeof(*s6);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)l->port);
+        if (inet_pton(AF_INET, l->host, &s4->sin_addr) != 1) {
+            db_errf(err, errlen, "listen: bad address %s", l->host);
+            return DB_ERR_INVALID;
+        }
+        sslen = sizeof(*s4);
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) {
+        db_errf(err, errlen, "listen: socket: %s", strerror(errno));
+        return DB_ERR_IO;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, 128) != 0) {
+        db_errf(err, errlen, "listen: %s:%d: %s", l->host, l->port, strerror(errno));
+        close(fd);
+        return DB_ERR_IO;
+    }
+    *out = fd;
+    return 0;
+}
+
+static int server_make_bind(struct server *s, char *err, size_t errlen)
+{
+    char path[4096];
+    int off = 0;
+
+    keys_path(s->cfg, "host_ed25519", path, sizeof(path));
+    s->bind = ssh_bind_new();
+    if (s->bind == NULL) {
+        return DB_ERR_NOMEM;
+    }
+    ssh_bind_options_set(s->bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &off);
+    if (ssh_bind_options_set(s->bind, SSH_BIND_OPTIONS_HOSTKEY, path) != SSH_OK) {
+        db_errf(err, errlen, "%s: cannot load host key", path);
+        return DB_ERR_IO;
+    }
+    /* Modern algorithms only; chacha20 and AES-GCM first (fast and AEAD). */
+    ssh_bind_options_set(s->bind, SSH_BIND_OPTIONS_CIPHERS_C_S,
+                         "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,"
+                         "aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr");
+    ssh_bind_options_set(s->bind, SSH_BIND_OPTIONS_CIPHERS_S_C,
+                         "chacha20-poly1305@openssh.com,aes128-gcm@openssh.com,"
+                         "aes256-gcm@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr");
+    ssh_bind_options_set(s->bind, SSH_BIND_OPTIONS_KEY_EXCHANGE,
+                         "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,"
+                         "ecdh-sha2-nistp384,ecdh-sha2-nistp521,diffie-hellman-group16-sha512,"
+                         "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256");
+    ssh_bind_options_set(s->bind, SSH_BIND_OPTIONS_HMAC_C_S,
+                         "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,"
+                         "hmac-sha2-256,hmac-sha2-512");
+    ssh_bind_options_set(s->bind, SSH_BIND_OPTIONS_HMAC_S_C,
+                         "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,"
+                         "hmac-sha2-256,hmac-sha2-512");
+    return 0;
+}
+
+static void server_reap(struct server *s)
+{
+    pid_t pid;
+    int status;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (size_t i = 0; i < s->nkids; i++) {
+            if (s->kids[i].pid != pid) {
+                continue;
+            }
+            if (s->kids[i].status_fd >= 0) {
+                close(s->kids[i].status_fd);
+            }
+            if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
+                WTERMSIG(status) != SIGKILL) {
+                log_msg(LOG_LVL_ERROR, "child.crash", "pid=%d signal=%d", (int)pid,
+                        WTERMSIG(status));
+            }
+            s->kids[i] = s->kids[--s->nkids];
+            break;
+        }
+    }
+}
+
+static void server_reload(struct server *s)
+{
+    struct policy *np = NULL;
+    char err[4096] = "";
+
+    if (policy_load_file(s->cfg->policy_path, &np, err, sizeof(err)) != 0) {
+        char *nl = strchr(err, '\n');
+
+        if (nl != NULL) {
+            *nl = '\0';
+        }
+        log_msg(LOG_LVL_ERROR, "policy.reload_failed", "keeping the previous policy: %s", err);
+        return;
+    }
+    policy_free(s->policy);
+    s->policy = np;
+    log_msg(LOG_LVL_INFO, "policy.reload", "loaded %s (%zu targets, %zu rules)",
+            s->cfg->policy_path, np->ntargets, np->nrules);
+}
+
+static void server_count(const struct server *s, const char *src, int *total, int *per)
+{
+    *total = 0;
+    *per = 0;
+    for (size_t i = 0; i < s->nkids; i++) {
+        if (!s->kids[i].authed) {
+            (*total)++;
+            if (strcmp(s->kids[i].src, src) == 0) {
+                (*per)++;
+            }
+        }
+    }
+}
+
+static void server_child(struct server *s, int fd, const char *peer, int status_w)
+{
+    struct session_opts o;
+    unsigned char rnd[6];
+    char conn_id[16];
+    sigset_t none;
+    struct sigaction sa;
+
+    for (size_t i = 0; i < s->nlfd; i++) {
+        close(s->lfd[i]);
+    }
+    for (size_t i = 0; i < s->nkids; i++) {
+        if (s->kids[i].status_fd >= 0) {
+            close(s->kids[i].status_fd);
+        }
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        memset(rnd, 0, sizeof(rnd));
+    }
+    snprintf(conn_id, sizeof(conn_id), "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
+             rnd[4], rnd[5]);
+    log_set_context(conn_id, peer);
+    memset(&o, 0, sizeof(o));
+    o.cfg = s->cfg;
+    o.policy = s->policy;
+    o.bind = s->bind;
+    o.fd = fd;
+    o.peer = peer;
+    o.status_fd = status_w;
+    _exit(session_run(&o));
+}
+
+static void server_accept(struct server *s, int lfd)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    char src[INET6_ADDRSTRLEN] = "?", peer[INET6_ADDRSTRLEN + 8];
+    int fd, port = 0, total, per, pipefd[2];
+    pid_t pid;
+
+    fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+        inet_ntop(AF_INET, &s4->sin_addr, src, sizeof(src));
+        port = ntohs(s4->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+        inet_ntop(AF_INET6, &s6->sin6_addr, src, sizeof(src));
+        port = ntohs(s6->sin6_port);
+    }
+    snprintf(peer, sizeof(peer), "%s:%d", src, port);
+    server_count(s, src, &total, &per);
+    if (total >= s->cfg->limits.max_startups || per >= s->cfg->limits.max_startups_per_source) {
+        log_msg(LOG_LVL_WARN, "conn.refused", "peer=%s unauthenticated=%d from_source=%d", peer,
+                total, per);
+        close(fd);
+        return;
+    }
+    if (s->nkids == s->capkids) {
+        size_t cap = s->capkids ? s->capkids * 2 : 64;
+        struct server_child *k = realloc(s->kids, cap * sizeof(*k));
+
+        if (k == NULL) {
+            close(fd);
+            return;
+        }
+        s->kids = k;
+        s->capkids = cap;
+    }
+    if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        close(fd);
+        return;
+    }
+    pid = fork();
+    if (pid == 0) {
+        close(pipefd[0]);
+        server_child(s, fd, peer, pipefd[1]);
+    }
+    close(fd);
+    close(pipefd[1]);
+    if (pid < 0) {
+        log_msg(LOG_LVL_ERROR, "conn.fork_failed", "%s", strerror(errno));
+        close(pipefd[0]);
+        return;
+    }
+    s->kids[s->nkids].pid = pid;
+    s->kids[s->nkids].status_fd = pipefd[0];
+    s->kids[s->nkids].authed = 0;
+    s->kids[s->nkids].started = time(NULL);
+    snprintf(s->kids[s->nkids].src, sizeof(s->kids[s->nkids].src), "%s", src);
+    s->nkids++;
+}
+
+static void server_poll_kids(struct server *s, struct pollfd *pf, size_t npf)
+{
+    time_t now = time(NULL);
+
+    for (size_t i = 0; i < npf; i++) {
+        if (pf[i].revents == 0) {
+            continue;
+        }
+        for (size_t k = 0; k < s->nkids; k++) {
+            if (s->kids[k].status_fd == pf[i].fd) {
+                char b;
+
+                if (read(pf[i].fd, &b, 1) == 1 && b == 'A') {
+                    s->kids[k].authed = 1;
+                }
+                close(s->kids[k].status_fd);
+                s->kids[k].status_fd = -1;
+                break;
+            }
+        }
+    }
+    for (size_t k = 0; k < s->nkids; k++) {
+        if (!s->kids[k].authed && now - s->kids[k].started > s->cfg->limits.login_grace + 2) {
+            kill(s->kids[k].pid, SIGKILL);
+        }
+    }
+}
+
+static void server_shutdown(struct server *s)
+{
+    struct timespec ts = {0, 50 * 1000 * 1000};
+
+    for (size_t i = 0; i < s->nlfd; i++) {
+        close(s->lfd[i]);
+    }
+    for (size_t i = 0; i < s->nkids; i++) {
+        kill(s->kids[i].pid, SIGTERM);
+    }
+    for (int tries = 0; tries < 100 && s->nkids > 0; tries++) {
+        server_reap(s);
+        nanosleep(&ts, NULL);
+    }
+    for (size_t i = 0; i < s->nkids; i++) {
+        kill(s->kids[i].pid, SIGKILL);
+    }
+    server_reap(s);
+    log_msg(LOG_LVL_INFO, "server.stop", "shut down");
+}
+
+static int server_daemonize(void)
+{
+    pid_t pid = fork();
+    int fd;
+
+    if (pid < 0) {
+        return DB_ERR_INTERNAL;
+    }
+    if (pid > 0) {
+        _exit(0);
+    }
+    setsid();
+    fd = open("/dev/null", O_RDWR);
+    if (fd >= 0) {
+        dup2(fd, 0);
+        dup2(fd, 1);
+        dup2(fd, 2);
+        if (fd > 2) {
+            close(fd);
+        }
+    }
+    return 0;
+}
+
+static void server_signals(sigset_t *during_poll)
+{
+    struct sigaction sa;
+    sigset_t block;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = server_on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGHUP);
+    sigaddset(&block, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &block, during_poll);
+    sigdelset(during_poll, SIGTERM);
+    sigdelset(during_poll, SIGINT);
+    sigdelset(during_poll, SIGHUP);
+    sigdelset(during_poll, SIGCHLD);
+}
+
+int server_run(const struct server_opts *o)
+{
+    struct server srv;
+    struct server *s = &srv;
+    char err[4096] = "";
+    sigset_t during_poll;
+    struct pollfd *pf = NULL;
+    int r = 1;
+
+    memset(s, 0, sizeof(*s));
+    log_init("drawbridge", o->log_json, !o->foreground);
+    if (config_load(o->config_path, &s->cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (policy_load_file(s->cfg->policy_path, &s->policy, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (keys_ensure(s->cfg, err, sizeof(err)) != 0 || server_make_bind(s, err, sizeof(err)) != 0) {
+        fprintf(stderr, "drawbridge: %s\n", err);
+        goto out;
+    }
+    for (size_t i = 0; i < s->cfg->nlisten && s->nlfd < SERVER_LISTEN_MAX; i++) {
+        if (server_listen_one(&s->cfg->listen[i], &s->lfd[s->nlfd], err, sizeof(err)) != 0) {
+            fprintf(stderr, "drawbridge: %s\n", err);
+            goto out;
+        }
+        s->nlfd++;
+    }
+    if (!o->foreground && server_daemonize() != 0) {
+        goto out;
+    }
+    server_signals(&during_poll);
+    log_msg(LOG_LVL_INFO, "server.start", "drawbridge %s listening (%zu addresses), policy %s",
+            DRAWBRIDGE_VERSION, s->nlfd, s->cfg->policy_path);
+    while (!server_got_term) {
+        size_t n = 0;
+        struct timespec tick = {1, 0};
+        struct pollfd *npf = realloc(pf, (s->nlfd + s->nkids) * sizeof(*pf));
+
+        if (npf == NULL) {
+            break;
+        }
+        pf = npf;
+        for (size_t i = 0; i < s->nlfd; i++) {
+            pf[n].fd = s->lfd[i];
+            pf[n++].events = POLLIN;
+        }
+        for (size_t i = 0; i < s->nkids; i++) {
+            if (s->kids[i].status_fd >= 0) {
+                pf[n].fd = s->kids[i].status_fd;
+                pf[n++].events = POLLIN;
+            }
+        }
+        for (size_t i = 0; i < n; i++) {
+            pf[i].revents = 0;
+        }
+        if (ppoll(pf, n, &tick, &during_poll) < 0 && errno != EINTR) {
+            log_msg(LOG_LVL_ERROR, "server.poll", "%s", strerror(errno));
+            break;
+        }
+        if (server_got_chld) {
+            server_got_chld = 0;
+            server_reap(s);
+        }
+        if (server_got_hup) {
+            server_got_hup = 0;
+            server_reload(s);
+        }
+        if (server_got_term) {
+            break;
+        }
+        server_poll_kids(s, pf + s->nlfd, n - s->nlfd);
+        for (size_t i = 0; i < s->nlfd; i++) {
+            if (pf[i].revents & POLLIN) {
+                server_accept(s, s->lfd[i]);
+            }
+        }
+    }
+    server_shutdown(s);
+    s->nlfd = 0;
+    r = 0;
+out:
+    for (size_t i = 0; i < s->nlfd; i++) {
+        close(s->lfd[i]);
+    }
+    free(pf);
+    free(s->kids);
+    if (s->bind != NULL) {
+        ssh_bind_free(s->bind);
+    }
+    policy_free(s->policy);
+    config_free(s->cfg);
+    return r;
+}

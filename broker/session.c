@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One engineer connection, in its own forked child: key exchange,
+ * authentication against the directory, and the event loop that drives
+ * every channel (channel.c) and the target leg (upstream.c).
+ *
+ * Authentication is bound to the first username the client sends (SSH lets
+ * it change between attempts; we refuse that).  The username's grammar is
+ * checked before the directory is asked.  Public keys authenticate only after
+ * libssh has verified the signature (SSH_PUBLICKEY_STATE_VALID) and only when
+ * they match one of the user's keys in the directory.  A directory that cannot
+ * be asked refuses, with a banner saying so, and never allows.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+
+static volatile sig_atomic_t session_stop;
+
+static void session_on_term(int sig)
+{
+    (void)sig;
+    session_stop = 1;
+}
+
+static void session_banner(struct conn *c, const char *msg)
+{
+    ssh_string s = ssh_string_from_char(msg);
+
+    if (s != NULL) {
+        ssh_send_issue_banner(c->down, s);
+        ssh_string_free(s);
+    }
+}
+
+/* Tell the listener we are past authentication, so we stop counting as a startup. */
+static void session_report_auth(struct conn *c)
+{
+    if (c->status_fd >= 0) {
+        ssize_t n;
+
+        do {
+            n = write(c->status_fd, "A", 1);
+        } while (n < 0 && errno == EINTR);
+        close(c->status_fd);
+        c->status_fd = -1;
+    }
+}
+
+static void session_auth_failed(struct conn *c, const char *method, const char *why)
+{
+    c->auth_failures++;
+    log_msg(LOG_LVL_WARN, "auth.fail", "login=%s method=%s reason=%s failures=%d", c->login, method,
+            why, c->auth_failures);
+    if (c->auth_failures >= c->cfg->limits.max_auth_tries) {
+        session_banner(c, "drawbridge: too many authentication failures\r\n");
+    }
+}
+
+/*
+ * Binds the connection to its first username and checks the grammar.
+ * Returns 0 when this username may be tried.
+ */
+static int session_bind_user(struct conn *c, const char *login)
+{
+    if (c->login[0] == '\0') {
+        snprintf(c->login, sizeof(c->login), "%.150s", login);
+        if (names_parse_login(login, c->user, c->target) != 0) {
+            c->user[0] = '\0';
+        }
+    } else if (strcmp(c->login, login) != 0) {
+        return DB_ERR_DENIED;
+    }
+    return c->user[0] != '\0' ? 0 : DB_ERR_INVALID;
+}
+
+/* Fetches the user from the directory once per connection. */
+static int session_lookup(struct conn *c)
+{
+    char err[256] = "";
+    int r;
+
+    if (c->duser != NULL) {
+        return 0;
+    }
+    if (c->dir == NULL && dir_new(c->cfg, &c->dir) != 0) {
+        return DB_ERR_INTERNAL;
+    }
+    r = dir_lookup(c->dir, c->user, &c->duser, err, sizeof(err));
+    if (r == DB_ERR_UNAVAIL || r == DB_ERR_TIMEOUT) {
+        c->dir_down = 1;
+        snprintf(c->dir_err, sizeof(c->dir_err), "%s", err);
+        log_msg(LOG_LVL_ERROR, "ldap.unavailable", "user=%s %s", c->user, err);
+    }
+    return r;
+}
+
+static void session_dir_down(struct conn *c)
+{
+    char msg[320];
+
+    snprintf(msg, sizeof(msg), "drawbridge: %s; try again later\r\n",
+             c->dir_err[0] != '\0' ? c->dir_err : "directory unavailable");
+    session_banner(c, msg);
+}
+
+static int session_auth_done(struct conn *c, const char *method)
+{
+    c->authenticated = 1;
+    log_msg(LOG_LVL_INFO, "auth.ok", "user=%s target=%s method=%s", c->user,
+            c->target[0] ? c->target : "-", method);
+    session_report_auth(c);
+    return SSH_AUTH_SUCCESS;
+}
+
+static int session_auth_password(ssh_session s, const char *login, const char *pw, void *ud)
+{
+    struct conn *c = ud;
+    char err[256] = "";
+    int r;
+
+    (void)s;
+    if (c->authenticated || c->dir_down || c->auth_failures >= c->cfg->limits.max_auth_tries) {
+        return SSH_AUTH_DENIED;
+    }
+    if (session_bind_user(c, login) != 0) {
+        session_auth_failed(c, "password", "bad or changed username");
+        return SSH_AUTH_DENIED;
+    }
+    r = session_lookup(c);
+    if (r != 0) {
+        if (c->dir_down) {
+            session_dir_down(c);
+        }
+        session_auth_failed(c, "password", db_strerror(r));
+        return SSH_AUTH_DENIED;
+    }
+    r = dir_check_password(c->dir, c->duser, pw, pw != NULL ? strlen(pw) : 0, err, sizeof(err));
+    if (r == 0) {
+        return session_auth_done(c, "password");
+    }
+    if (r == DB_ERR_UNAVAIL || r == DB_ERR_TIMEOUT) {
+        c->dir_down = 1;
+        snprintf(c->dir_err, sizeof(c->dir_err), "%s", err);
+        session_dir_down(c);
+    }
+    session_auth_failed(c, "password", err[0] != '\0' ? err : db_strerror(r));
+    return SSH_AUTH_DENIED;
+}
+
+/* Does key match one of the user's directory keys? */
+static int session_key_known(struct conn *c, ssh_key key)
+{
+    for (size_t i = 0; i < c->duser->nkeys; i++) {
+        char type[64], *b64 = NULL, *sp = NULL, *copy = strdup(c->duser->keys[i]);
+        ssh_key k = NULL;
+        int match = 0;
+
+        if (copy == NULL) {
+            continue;
+        }
+        sp = strchr(copy, ' ');
+        if (sp != NULL && (size_t)(sp - copy) < sizeof(type)) {
+            memcpy(type, copy, (size_t)(sp - copy));
+            type[sp - copy] = '\0';
+            b64 = sp + 1;
+            sp = strchr(b64, ' ');
+            if (sp != NULL) {
+                *sp = '\0';
+            }
+            if (ssh_pki_import_pubkey_base64(b64, ssh_key_type_from_name(type), &k) == SSH_OK &&
+                ssh_key_cmp(k, key, SSH_KEY_CMP_PUBLIC) == 0) {
+                match = 1;
+            }
+        }
+        ssh_key_free(k);
+        free(copy);
+        if (match) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int session_auth_pubkey(ssh_session s, const char *login, struct ssh_key_struct *key,
+                               char state, void *ud)
+{
+    struct conn *c = ud;
+    int r;
+
+    (void)s;
+    if (c->authenticated || c->dir_down || c->auth_failures >= c->cfg->limits.max_auth_tries) {
+        return SSH_AUTH_DENIED;
+    }
+    if (session_bind_user(c, login) != 0) {
+        session_auth_failed(c, "publickey", "bad or changed username");
+        return SSH_AUTH_DENIED;
+    }
+    r = session_lookup(c);
+    if (r != 0) {
+        if (c->dir_down) {
+            session_dir_down(c);
+        }
+        session_auth_failed(c, "publickey", db_strerror(r));
+        return SSH_AUTH_DENIED;
+    }
+    if (!session_key_known(c, key)) {
+        session_auth_failed(c, "publickey", "key not in directory");
+        return SSH_AUTH_DENIED;
+    }
+    if (state == SSH_PUBLICKEY_STATE_NONE) {
+        /* A probe: answering yes only sends PK_OK; no signature has been seen. */
+        return SSH_AUTH_SUCCESS;
+    }
+    if (state != SSH_PUBLICKEY_STATE_VALID) {
+        session_auth_failed(c, "publickey", "bad signature");
+        return SSH_AUTH_DENIED;
+    }
+    return session_auth_done(c, "publickey");
+}
+
+static int session_auth_none(ssh_session s, const char *login, void *ud)
+{
+    struct conn *c = ud;
+
+    (void)s;
+    /* "none" only asks which methods exist; it binds the username like any other. */
+    if (!c->authenticated) {
+        session_bind_user(c, login);
+    }
+    return SSH_AUTH_DENIED;
+}
+
+/*
+ * Everything libssh does not route to a callback: other channel types (port
+ * forwarding), global requests (tcpip-forward), agent and X11 requests,
+ * keyboard-interactive.  All are refused (return 1: libssh sends the default
+ * refusal) and logged.
+ */
+static int session_message(ssh_session s, ssh_message m, void *ud)
+{
+    struct conn *c = ud;
+    int type = ssh_message_type(m), sub = ssh_message_subtype(m);
+
+    (void)s;
+    switch (type) {
+    case SSH_REQUEST_CHANNEL_OPEN:
+        log_msg(LOG_LVL_WARN, "channel.refused", "user=%s type=%d (forwarding is not allowed)",
+                c->user, sub);
+        break;
+    case SSH_REQUEST_GLOBAL:
+        log_msg(LOG_LVL_WARN, "global.refused", "user=%s type=%d (forwarding is not allowed)",
+                c->user, sub);
+        break;
+    case SSH_REQUEST_CHANNEL:
+        if (sub == SSH_CHANNEL_REQUEST_X11 || sub == SSH_CHANNEL_REQUEST_UNKNOWN) {
+            log_msg(LOG_LVL_WARN, "request.refused", "user=%s request=%d", c->user, sub);
+        }
+        break;
+    case SSH_REQUEST_AUTH:
+        if (sub == SSH_AUTH_METHOD_INTERACTIVE || sub == SSH_AUTH_METHOD_HOSTBASED ||
+            sub == SSH_AUTH_METHOD_GSSAPI_MIC) {
+            ssh_message_auth_set_methods(m, SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY);
+        }
+        break;
+    default:
+        break;
+    }
+    return 1;
+}
+
+static void session_setup_callbacks(struct conn *c)
+{
+    memset(&c->server_cb, 0, sizeof(c->server_cb));
+    c->server_cb.userdata = c;
+    c->server_cb.auth_password_function = session_auth_password;
+    c->server_cb.auth_pubkey_function = session_auth_pubkey;
+    c->server_cb.auth_none_function = session_auth_none;
+    c->server_cb.channel_open_request_session_function = chan_open_cb;
+    ssh_callbacks_init(&c->server_cb);
+    ssh_set_server_callbacks(c->down, &c->server_cb);
+    ssh_set_message_callback(c->down, session_message, c);
+    ssh_set_auth_methods(c->down, SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY);
+}
+
+static void session_free(struct conn *c)
+{
+    chan_free_all(c);
+    if (c->ev != NULL) {
+        if (c->up != NULL) {
+            ssh_event_remove_session(c->ev, c->up);
+        }
+        ssh_event_remove_session(c->ev, c->down);
+        ssh_event_free(c->ev);
+    }
+    if (c->up != NULL) {
+        ssh_disconnect(c->up);
+        ssh_free(c->up);
+    }
+    if (c->down != NULL) {
+        ssh_disconnect(c->down);
+        ssh_free(c->down);
+    }
+    dir_user_free(c->duser);
+    dir_free(c->dir);
+    if (c->status_fd >= 0) {
+        close(c->status_fd);
+    }
+}
+
+/* The loop: poll both legs, pump every channel, enforce deadlines. */
+static int session_loop(struct conn *c)
+{
+    int idle_rounds = 0;
+
+    while (!session_stop) {
+        int progress = 0, rc;
+
+        rc = ssh_event_dopoll(c->ev, progress ? 0 : 200);
+        if (rc == SSH_ERROR && !ssh_is_connected(c->down)) {
+            break;
+        }
+        if (!c->authenticated) {
+            if (c->dir_down || c->auth_failures >= c->cfg->limits.max_auth_tries) {
+                /* give the banner a moment to leave, then go */
+                if (++idle_rounds > 2) {
+                    break;
+                }
+            }
+            if (time(NULL) > c->grace_deadline) {
+                log_msg(LOG_LVL_WARN, "auth.timeout", "login=%s no authentication within %ds",
+                        c->login, c->cfg->limits.login_grace);
+                break;
+            }
+            continue;
+        }
+        do {
+            progress = 0;
+            chan_run_all(c, &progress);
+        } while (progress);
+        if (!ssh_is_connected(c->down)) {
+            break;
+        }
+        if (c->up != NULL && !ssh_is_connected(c->up) && chan_count_live(c) == 0) {
+            break;
+        }
+    }
+    return 0;
+}
+
+int session_run(const struct session_opts *o)
+{
+    struct conn conn;
+    struct conn *c = &conn;
+    struct sigaction sa;
+    long timeout;
+    int r = 1;
+
+    memset(c, 0, sizeof(*c));
+    c->cfg = o->cfg;
+    c->policy = o->policy;
+    c->peer = o->peer;
+    c->status_fd = o->status_fd;
+    c->next_chan_id = 1;
+    hook_default(&c->hook);
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = session_on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+
+    c->down = ssh_new();
+    if (c->down == NULL) {
+        goto out;
+    }
+    timeout = c->cfg->limits.login_grace;
+    ssh_options_set(c->down, SSH_OPTIONS_TIMEOUT, &timeout);
+    if (ssh_bind_accept_fd((ssh_bind)o->bind, c->down, o->fd) != SSH_OK) {
+        log_msg(LOG_LVL_WARN, "conn.fail", "accept: %s", ssh_get_error(o->bind));
+        goto out;
+    }
+    c->grace_deadline = time(NULL) + c->cfg->limits.login_grace;
+    session_setup_callbacks(c);
+    if (ssh_handle_key_exchange(c->down) != SSH_OK) {
+        log_msg(LOG_LVL_INFO, "conn.kex_fail", "%s", ssh_get_error(c->down));
+        goto out;
+    }
+    ssh_set_blocking(c->down, 0);
+    c->ev = ssh_event_new();
+    if (c->ev == NULL || ssh_event_add_session(c->ev, c->down) != SSH_OK) {
+        goto out;
+    }
+    session_loop(c);
+    r = 0;
+out:
+    if (c->authenticated) {
+        log_msg(LOG_LVL_INFO, "conn.end", "user=%s target=%s", c->user,
+                c->target[0] ? c->target : "-");
+    }
+    session_free(c);
+    return r;
+}
