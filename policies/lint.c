@@ -15,42 +15,88 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LINT_MAX_GRANT (24 * 3600LL)
 #define LINT_MAX_TTL (7 * 24 * 3600LL)
 
+struct lint_problem {
+    int line;
+    size_t seq; /* keeps the order of problems on one line */
+    char *msg;
+};
+
 struct lint {
     const struct policy *p;
-    char *buf;
-    size_t len;
-    size_t used;
+    struct lint_problem *v;
+    size_t n, cap;
     int problems;
 };
 
 static void lint_add(struct lint *l, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * Problems are collected and printed sorted by line, so the report reads in
+ * file order whatever order the checks ran in.  Should memory run out, the
+ * problem is still counted (lint fails) even if its text is lost.
+ */
 static void lint_add(struct lint *l, int line, const char *fmt, ...)
 {
-    char msg[512];
+    char *msg = NULL;
     va_list ap;
     int n = 0;
 
     l->problems++;
+    if (l->n == l->cap) {
+        size_t cap = l->cap > 0 ? l->cap * 2 : 16;
+        struct lint_problem *v = realloc(l->v, cap * sizeof(*v));
+
+        if (v == NULL) {
+            return;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = vasprintf(&msg, fmt, ap);
     va_end(ap);
-    if (l->buf == NULL || l->used + 1 >= l->len) {
+    if (n < 0) {
         return;
     }
-    n = snprintf(l->buf + l->used, l->len - l->used, "%s:%d: %s\n",
-                 l->p->path != NULL ? l->p->path : "<policy>", line > 0 ? line : 1, msg);
-    if (n > 0) {
-        l->used += (size_t)n;
-        if (l->used >= l->len) {
-            l->used = l->len - 1;
+    l->v[l->n].line = line > 0 ? line : 1;
+    l->v[l->n].seq = l->n;
+    l->v[l->n].msg = msg;
+    l->n++;
+}
+
+static int lint_problem_cmp(const void *a, const void *b)
+{
+    const struct lint_problem *x = a, *y = b;
+
+    if (x->line != y->line) {
+        return x->line < y->line ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+static void lint_write(struct lint *l, char *buf, size_t len)
+{
+    const char *path = l->p->path != NULL ? l->p->path : "<policy>";
+    size_t used = 0;
+
+    if (l->n > 1) {
+        qsort(l->v, l->n, sizeof(*l->v), lint_problem_cmp);
+    }
+    for (size_t i = 0; buf != NULL && i < l->n && used + 1 < len; i++) {
+        int n = snprintf(buf + used, len - used, "%s:%d: %s\n", path, l->v[i].line,
+                         l->v[i].msg);
+
+        if (n < 0) {
+            break;
         }
+        used += (size_t)n;
     }
 }
 
@@ -283,7 +329,7 @@ static void lint_global(struct lint *l)
 
 int policy_lint(const struct policy *p, char *err, size_t errlen)
 {
-    struct lint l = {p, err, errlen, 0, 0};
+    struct lint l = {p, NULL, 0, 0, 0};
 
     if (err != NULL && errlen > 0) {
         err[0] = '\0';
@@ -294,5 +340,10 @@ int policy_lint(const struct policy *p, char *err, size_t errlen)
     lint_global(&l);
     lint_targets(&l);
     lint_rules(&l);
+    lint_write(&l, err, errlen);
+    for (size_t i = 0; i < l.n; i++) {
+        free(l.v[i].msg);
+    }
+    free(l.v);
     return l.problems > 0 ? DB_ERR_INVALID : 0;
 }

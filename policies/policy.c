@@ -294,7 +294,7 @@ static int pp_target(struct pparse *c, const struct ytree *n, size_t idx, struct
     snprintf(what, sizeof(what), "targets[%zu]", idx);
     t->record_input = 1;
     t->line = n->line;
-    if ((r = pp_kind(c, n, YTREE_MAP, what)) < 0 || (r = pp_keys(c, n, what, keys)) < 0) {
+    if ((r = pp_kind(c, n, YTREE_MAP, what)) < 0) {
         return r;
     }
     if ((r = pp_req(c, n, "name", what, &v)) < 0 || (r = pp_str(c, v, "name", &s)) < 0) {
@@ -307,6 +307,9 @@ static int pp_target(struct pparse *c, const struct ytree *n, size_t idx, struct
         return r;
     }
     snprintf(what, sizeof(what), "target %s", t->name);
+    if ((r = pp_keys(c, n, what, keys)) < 0) {
+        return r;
+    }
     if ((r = pp_req(c, n, "address", what, &v)) < 0 || (r = pp_str(c, v, "address", &s)) < 0) {
         return r;
     }
@@ -385,7 +388,7 @@ static int pp_rule(struct pparse *c, const struct ytree *n, size_t idx, struct p
     snprintf(what, sizeof(what), "rules[%zu]", idx);
     r->line = n->line;
     r->approvals = 1;
-    if ((rc = pp_kind(c, n, YTREE_MAP, what)) < 0 || (rc = pp_keys(c, n, what, keys)) < 0) {
+    if ((rc = pp_kind(c, n, YTREE_MAP, what)) < 0) {
         return rc;
     }
     if ((rc = pp_req(c, n, "name", what, &v)) < 0 || (rc = pp_str(c, v, "name", &s)) < 0) {
@@ -395,6 +398,10 @@ static int pp_rule(struct pparse *c, const struct ytree *n, size_t idx, struct p
         return pp_fail(c, v->line, "rule name \"%s\" must match [a-z_][a-z0-9_.-]{0,63}", s);
     }
     if ((rc = pp_dup(c, s, &r->name)) < 0) {
+        return rc;
+    }
+    snprintf(what, sizeof(what), "rule %s", r->name);
+    if ((rc = pp_keys(c, n, what, keys)) < 0) {
         return rc;
     }
     snprintf(what, sizeof(what), "rule %s: requesters", r->name);
@@ -442,7 +449,6 @@ static int pp_break_glass(struct pparse *c, const struct ytree *n, struct policy
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
-    p->breakglass_line = n->line;
     if ((r = pp_kind(c, n, YTREE_MAP, "break_glass")) < 0 ||
         (r = pp_keys(c, n, "break_glass", keys)) < 0) {
         return r;
@@ -543,8 +549,11 @@ static int pp_policy(struct pparse *c, const struct ytree *root, struct policy *
         (r = pp_principals(c, v, "reviewers", &p->reviewers, &p->nreviewers)) < 0) {
         return r;
     }
-    if ((v = pp_opt(root, "break_glass")) != NULL && (r = pp_break_glass(c, v, p)) < 0) {
-        return r;
+    if ((v = pp_opt(root, "break_glass")) != NULL) {
+        p->breakglass_line = ytree_key_line(root, "break_glass");
+        if ((r = pp_break_glass(c, v, p)) < 0) {
+            return r;
+        }
     }
     return 0;
 }
