@@ -1,0 +1,62 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The command line: --version, --help, check (good and bad files, with
+# "file:line: message"), keys (the key the targets trust).
+# Depends on: main.c (CLI), config.c (validation), policy lint, keys.c.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+shared_env
+
+out=$("$DRAWBRIDGE_BIN" --version 2>&1) || fail "--version exited $?"
+expect_match "--version names the version" '[0-9]+\.[0-9]+\.[0-9]+' "$out"
+
+out=$("$DRAWBRIDGE_BIN" --help 2>&1) || fail "--help exited $?"
+expect_match "--help lists serve" 'serve' "$out"
+expect_match "--help lists check" 'check' "$out"
+expect_match "--help lists keys" 'keys' "$out"
+
+rc=0
+"$DRAWBRIDGE_BIN" no-such-subcommand >/dev/null 2>&1 || rc=$?
+expect_ne "unknown subcommand fails" 0 "$rc"
+
+rc=0
+out=$("$DRAWBRIDGE_BIN" check -c "$CFG" 2>&1) || rc=$?
+expect_eq "check accepts the test config ($out)" 0 "$rc"
+
+# keys prints the key that the target trusts (written by env_up).
+out=$("$DRAWBRIDGE_BIN" keys -c "$CFG" 2>&1) || fail "keys exited $?: $out"
+expect_eq "keys prints the authorised upstream key" "$(head -n 1 "$DIR/target_authorized_keys")" "$out"
+
+t=$(mktemp -d "${INTEG_WORK:-/tmp}/cli.XXXXXX")
+trap 'rm -rf "$t"' EXIT
+
+# An unknown key in the config: refused with file:line.
+sed 's/^notify_command: null$/notify_command: null\nno_such_key: 1/' "$CFG" >"$t/unknown.yaml"
+rc=0
+out=$("$DRAWBRIDGE_BIN" check -c "$t/unknown.yaml" 2>&1) || rc=$?
+expect_eq "check refuses an unknown config key" 1 "$rc"
+line=$(grep -n '^no_such_key' "$t/unknown.yaml" | cut -d: -f1)
+expect_match "unknown key reported as file:line" "unknown\.yaml:$line:" "$out"
+
+# A bad value (a port out of range).
+sed "s/127\.0\.0\.1:$GW_PORT/127.0.0.1:99999/" "$CFG" >"$t/badport.yaml"
+rc=0
+out=$("$DRAWBRIDGE_BIN" check -c "$t/badport.yaml" 2>&1) || rc=$?
+expect_eq "check refuses port 99999" 1 "$rc"
+expect_match "bad port reported as file:line" 'badport\.yaml:[0-9]+:' "$out"
+
+# A missing bind password file.
+sed "s#bind_password_file: .*#bind_password_file: $t/nonexistent.secret#" "$CFG" >"$t/nosecret.yaml"
+rc=0
+out=$("$DRAWBRIDGE_BIN" check -c "$t/nosecret.yaml" 2>&1) || rc=$?
+expect_eq "check refuses a missing bind_password_file" 1 "$rc"
+
+# Policy lint: standing access on a protected target is refused.
+sed 's/targets: {labels: {env: staging}}/targets: {labels: {env: prod}}/' "$POLICY" >"$t/policy.yaml"
+sed "s#^policy: .*#policy: $t/policy.yaml#" "$CFG" >"$t/standing.yaml"
+rc=0
+out=$("$DRAWBRIDGE_BIN" check -c "$t/standing.yaml" 2>&1) || rc=$?
+expect_eq "check refuses standing access to a protected target" 1 "$rc"
+expect_match "lint reported as policy file:line" 'policy\.yaml:[0-9]+:' "$out"
+
+finish

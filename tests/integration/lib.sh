@@ -1,0 +1,574 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# Shared helpers for the integration tests, sourced by every script in this
+# directory (in the manner of OpenSSH's regress/test-exec.sh).
+#
+# An "environment" is one directory holding everything a gateway needs to run
+# for real on 127.0.0.1: a slapd loaded with the demo users (lib-ldap.sh), an
+# OpenSSH sshd standing in for the target hosts, a config and a policy, and
+# `drawbridge serve` itself.  env_up DIR starts one and writes DIR/env.sh;
+# env_use DIR makes the current script use one that is already running (the
+# ctest fixture "gw"); env_down stops it.
+#
+# Client helpers use stock OpenSSH with -F /dev/null so that nothing of the
+# invoking user's ~/.ssh leaks in, and a known_hosts file holding the
+# gateway's host key (read with ssh-keyscan at start), so that host key
+# checking stays on and ssh prints nothing of its own on stderr.
+
+set -u
+set -o pipefail
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC_DIR=$(cd "$LIB_DIR/../.." && pwd)
+GW_HOST=127.0.0.1
+# The pty and TCP probe helpers are Python (python3 comes with asciinema).
+if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
+LDAP_BASE="dc=example,dc=org"
+
+if [ -f "$LIB_DIR/lib-ldap.sh" ]; then
+    # shellcheck source=tests/integration/lib-ldap.sh
+    . "$LIB_DIR/lib-ldap.sh"
+fi
+
+TEST_NAME=${TEST_NAME:-$(basename "${0%.sh}")}
+TESTS_OK=0
+
+# ---- reporting -------------------------------------------------------------
+
+log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
+
+# Prints the tail of every log of the current environment (on failure).
+dump_logs() {
+    local f
+    [ -n "${DIR:-}" ] && [ -d "$DIR" ] || return 0
+    for f in "$DIR/gw.log" "$DIR/target_sshd.log" "${LDAP_DIR:-$DIR}"/*.log; do
+        [ -f "$f" ] || continue
+        printf '\n----- %s (last 60 lines) -----\n' "$f" >&2
+        tail -n 60 "$f" >&2
+    done
+}
+
+fail() {
+    printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
+    if [ -z "${LOGS_DUMPED:-}" ]; then
+        LOGS_DUMPED=1
+        dump_logs
+    fi
+    exit 1
+}
+
+pass() {
+    TESTS_OK=$((TESTS_OK + 1))
+    printf '[%s] ok %d - %s\n' "$TEST_NAME" "$TESTS_OK" "$*" >&2
+}
+
+# expect_eq WHAT EXPECTED ACTUAL
+expect_eq() {
+    if [ "$2" != "$3" ]; then
+        fail "$1: expected '$2', got '$3'"
+    fi
+    pass "$1"
+}
+
+# expect_ne WHAT UNEXPECTED ACTUAL
+expect_ne() {
+    if [ "$2" = "$3" ]; then
+        fail "$1: did not expect '$2'"
+    fi
+    pass "$1"
+}
+
+# expect_match WHAT ERE TEXT (grep -E, case-insensitive when NOCASE=1)
+expect_match() {
+    local flags=-qE
+    [ "${NOCASE:-0}" = 1 ] && flags=-qiE
+    if ! printf '%s\n' "$3" | grep $flags -- "$2"; then
+        fail "$1: /$2/ not found in: $(printf '%s' "$3" | head -c 2000)"
+    fi
+    pass "$1"
+}
+
+# expect_nomatch WHAT ERE TEXT
+expect_nomatch() {
+    local flags=-qE
+    [ "${NOCASE:-0}" = 1 ] && flags=-qiE
+    if printf '%s\n' "$3" | grep $flags -- "$2"; then
+        fail "$1: /$2/ unexpectedly found in: $(printf '%s' "$3" | head -c 2000)"
+    fi
+    pass "$1"
+}
+
+# expect_lt WHAT LIMIT VALUE (integers)
+expect_lt() {
+    if ! [ "$3" -lt "$2" ]; then
+        fail "$1: expected < $2, got $3"
+    fi
+    pass "$1 ($3 < $2)"
+}
+
+finish() {
+    printf '[%s] all %d checks passed\n' "$TEST_NAME" "$TESTS_OK" >&2
+    exit 0
+}
+
+now_ms() { date +%s%3N; }
+
+# ---- ports and processes ---------------------------------------------------
+
+# True when some TCP socket (any state) uses local port $1.
+port_in_use() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    grep -qE "^ *[0-9]+: [0-9A-F]+:$hex " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# True when something listens on TCP port $1.
+port_listening() {
+    local hex
+    hex=$(printf '%04X' "$1")
+    grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# A free port below the ephemeral range (so that no outgoing connection of a
+# test can take it between now and the bind), not handed out before by this
+# environment.
+_PORTS_GIVEN=" "
+free_port() {
+    local p i
+    for i in $(seq 1 500); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 12000))
+        case "$_PORTS_GIVEN" in *" $p "*) continue ;; esac
+        if ! port_in_use "$p"; then
+            _PORTS_GIVEN="$_PORTS_GIVEN$p "
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "free_port: no free port found" >&2
+    return 1
+}
+
+# wait_port PORT PID WHAT [SECONDS]: until PORT listens; fails early if PID died.
+wait_port() {
+    local port=$1 pid=$2 what=$3 secs=${4:-20} i
+    for i in $(seq 1 $((secs * 10))); do
+        if port_listening "$port"; then
+            return 0
+        fi
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+            echo "$what (pid $pid) exited before listening on $port" >&2
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "$what did not listen on $port within ${secs}s" >&2
+    return 1
+}
+
+# stop_pid PID WHAT: SIGTERM, wait up to 10 s, then SIGKILL.  Returns 1 if it
+# had to be killed.
+stop_pid() {
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -0 "$pid" 2>/dev/null || return 0
+    kill -TERM "$pid" 2>/dev/null
+    for i in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    echo "$2 (pid $pid) ignored SIGTERM for 10 s; killing" >&2
+    kill -KILL "$pid" 2>/dev/null
+    return 1
+}
+
+# RSS of a process in KiB (VmRSS), empty if it is gone.
+rss_kib() {
+    awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
+}
+
+# ---- the environment -------------------------------------------------------
+
+# The upstream login on the target sshd is the invoking user (no useradd).
+LOGIN=$(id -un)
+
+# With UsePAM no, sshd refuses every method for an account whose shadow
+# password field starts with '!' (locked).  Give root the documented
+# "no password, not locked" value, and only when needed.
+target_unlock_login() {
+    local field
+    [ "$(id -u)" = 0 ] || return 0
+    field=$(awk -F: -v u="$LOGIN" '$1 == u { print $2 }' /etc/shadow 2>/dev/null)
+    case "$field" in
+    '!'*)
+        echo "account $LOGIN is locked ('!' in /etc/shadow); usermod -p '*' $LOGIN" >&2
+        usermod -p '*' "$LOGIN"
+        ;;
+    esac
+}
+
+# Writes DIR/target_sshd_config.  The target allows agent, X11 and TCP
+# forwarding on purpose: the gateway must refuse them itself, and the tests
+# would not notice if it relayed them to a target that refuses anyway.
+# XAuthLocation /bin/true lets X11 forwarding "work" without X.
+target_write_config() {
+    cat >"$DIR/target_sshd_config" <<EOF
+ListenAddress 127.0.0.1
+Port $TARGET_PORT
+HostKey $DIR/target_host_ed25519
+PidFile $DIR/target_sshd.pid
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+AuthorizedKeysFile $DIR/target_authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AllowAgentForwarding yes
+AllowTcpForwarding yes
+X11Forwarding yes
+XAuthLocation /bin/true
+AcceptEnv LANG LC_* TERM DRAWBRIDGE_NOT_ALLOWED
+MaxStartups 100:30:200
+MaxSessions 50
+RekeyLimit 512M
+PrintMotd no
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+EOF
+}
+
+target_start() {
+    mkdir -p /run/sshd
+    target_unlock_login
+    /usr/sbin/sshd -t -f "$DIR/target_sshd_config" || return 1
+    /usr/sbin/sshd -D -e -f "$DIR/target_sshd_config" </dev/null >"$DIR/target_sshd.log" 2>&1 &
+    TARGET_PID=$!
+    wait_port "$TARGET_PORT" "$TARGET_PID" "target sshd" || return 1
+}
+
+# Writes DIR/policy.yaml.  Besides the targets the tests use, db-1 is a
+# second protected target so that web-oncall (one approval) does not select
+# every protected target, which lint refuses.
+policy_write() {
+    local hk wrong
+    hk=$(cut -d' ' -f1,2 "$DIR/target_host_ed25519.pub")
+    wrong=$(cut -d' ' -f1,2 "$DIR/wrong_host_ed25519.pub")
+    cat >"$DIR/policy.yaml" <<EOF
+protected: {env: [prod]}
+request_ttl: 24h
+targets:
+  - name: web-1
+    address: 127.0.0.1:$TARGET_PORT
+    host_key: "$hk"
+    logins: [$LOGIN]
+    labels: {env: prod, tier: web}
+  - name: db-1
+    address: 127.0.0.1:$TARGET_PORT
+    host_key: "$hk"
+    logins: [$LOGIN]
+    labels: {env: prod, tier: db}
+  - name: staging-1
+    address: 127.0.0.1:$TARGET_PORT
+    host_key: "$hk"
+    logins: [$LOGIN]
+    labels: {env: staging}
+  - name: wrongkey-1
+    address: 127.0.0.1:$TARGET_PORT
+    host_key: "$wrong"
+    logins: [$LOGIN]
+    labels: {env: staging}
+  - name: down-1
+    address: 127.0.0.1:$DOWN_PORT
+    host_key: "$hk"
+    logins: [$LOGIN]
+    labels: {env: staging}
+rules:
+  - name: web-oncall
+    requesters: ["group:sre"]
+    targets: {labels: {env: prod, tier: web}}
+    logins: [$LOGIN]
+    max_duration: 4h
+    approvers: ["group:sre-leads"]
+    approvals: 1
+  - name: staging-standing
+    requesters: ["group:engineers"]
+    targets: {labels: {env: staging}}
+    standing: true
+reviewers: ["group:security"]
+break_glass:
+  requesters: ["group:oncall"]
+  max_duration: 30m
+EOF
+}
+
+# Writes DIR/drawbridge.yaml.  GW_LIMITS may override the limits line (tests
+# of the pre-auth limits use small numbers).
+config_write() {
+    local limits=${GW_LIMITS:-"{max_startups: 64, max_startups_per_source: 32, login_grace: 10s, max_auth_tries: 6}"}
+    cat >"$DIR/drawbridge.yaml" <<EOF
+listen: ["127.0.0.1:$GW_PORT"]
+state_dir: $DIR/state
+policy: $DIR/policy.yaml
+ldap:
+  url: $LDAP_URL
+  starttls: false
+  ca_file: null
+  bind_dn: cn=drawbridge,ou=services,$LDAP_BASE
+  bind_password_file: $LDAP_SECRET
+  user_base: ou=people,$LDAP_BASE
+  user_filter: "(&(objectClass=inetOrgPerson)(uid=%u))"
+  group_base: ou=groups,$LDAP_BASE
+  group_filter: "(member=%d)"
+  group_name_attribute: cn
+  ssh_key_attribute: sshPublicKey
+  timeout: 3s
+limits: $limits
+notify_command: null
+EOF
+}
+
+gw_start() {
+    "$DRAWBRIDGE_BIN" serve -c "$CFG" -f </dev/null >>"$DIR/gw.log" 2>&1 &
+    GW_PID=$!
+    wait_port "$GW_PORT" "$GW_PID" "drawbridge serve" || return 1
+}
+
+gw_stop() {
+    stop_pid "${GW_PID:-}" "drawbridge serve"
+}
+
+# Records the gateway's host key so that clients check it (and print no
+# "Permanently added" warning on stderr, which the tests read).
+gw_known_hosts() {
+    local i
+    for i in 1 2 3 4 5; do
+        if ssh-keyscan -T 5 -t ed25519 -p "$GW_PORT" "$GW_HOST" >"$DIR/known_hosts" 2>>"$DIR/keyscan.log" &&
+            [ -s "$DIR/known_hosts" ]; then
+            return 0
+        fi
+        sleep 0.5
+    done
+    echo "ssh-keyscan could not read the gateway's host key on port $GW_PORT" >&2
+    return 1
+}
+
+env_write() {
+    local v
+    {
+        echo "# written by env_up; sourced by tests that use this environment"
+        for v in DIR GW_PORT GW_PID GW_HOST TARGET_PORT TARGET_PID DOWN_PORT LOGIN CFG POLICY \
+            GW_KEY ALICE_PUB DIRECT_KEY LDAP_SECRET LDAP_PORT LDAP_URL LDAP_PID LDAP_DIR \
+            DRAWBRIDGE_BIN; do
+            printf 'export %s=%q\n' "$v" "${!v:-}"
+        done
+    } >"$DIR/env.sh"
+}
+
+# env_up DIR: starts slapd, the target sshd and the gateway in DIR.
+env_up() {
+    DIR=$1
+    : "${DRAWBRIDGE_BIN:?DRAWBRIDGE_BIN must point at the drawbridge binary}"
+    [ -x "$DRAWBRIDGE_BIN" ] || { echo "not executable: $DRAWBRIDGE_BIN" >&2; return 1; }
+    mkdir -p "$DIR" || return 1
+    DIR=$(cd "$DIR" && pwd)
+    CFG=$DIR/drawbridge.yaml
+    POLICY=$DIR/policy.yaml
+    : >"$DIR/gw.log"
+
+    if ! declare -F ldap_start >/dev/null; then
+        echo "tests/integration/lib-ldap.sh is missing: cannot start slapd" >&2
+        return 1
+    fi
+    ldap_start "$DIR" || { echo "ldap_start failed" >&2; return 1; }
+    LDAP_SECRET=${LDAP_DIR:-$DIR}/ldap.secret
+    [ -s "$LDAP_SECRET" ] || LDAP_SECRET=$DIR/ldap.secret
+
+    # Keys: alice's client key (in LDAP), a key for direct ssh to the target
+    # (for comparisons only), the target's host key and an unrelated one.
+    GW_KEY=$DIR/alice_ed25519
+    DIRECT_KEY=$DIR/direct_ed25519
+    local k
+    for k in "$GW_KEY" "$DIRECT_KEY" "$DIR/target_host_ed25519" "$DIR/wrong_host_ed25519"; do
+        rm -f "$k" "$k.pub"
+        ssh-keygen -q -t ed25519 -N '' -C "$(basename "$k")" -f "$k" || return 1
+    done
+    ALICE_PUB=$(cat "$GW_KEY.pub")
+    ldap_add_key alice "$ALICE_PUB" || { echo "ldap_add_key alice failed" >&2; return 1; }
+
+    GW_PORT=$(free_port) && TARGET_PORT=$(free_port) && DOWN_PORT=$(free_port) || return 1
+    policy_write
+    config_write
+
+    # First run generates the keys under state_dir/keys.
+    local upstream
+    if ! upstream=$("$DRAWBRIDGE_BIN" keys -c "$CFG" 2>"$DIR/keys.err"); then
+        echo "drawbridge keys failed: $(cat "$DIR/keys.err")" >&2
+        return 1
+    fi
+    case "$upstream" in
+    ssh-*) ;;
+    *) echo "drawbridge keys printed no public key: '$upstream'" >&2; return 1 ;;
+    esac
+    {
+        printf '%s\n' "$upstream"
+        cat "$DIRECT_KEY.pub"
+    } >"$DIR/target_authorized_keys"
+    if ! "$DRAWBRIDGE_BIN" check -c "$CFG" >"$DIR/check.out" 2>&1; then
+        echo "drawbridge check refused the test config:" >&2
+        cat "$DIR/check.out" >&2
+        return 1
+    fi
+
+    target_write_config
+    target_start || return 1
+    gw_start || return 1
+    gw_known_hosts || return 1
+    env_write
+}
+
+# env_use DIR: use an environment started by another process (the fixture).
+env_use() {
+    local d=$1
+    if [ ! -f "$d/env.sh" ]; then
+        echo "no environment in $d (did the fixture integration/gw-setup run?)" >&2
+        exit 1
+    fi
+    # shellcheck source=/dev/null
+    . "$d/env.sh"
+    if ! kill -0 "$GW_PID" 2>/dev/null; then
+        DIR=$d
+        fail "the shared gateway (pid $GW_PID) is not running"
+    fi
+}
+
+# env_down [STATUS]: stops everything of the current environment and removes
+# DIR unless KEEP=1.  A non-zero STATUS (or a daemon that would not stop)
+# prints the logs first.
+env_down() {
+    local status=${1:-0} rc=0
+    [ -n "${DIR:-}" ] || return 0
+    gw_stop || rc=1
+    if [ -f "$DIR/target_sshd.pid" ]; then
+        stop_pid "$(cat "$DIR/target_sshd.pid")" "target sshd" || rc=1
+    fi
+    stop_pid "${TARGET_PID:-}" "target sshd" || rc=1
+    if declare -F ldap_stop >/dev/null; then
+        ldap_stop || rc=1
+    fi
+    # Sanitizer reports of any gateway process (children included) land in
+    # gw.log: a session that "worked" but tripped ASan/UBSan is a failure.
+    if [ -f "$DIR/gw.log" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$DIR/gw.log"; then
+        echo "sanitizer report in $DIR/gw.log:" >&2
+        grep -E -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$DIR/gw.log" | head -n 120 >&2
+        rc=1
+    fi
+    if { [ "$status" != 0 ] || [ "$rc" != 0 ]; } && [ -z "${LOGS_DUMPED:-}" ]; then
+        LOGS_DUMPED=1
+        dump_logs
+    fi
+    if [ "${KEEP:-0}" = 1 ]; then
+        echo "environment kept in $DIR (KEEP=1)" >&2
+    else
+        rm -rf "$DIR"
+    fi
+    return $rc
+}
+
+# private_env: a whole environment of this test's own, stopped on exit.  For
+# tests that stop or restart parts of it, or measure one connection alone.
+private_env() {
+    local base=${INTEG_WORK:-${TMPDIR:-/tmp}}
+    mkdir -p "$base"
+    DIR=$(mktemp -d "$base/$TEST_NAME.XXXXXX")
+    trap 'rc=$?; env_down "$rc" || rc=1; exit $rc' EXIT
+    trap 'exit 130' INT TERM
+    env_up "$DIR" || fail "env_up failed"
+}
+
+# shared_env: the environment of the ctest fixture "gw".
+shared_env() {
+    env_use "${GW_ENV:?GW_ENV must name the shared environment (set by CMake)}"
+}
+
+# ---- clients ---------------------------------------------------------------
+
+# Options shared by every OpenSSH client call to the gateway.
+_ssh_opts() {
+    SSH_OPTS=(-F /dev/null
+        -o "UserKnownHostsFile=$DIR/known_hosts"
+        -o GlobalKnownHostsFile=/dev/null
+        -o StrictHostKeyChecking=yes
+        -o ConnectTimeout=10
+        -o ServerAliveInterval=15
+        -o ControlMaster=no -o ControlPath=none)
+    SSH_KEY_OPTS=(-o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none
+        -o PreferredAuthentications=publickey -o PasswordAuthentication=no
+        -i "${GW_KEY_OVERRIDE:-$GW_KEY}")
+    SSH_PW_OPTS=(-o BatchMode=no -o PubkeyAuthentication=no -o IdentityAgent=none
+        -o PreferredAuthentications=password,keyboard-interactive
+        -o NumberOfPasswordPrompts=1)
+}
+
+# gw_ssh USER[+TARGET] [ssh options] [command...]: key authentication with
+# alice's key (or GW_KEY_OVERRIDE).  OpenSSH accepts options after the host.
+gw_ssh() {
+    local who=$1
+    shift
+    _ssh_opts
+    ssh "${SSH_OPTS[@]}" "${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -l "$who" "$GW_HOST" "$@"
+}
+
+# gw_ssh_pw PASSWORD USER[+TARGET] [ssh options] [command...]
+gw_ssh_pw() {
+    local pw=$1 who=$2
+    shift 2
+    _ssh_opts
+    SSHPASS=$pw sshpass -e ssh "${SSH_OPTS[@]}" "${SSH_PW_OPTS[@]}" -p "$GW_PORT" -l "$who" "$GW_HOST" "$@"
+}
+
+# gw_scp [scp args]: paths name the gateway as USER+TARGET@$GW_HOST:PATH.
+gw_scp() {
+    _ssh_opts
+    scp "${SSH_OPTS[@]}" "${SSH_KEY_OPTS[@]}" -P "$GW_PORT" "$@"
+}
+
+# gw_sftp USER+TARGET [sftp args]
+gw_sftp() {
+    local who=$1
+    shift
+    _ssh_opts
+    sftp "${SSH_OPTS[@]}" "${SSH_KEY_OPTS[@]}" -P "$GW_PORT" "$@" "$who@$GW_HOST"
+}
+
+# gw_rsync [rsync args]: paths name the gateway as USER+TARGET@$GW_HOST:PATH.
+gw_rsync() {
+    _ssh_opts
+    local e
+    e="ssh ${SSH_OPTS[*]} ${SSH_KEY_OPTS[*]} -p $GW_PORT"
+    rsync -e "$e" "$@"
+}
+
+# direct_ssh [ssh options] [command...]: straight to the target sshd, for
+# comparisons (never used to test the gateway).
+direct_ssh() {
+    ssh -F /dev/null -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
+        -o StrictHostKeyChecking=no -o LogLevel=ERROR -o BatchMode=yes -o IdentitiesOnly=yes \
+        -o IdentityAgent=none -i "$DIRECT_KEY" -p "$TARGET_PORT" -l "$LOGIN" 127.0.0.1 "$@"
+}
+
+# stream_cmd BYTES: a remote command (for bash on the target) that writes
+# BYTES of deterministic pseudo-random data (AES-CTR keystream) to stdout and
+# then the data's SHA-256 to stderr, so that a test can compare the hash taken
+# where the data was made with the hash of what arrived.
+stream_cmd() {
+    printf '%s' "exec 3>&1; h=\$(openssl enc -aes-128-ctr -nosalt -K 000102030405060708090a0b0c0d0e0f -iv 0f0e0d0c0b0a09080706050403020100 </dev/zero 2>/dev/null | head -c $1 | tee /dev/fd/3 | sha256sum | cut -d' ' -f1); echo \"source-sha256=\$h\" >&2"
+}
+
+# The check most tests end with: the gateway still serves a real user.
+gw_still_serves() {
+    local out
+    out=$(gw_ssh alice+staging-1 echo still-serving 2>&1) ||
+        fail "gateway no longer serves alice+staging-1: $out"
+    expect_eq "gateway still serves alice+staging-1" still-serving "$out"
+}

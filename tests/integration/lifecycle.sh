@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# The daemon's life: SIGHUP reloads the policy (a policy that fails lint is
+# not loaded and the old one stays), SIGTERM stops the listener promptly and
+# frees the port.
+# Runs in an environment of its own (it edits the policy and stops the
+# gateway).
+# Depends on: server.c (signals as flags, reload, shutdown), policy load/lint.
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+private_env
+
+reach() { gw_ssh alice+staging-1 'echo reached' 2>&1; }
+
+hup_and_wait() {
+    local lines
+    lines=$(wc -l <"$DIR/gw.log")
+    kill -HUP "$GW_PID" || fail "cannot signal the gateway"
+    # Give the listener a moment to act on the flag, then check it survived.
+    sleep 1.5
+    kill -0 "$GW_PID" 2>/dev/null || fail "the gateway died on SIGHUP"
+    tail -n +"$((lines + 1))" "$DIR/gw.log"
+}
+
+expect_eq "staging-1 is reachable with the initial policy" reached "$(reach)"
+
+# Reload a policy without the standing rule: staging-1 is no longer reachable.
+cp "$POLICY" "$DIR/policy.orig"
+awk '/^  - name: staging-standing/ { skip = 1; next }
+     skip && /^  - name:|^[a-z]/ { skip = 0 }
+     !skip' "$DIR/policy.orig" >"$POLICY"
+grep -q staging-standing "$POLICY" && fail "could not remove the standing rule"
+"$DRAWBRIDGE_BIN" check -c "$CFG" >/dev/null 2>&1 || fail "the edited policy fails check"
+hup_and_wait >/dev/null
+rc=0
+out=$(reach) || rc=$?
+expect_ne "after SIGHUP without the standing rule, staging-1 is refused" 0 "$rc"
+expect_nomatch "nothing ran on staging-1 after the reload" '^reached$' "$out"
+
+# A policy that fails lint (standing access to a protected target) is not
+# loaded: the previous one stays (still no standing rule), and the log says why.
+cp "$DIR/policy.orig" "$POLICY"
+sed -i 's/targets: {labels: {env: staging}}/targets: {labels: {env: prod}}/' "$POLICY"
+rc=0
+"$DRAWBRIDGE_BIN" check -c "$CFG" >/dev/null 2>&1 || rc=$?
+expect_eq "(check) the bad policy fails lint" 1 "$rc"
+newlog=$(hup_and_wait)
+NOCASE=1 expect_match "a failing reload is logged with the reason" 'policy' "$newlog"
+rc=0
+out=$(reach) || rc=$?
+expect_ne "after a failed reload the previous policy stays (staging-1 still refused)" 0 "$rc"
+rc=0
+out=$(gw_ssh alice+web-1 'echo reached' 2>&1) || rc=$?
+expect_ne "the bad policy's standing access to web-1 was never loaded" 0 "$rc"
+
+# Back to the original policy.
+cp "$DIR/policy.orig" "$POLICY"
+hup_and_wait >/dev/null
+expect_eq "after reloading the original policy staging-1 is reachable again" reached "$(reach)"
+
+# SIGTERM: the listener exits promptly and the port is free.
+start=$(now_ms)
+kill -TERM "$GW_PID"
+for _ in $(seq 1 100); do
+    kill -0 "$GW_PID" 2>/dev/null || break
+    sleep 0.1
+done
+ms=$(($(now_ms) - start))
+kill -0 "$GW_PID" 2>/dev/null && fail "the gateway still runs 10 s after SIGTERM"
+expect_lt "the gateway exits within 5 s of SIGTERM (ms)" 5000 "$ms"
+wait "$GW_PID" 2>/dev/null
+rc=$?
+expect_eq "the gateway exits with status 0 on SIGTERM" 0 "$rc"
+port_listening "$GW_PORT" && fail "port $GW_PORT still listening after SIGTERM"
+pass "the port is free after SIGTERM"
+finish
