@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "common.h"
@@ -191,5 +192,461 @@ struct server_opts {
     int log_json;
 };
 int server_run(const struct server_opts *o);
+
+/*
+ * ======================================================================
+ * Store, audit chain and access (store.c, audit.c, access.c, admin.c)
+ * ======================================================================
+ *
+ * Times are integer unix seconds passed in by the caller; nothing below
+ * reads the clock (admin.c, the CLI, is the exception).  Every function
+ * returns 0 or a negative DB_ERR_*; functions taking err fill it with one
+ * line a user may see when they refuse or fail.
+ *
+ * Request ids (which are also grant ids) are sequential integers, short
+ * enough to type: they are not secrets.  What protects a request is that
+ * every action on it is authorised against the policy (only the requester
+ * cancels, only eligible approvers other than the requester decide, listing
+ * and `show` are scoped), so knowing or guessing a number gives nothing.
+ * Session ids are random (STORE_SESSION_ID_LEN characters of [a-z2-7],
+ * 80 bits) because a session id alone is what reviewers type to watch one.
+ */
+
+/* ---- audit.c: the chain's canonical form, the head anchor, the verifier ---- */
+
+#define AUDIT_HASH_HEX 64 /* SHA-256 in lowercase hex, without the NUL */
+
+/*
+ * One audit row.  The canonical form hashed into the chain is
+ *
+ *   "drawbridge-audit-v1\n" then, for each of seq, time, actor, event,
+ *   object, details, prev_hash in that order, a netstring:
+ *   <decimal byte length> ":" <bytes> ","
+ *
+ * where seq and time are written in decimal (no sign for positive values,
+ * no leading zeros) and NULL strings are empty.  hash = SHA-256 of that, in
+ * lowercase hex; row N's prev_hash is row N-1's hash, row 1's is 64 zeros.
+ */
+struct audit_row {
+    long long seq;
+    long long time;
+    const char *actor;   /* user name, or "system" */
+    const char *event;   /* "request.create", "grant.start", ... */
+    const char *object;  /* "request 12", "grant 12", "session ab3…", a user name */
+    const char *details; /* JSON object text, compact, keys sorted */
+    char prev_hash[AUDIT_HASH_HEX + 1];
+    char hash[AUDIT_HASH_HEX + 1];
+};
+
+/* hash of row->... (prev_hash included) into hex (65 bytes).  0 or DB_ERR_*. */
+int audit_row_hash(const struct audit_row *row, char hex[AUDIT_HASH_HEX + 1]);
+
+/*
+ * The head anchor, state_dir/audit.head: the last seq and its hash, sealed
+ * with HMAC-SHA256 under the 32-byte key state_dir/keys/recording.hmac.  It
+ * lives outside the database so that deleting the chain's tail is detected.
+ * It only ever moves forward, and only to a row that extends the anchored
+ * one, so evidence of a truncation survives later writes.
+ */
+struct audit_head {
+    long long seq; /* 0: empty chain */
+    char hash[AUDIT_HASH_HEX + 1];
+};
+/* 0, DB_ERR_NOTFOUND (no file) or DB_ERR_TAMPERED (bad format or HMAC). */
+int audit_head_read(const char *path, const unsigned char key[32], struct audit_head *out,
+                    char *err, size_t errlen);
+/* Writes path.tmp.PID, fsync, rename, fsync of the directory. */
+int audit_head_write(const char *path, const unsigned char key[32], const struct audit_head *h,
+                     char *err, size_t errlen);
+
+/*
+ * The verifier: fed every row in seq order, it reports the first bad one as
+ * "audit row N: <what is wrong>" (DB_ERR_TAMPERED).  head may be NULL (no
+ * anchor to compare with).  Pure: the store drives it (store_audit_verify).
+ */
+struct audit_verifier {
+    const struct audit_head *head;
+    long long nrows;
+    long long expect_seq;
+    char prev_hash[AUDIT_HASH_HEX + 1];
+    int head_seen; /* the anchored row was met and matched */
+};
+void audit_verify_begin(struct audit_verifier *v, const struct audit_head *head);
+int audit_verify_row(struct audit_verifier *v, const struct audit_row *row, char *err,
+                     size_t errlen);
+/* After the last row: checks the anchor is not past the end; *nrows may be NULL. */
+int audit_verify_end(struct audit_verifier *v, long long *nrows, char *err, size_t errlen);
+
+/* ---- store.c: SQLite, state_dir/drawbridge.db (the only file with sqlite3.h) ---- */
+
+#define STORE_NAME_MAX 64     /* users, targets, logins, rule names */
+#define STORE_TEXT_MAX 1024   /* reasons and comments, bytes */
+#define STORE_TICKET_MAX 128
+#define STORE_SESSION_ID_LEN 16
+
+enum store_request_status {
+    STORE_REQ_PENDING,
+    STORE_REQ_APPROVED,
+    STORE_REQ_DENIED,
+    STORE_REQ_CANCELLED,
+    STORE_REQ_EXPIRED,
+};
+
+enum store_grant_status {
+    STORE_GRANT_NONE = 0, /* the request has no grant */
+    STORE_GRANT_ACTIVE,
+    STORE_GRANT_REVOKED,
+    STORE_GRANT_EXPIRED,
+};
+
+/* "pending", "approved", ...; "active", "revoked", "expired", "none". */
+const char *store_request_status_name(enum store_request_status st);
+const char *store_grant_status_name(enum store_grant_status st);
+
+struct store_request {
+    long long id;                         /* also the grant's id */
+    char requester[STORE_NAME_MAX + 1];
+    char target[STORE_NAME_MAX + 1];
+    char login[STORE_NAME_MAX + 1];
+    char rule[STORE_NAME_MAX + 1];        /* "" for break-glass */
+    long long duration;                   /* seconds asked for */
+    char reason[STORE_TEXT_MAX + 1];
+    char ticket[STORE_TICKET_MAX + 1];    /* "" when none */
+    enum store_request_status status;
+    long long created_at;
+    long long expires_at;                 /* created_at + request_ttl */
+    long long decided_at;                 /* 0 while pending */
+    char decided_by[STORE_NAME_MAX + 1];  /* final approver, denier, canceller; "system" */
+    int approvals_needed;
+    int approvals;                        /* distinct approve decisions so far */
+    int breakglass;
+};
+
+struct store_decision {
+    long long request_id;
+    char approver[STORE_NAME_MAX + 1];
+    int approve;                          /* 1 approve, 0 deny */
+    char comment[STORE_TEXT_MAX + 1];     /* "" when none */
+    long long at;
+};
+
+struct store_grant {
+    long long id;                         /* = its request's id */
+    char user[STORE_NAME_MAX + 1];
+    char target[STORE_NAME_MAX + 1];
+    char login[STORE_NAME_MAX + 1];
+    char rule[STORE_NAME_MAX + 1];        /* "" for break-glass */
+    long long starts_at, ends_at;
+    enum store_grant_status status;
+    char revoked_by[STORE_NAME_MAX + 1];
+    char revoke_reason[STORE_TEXT_MAX + 1];
+    long long revoked_at;                 /* 0 unless revoked */
+    int breakglass;
+    int review_required;
+};
+
+struct store_session {
+    char id[STORE_SESSION_ID_LEN + 1];
+    char user[STORE_NAME_MAX + 1];
+    char target[STORE_NAME_MAX + 1];      /* "" for the gateway's shell */
+    char login[STORE_NAME_MAX + 1];
+    long long grant_id;                   /* 0: standing access or shell */
+    char kind[16];                        /* "shell", "exec", "subsystem" */
+    char *command;                        /* NULL for shell; owned, see store_session_clear */
+    long long started_at, ended_at;       /* ended_at 0 while live */
+    int exit_status;                      /* -1 when unknown */
+    char *recording_path;                 /* owned; NULL when none */
+    char sha256[AUDIT_HASH_HEX + 1];      /* "" until sealed */
+    char hmac[AUDIT_HASH_HEX + 1];
+    int review_required;
+    char reviewed_by[STORE_NAME_MAX + 1]; /* "" until reviewed */
+    long long reviewed_at;
+    char *review_note;                    /* owned; NULL until reviewed */
+};
+/* Frees the owned strings of one session (not s itself). */
+void store_session_clear(struct store_session *s);
+/* Frees an array from store_session_list. Accepts NULL. */
+void store_sessions_free(struct store_session *v, size_t n);
+
+struct store;
+
+/*
+ * Opens (creating, migrating) state_dir/drawbridge.db in WAL mode with a 5 s
+ * busy timeout and foreign keys on, and reads the anchor key
+ * state_dir/keys/recording.hmac (keys_ensure creates it; missing is an
+ * error).  One handle per process: open it after fork, never carry one
+ * across.  Caller frees with store_close.
+ */
+int store_open(const char *state_dir, struct store **out, char *err, size_t errlen);
+void store_close(struct store *s);
+
+/*
+ * Transactions, for access.c: store_begin is BEGIN IMMEDIATE (so a
+ * read-check-write inside it is race-free across processes); store_commit
+ * commits and then advances the head anchor if audit rows were added;
+ * store_rollback is safe to call when no transaction is open.  Nested begins
+ * are refused (DB_ERR_INTERNAL).
+ */
+int store_begin(struct store *s);
+int store_commit(struct store *s, char *err, size_t errlen);
+void store_rollback(struct store *s);
+
+/*
+ * Appends one audit row (details: JSON object text or NULL for "{}").  Inside
+ * a transaction it joins it; outside it runs in its own.  *seq_out may be NULL.
+ */
+int store_audit_append(struct store *s, long long now, const char *actor, const char *event,
+                       const char *object, const char *details, long long *seq_out);
+/* Calls fn for every row with time >= since (0: all), in seq order; fn returns non-zero to stop. */
+int store_audit_foreach(struct store *s, long long since,
+                        int (*fn)(void *ctx, const struct audit_row *row), void *ctx);
+/*
+ * Checks the whole chain against itself and the head anchor.  0 with *nrows,
+ * or DB_ERR_TAMPERED with "audit row N: <what is wrong>" (or "audit head:
+ * ...") in err.  nrows may be NULL.
+ */
+int store_audit_verify(struct store *s, long long *nrows, char *err, size_t errlen);
+
+/* Users seen: first_seen kept, last_seen and dn updated. */
+int store_user_seen(struct store *s, const char *user, const char *dn, long long now);
+
+/*
+ * Row operations, for access.c (the rules live there; these only read and
+ * write, inside the caller's transaction when one is open).  Everything else
+ * should go through access_*.
+ */
+/* r->id is assigned (out). */
+int store_request_insert(struct store *s, struct store_request *r);
+/* DB_ERR_NOTFOUND when absent.  approvals is counted from the decisions. */
+int store_request_get(struct store *s, long long id, struct store_request *out);
+/* Sets status, decided_at and decided_by. */
+int store_request_set_status(struct store *s, long long id, enum store_request_status st,
+                             long long at, const char *by);
+/* DB_ERR_EXISTS when this approver already decided this request. */
+int store_decision_insert(struct store *s, const struct store_decision *d);
+/* *out is an array the caller frees with free(); in time order. */
+int store_decision_list(struct store *s, long long request_id, struct store_decision **out,
+                        size_t *n);
+int store_grant_insert(struct store *s, const struct store_grant *g);
+int store_grant_get(struct store *s, long long id, struct store_grant *out);
+/* Sets status (and revoked_* when st is STORE_GRANT_REVOKED). */
+int store_grant_set_status(struct store *s, long long id, enum store_grant_status st,
+                           long long at, const char *by, const char *reason);
+
+/*
+ * Listing filters.  requester NULL: anyone.  status_mask: bit (1 << status),
+ * 0: any.  Newest first, at most limit rows (0: 1000).  Caller frees with free().
+ */
+int store_request_list(struct store *s, const char *requester, unsigned status_mask, size_t limit,
+                       struct store_request **out, size_t *n);
+/* Grants with status ACTIVE and starts_at <= now < ends_at; user NULL: anyone. */
+int store_grant_list_live(struct store *s, const char *user, long long now,
+                          struct store_grant **out, size_t *n);
+/* The live grant for (user, target, login) ending last, or DB_ERR_NOTFOUND.  Indexed. */
+int store_grant_find_live(struct store *s, const char *user, const char *target,
+                          const char *login, long long now, struct store_grant *out);
+/* Pending requests with expires_at <= now, and active grants with ends_at <= now. */
+int store_request_list_stale(struct store *s, long long now, long long **ids, size_t *n);
+int store_grant_list_stale(struct store *s, long long now, long long **ids, size_t *n);
+/* Pending requests of requester (for the per-user cap). */
+int store_request_count_pending(struct store *s, const char *requester, long long *n);
+
+/*
+ * Sessions (rows for recordings).  store_session_insert fills s->id with a
+ * fresh random id.  store_session_end sets ended_at, exit_status and, when
+ * not NULL, recording sha256/hmac.  store_session_review sets reviewed_*.
+ */
+int store_session_insert(struct store *s, struct store_session *row);
+int store_session_end(struct store *s, const char *id, long long ended_at, int exit_status,
+                      const char *sha256, const char *hmac);
+int store_session_set_recording(struct store *s, const char *id, const char *path);
+int store_session_review(struct store *s, const char *id, const char *reviewer, long long at,
+                         const char *note);
+/* Caller calls store_session_clear. */
+int store_session_get(struct store *s, const char *id, struct store_session *out);
+/*
+ * live_only: ended_at = 0; review_pending: review_required and not reviewed;
+ * user/target NULL: any.  Newest first, at most limit (0: 1000).  Caller
+ * frees with store_sessions_free.
+ */
+int store_session_list(struct store *s, int live_only, int review_pending, const char *user,
+                       const char *target, size_t limit, struct store_session **out, size_t *n);
+
+/* ---- access.c: the just-in-time state machine on top of store and policy ---- */
+
+struct json_t;
+
+/*
+ * Called after a decision has been committed (never inside a transaction)
+ * with event "request.created", "request.approved", "request.denied",
+ * "grant.revoked" or "breakglass" and a JSON object describing it
+ * ({"event", "time", "id", "requester", "target", "login", "rule", "duration",
+ * "reason", "ticket", "actor", ...}).  obj is borrowed: json_incref to keep
+ * it.  The hook must not block (the session code runs notify_command
+ * asynchronously); its outcome never affects the decision.
+ */
+struct access_notify {
+    void (*fn)(void *ctx, const char *event, struct json_t *obj);
+    void *ctx;
+};
+
+/* What the access functions work with; none of it is owned. */
+struct access {
+    struct store *store;
+    const struct policy *policy;        /* the current policy */
+    const struct access_notify *notify; /* NULL: no notifications */
+};
+
+struct access_request_args {
+    const char *target;
+    const char *login;   /* NULL: the rule's default */
+    long long duration;  /* seconds */
+    const char *reason;  /* required: 1..1024 bytes of UTF-8 without control characters */
+    const char *ticket;  /* NULL or "": none; else 1..128 printable ASCII */
+};
+
+/* Checks reason/comment text and tickets as above; why names the field. */
+int access_check_text(const char *what, const char *s, int required, char *err, size_t errlen);
+int access_check_ticket(const char *s, char *err, size_t errlen);
+
+/*
+ * request: policy_eval_request decides rule, login and approvals; the
+ * request is created pending, expiring at now + request_ttl ("request.create").
+ * *out (may be NULL) gets the new request.  DB_ERR_DENIED, DB_ERR_INVALID,
+ * DB_ERR_NOTFOUND (unknown target) with err.
+ */
+int access_request(const struct access *a, const struct policy_subject *who,
+                   const struct access_request_args *q, long long now,
+                   struct store_request *out, char *err, size_t errlen);
+
+/*
+ * approve: who must satisfy policy_may_approve for the request's rule in the
+ * CURRENT policy (so never the requester), once per request.  When distinct
+ * approvals reach max(approvals_needed, the rule's current approvals) the
+ * request becomes approved and its grant runs from now for the requested
+ * duration -- all in one transaction ("request.approve", "grant.start").
+ * comment may be NULL.  *out (may be NULL) gets the request afterwards
+ * (pending with one more approval, or approved).  Refusals: DB_ERR_DENIED
+ * (not allowed), DB_ERR_CONFLICT (not pending, already decided by who,
+ * expired), DB_ERR_NOTFOUND, DB_ERR_INVALID (comment).
+ */
+int access_approve(const struct access *a, const struct policy_subject *who, long long id,
+                   const char *comment, long long now, struct store_request *out, char *err,
+                   size_t errlen);
+/* deny: same eligibility; reason required; one deny ends the request ("request.deny"). */
+int access_deny(const struct access *a, const struct policy_subject *who, long long id,
+                const char *reason, long long now, char *err, size_t errlen);
+/* cancel: the requester only, pending only ("request.cancel"). */
+int access_cancel(const struct access *a, const struct policy_subject *who, long long id,
+                  long long now, char *err, size_t errlen);
+/*
+ * revoke: an active grant, by an approver of its rule (current policy), a
+ * reviewer, or the grant's holder giving it up; reason required
+ * ("grant.revoke").
+ */
+int access_revoke(const struct access *a, const struct policy_subject *who, long long id,
+                  const char *reason, long long now, char *err, size_t errlen);
+/*
+ * breakglass: who must be a break_glass requester; target any target of the
+ * policy, login NULL for its default; 0 < duration <= break_glass.max_duration.
+ * Creates an approved request and an active grant at once, breakglass = 1,
+ * review_required = 1 ("breakglass", "grant.start"), notifies "breakglass".
+ */
+int access_breakglass(const struct access *a, const struct policy_subject *who,
+                      const char *target, const char *login, long long duration,
+                      const char *reason, long long now, struct store_request *out, char *err,
+                      size_t errlen);
+/*
+ * expire: pending requests past expires_at become expired, active grants past
+ * ends_at expired, each audited ("request.expire", "grant.expire").
+ * Idempotent; any process may call it.  *count (may be NULL) gets how many.
+ * Only a->store is needed.
+ */
+int access_expire(const struct access *a, long long now, int *count);
+
+/*
+ * The live grant for (user, target, login) at now, or DB_ERR_NOTFOUND: one
+ * indexed read, for the per-second re-check of every session.  Does not
+ * consult the policy: the caller passes out->login to policy_eval_connect
+ * (grant_login), which re-checks that a rule still backs it.  Break-glass
+ * grants (out->breakglass) have no rule: accept them while the user is still
+ * a break_glass requester.
+ */
+int access_live_grant(struct store *s, const char *user, const char *target, const char *login,
+                      long long now, struct store_grant *out);
+/*
+ * One grant by id, with out->status as of now (an active grant whose ends_at
+ * has passed reads STORE_GRANT_EXPIRED even before the sweep).  0 or
+ * DB_ERR_NOTFOUND.
+ */
+int access_grant_status(struct store *s, long long id, long long now, struct store_grant *out);
+
+/*
+ * Listings, scoped by role: everyone sees their own requests and grants;
+ * an approver also those they may decide (current policy); a reviewer all.
+ * Statuses are as of now (a pending request past its ttl reads expired).
+ */
+#define ACCESS_LIST_PENDING 0x1u /* pending only */
+#define ACCESS_LIST_MINE 0x2u    /* own only */
+#define ACCESS_LIST_ALL 0x4u     /* every status; default: pending and approved-with-live-grant */
+/* Newest first, at most 1000.  Caller frees *out with free(). */
+int access_list_requests(const struct access *a, const struct policy_subject *who,
+                         unsigned flags, long long now, struct store_request **out, size_t *n,
+                         char *err, size_t errlen);
+/* Live grants, scoped the same way (ACCESS_LIST_MINE honoured). Caller frees with free(). */
+int access_list_grants(const struct access *a, const struct policy_subject *who, unsigned flags,
+                       long long now, struct store_grant **out, size_t *n, char *err,
+                       size_t errlen);
+/*
+ * show N: the request, its decisions (caller frees *decs with free()) and
+ * its grant (grant->status STORE_GRANT_NONE when none).  A request who may
+ * not see is DB_ERR_NOTFOUND "no request N that you can see", the same as
+ * one that does not exist.  decs/ndecs/grant may be NULL.
+ */
+int access_show(const struct access *a, const struct policy_subject *who, long long id,
+                long long now, struct store_request *req, struct store_decision **decs,
+                size_t *ndecs, struct store_grant *grant, char *err, size_t errlen);
+
+/*
+ * Audit helpers for the session code.  Each appends in its own transaction
+ * (session start/end together with the session row).
+ *   auth: "auth.success" (also records the user as seen, with dn) or
+ *         "auth.failure"; method "password"/"publickey"; why NULL on success.
+ *   policy load: "policy.load" (ok) or "policy.reject" with the error.
+ *   session start: inserts the row (row->id filled) + "session.start";
+ *   session end:   ends the row + "session.end".
+ *   event: anything else; details a JSON object (borrowed) or NULL.
+ */
+int access_audit_auth(struct store *s, long long now, const char *user, const char *dn,
+                      const char *peer, const char *method, int ok, const char *why);
+int access_audit_policy_load(struct store *s, long long now, const char *path, int ok,
+                             const char *detail);
+int access_session_start(struct store *s, struct store_session *row);
+int access_session_end(struct store *s, const char *id, const char *user, long long now,
+                       int exit_status, const char *sha256, const char *hmac);
+int access_audit_event(struct store *s, long long now, const char *actor, const char *event,
+                       const char *object, struct json_t *details);
+
+/* ---- admin.c: back-ends of `drawbridge audit`, `verify`, `access-report` ---- */
+
+/*
+ * Each opens the store under c->state_dir, writes its report to out and
+ * problems to stderr as "drawbridge: ...", and returns 0 or a negative
+ * DB_ERR_* (main maps DB_ERR_USAGE to exit status 2, others to 1).
+ *
+ * audit: one row per line ("SEQ TIME ACTOR EVENT OBJECT DETAILS"), or with
+ * json one JSON object per line; since: unix seconds, "YYYY-MM-DD",
+ * "YYYY-MM-DDTHH:MM:SSZ", or a DURATION meaning that long ago.
+ * verify: the audit chain (and, later, the sessions' recordings); prints
+ * "audit chain: ok (N rows)" or the first bad row; DB_ERR_TAMPERED on any
+ * tamper.  sessions (n of them) restricts the recording checks.
+ * access-report: live grants (user, target, login, grant id, expiry) and
+ * standing rules (which principals reach which unprotected targets, through
+ * which rule).
+ */
+int admin_audit(const struct config *c, int json, const char *since, FILE *out);
+int admin_verify(const struct config *c, char *const *sessions, size_t nsessions, FILE *out);
+int admin_access_report(const struct config *c, const struct policy *p, long long now,
+                        FILE *out);
 
 #endif
