@@ -58,6 +58,9 @@ void shell_write(struct shell_ctx *c, int is_err, const char *buf, size_t len)
 }
 
 static void shell_vprintf(struct shell_ctx *c, int is_err, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void shell_vprintf(struct shell_ctx *c, int is_err, const char *fmt, va_list ap)
 {
     char small[512];
     char *big = NULL;
