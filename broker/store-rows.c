@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The store's rows: users seen, requests, decisions, grants and sessions.
+ * These functions only read and write; the rules that say which change is
+ * allowed live in access.c, which wraps them in transactions.  Strings are
+ * checked against the column sizes of broker.h before they are written, so
+ * that reading a row back never has to cut anything.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "store-int.h"
+
+#define STORE_LIST_DEFAULT 1000
+
+static const char *const store_req_names[] = {"pending", "approved", "denied", "cancelled",
+                                              "expired"};
+static const char *const store_grant_names[] = {"none", "active", "revoked", "expired"};
+
+const char *store_request_status_name(enum store_request_status st)
+{
+    if ((unsigned)st >= sizeof(store_req_names) / sizeof(store_req_names[0])) {
+        return "unknown";
+    }
+    return store_req_names[st];
+}
+
+const char *store_grant_status_name(enum store_grant_status st)
+{
+    if ((unsigned)st >= sizeof(store_grant_names) / sizeof(store_grant_names[0])) {
+        return "unknown";
+    }
+    return store_grant_names[st];
+}
+
+static int store_status_parse(const char *const *names, size_t n, const char *s)
+{
+    for (size_t i = 0; s != NULL && i < n; i++) {
+        if (strcmp(names[i], s) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+int store_col_copy(sqlite3_stmt *st, int col, char *dst, size_t dstlen)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    size_t n = t != NULL ? (size_t)sqlite3_column_bytes(st, col) : 0;
+
+    if (n >= dstlen) {
+        memcpy(dst, t, dstlen - 1);
+        dst[dstlen - 1] = '\0';
+        return DB_ERR_INVALID;
+    }
+    if (n > 0) {
+        memcpy(dst, t, n);
+    }
+    dst[n] = '\0';
+    return 0;
+}
+
+/* 1 when s fits a column of max bytes (and, when required, is not empty). */
+static int store_fits(const char *s, size_t max, int required)
+{
+    size_t n;
+
+    if (s == NULL) {
+        return !required;
+    }
+    n = strnlen(s, max + 1);
+    return n <= max && (n > 0 || !required);
+}
+
+int store_user_seen(struct store *s, const char *user, const char *dn, long long now)
+{
+    sqlite3_stmt *st = s->stmt[ST_USER_SEEN];
+
+    if (!store_fits(user, STORE_NAME_MAX, 1)) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, dn != NULL ? dn : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    return store_step_done(st);
+}
+
+/* ---- requests ---- */
+
+int store_request_insert(struct store *s, struct store_request *r)
+{
+    sqlite3_stmt *st = s->stmt[ST_REQ_INSERT];
+    int rc;
+
+    if (!store_fits(r->requester, STORE_NAME_MAX, 1) || !store_fits(r->target, STORE_NAME_MAX, 1) ||
+        !store_fits(r->login, STORE_NAME_MAX, 1) || !store_fits(r->rule, STORE_NAME_MAX, 0) ||
+        !store_fits(r->reason, STORE_TEXT_MAX, 1) || !store_fits(r->ticket, STORE_TICKET_MAX, 0) ||
+        r->duration <= 0 || (unsigned)r->status > STORE_REQ_EXPIRED) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_text(st, 1, r->requester, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, r->target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, r->login, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, r->rule, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, r->duration);
+    sqlite3_bind_text(st, 6, r->reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 7, r->ticket, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 8, store_req_names[r->status], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 9, r->created_at);
+    sqlite3_bind_int64(st, 10, r->expires_at);
+    sqlite3_bind_int64(st, 11, r->decided_at);
+    sqlite3_bind_text(st, 12, r->decided_by, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 13, r->approvals_needed);
+    sqlite3_bind_int(st, 14, r->breakglass ? 1 : 0);
+    rc = sqlite3_step(st);
+    store_done(st);
+    if (rc != SQLITE_DONE) {
+        return store_rc(rc);
+    }
+    r->id = sqlite3_last_insert_rowid(s->db);
+    return 0;
+}
+
+static void store_req_read(sqlite3_stmt *st, struct store_request *r)
+{
+    char status[16];
+    int v;
+
+    memset(r, 0, sizeof(*r));
+    r->id = sqlite3_column_int64(st, 0);
+    store_col_copy(st, 1, r->requester, sizeof(r->requester));
+    store_col_copy(st, 2, r->target, sizeof(r->target));
+    store_col_copy(st, 3, r->login, sizeof(r->login));
+    store_col_copy(st, 4, r->rule, sizeof(r->rule));
+    r->duration = sqlite3_column_int64(st, 5);
+    store_col_copy(st, 6, r->reason, sizeof(r->reason));
+    store_col_copy(st, 7, r->ticket, sizeof(r->ticket));
+    store_col_copy(st, 8, status, sizeof(status));
+    v = store_status_parse(store_req_names, 5, status);
+    r->status = v >= 0 ? (enum store_request_status)v : STORE_REQ_EXPIRED;
+    r->created_at = sqlite3_column_int64(st, 9);
+    r->expires_at = sqlite3_column_int64(st, 10);
+    r->decided_at = sqlite3_column_int64(st, 11);
+    store_col_copy(st, 12, r->decided_by, sizeof(r->decided_by));
+    r->approvals_needed = sqlite3_column_int(st, 13);
+    r->breakglass = sqlite3_column_int(st, 14);
+    r->approvals = sqlite3_column_int(st, 15);
+}
+
+int store_request_get(struct store *s, long long id, struct store_request *out)
+{
+    sqlite3_stmt *st = s->stmt[ST_REQ_GET];
+    int rc, r = DB_ERR_NOTFOUND;
+
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        store_req_read(st, out);
+        r = 0;
+    } else if (rc != SQLITE_DONE) {
+        r = store_rc(rc);
+    }
+    store_done(st);
+    return r;
+}
+
+int store_request_set_status(struct store *s, long long id, enum store_request_status status,
+                             long long at, const char *by)
+{
+    sqlite3_stmt *st = s->stmt[ST_REQ_SET_STATUS];
+    int r;
+
+    if ((unsigned)status > STORE_REQ_EXPIRED || !store_fits(by, STORE_NAME_MAX, 0)) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, store_req_names[status], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, at);
+    sqlite3_bind_text(st, 4, by != NULL ? by : "", -1, SQLITE_STATIC);
+    if ((r = store_step_done(st)) != 0) {
+        return r;
+    }
+    return sqlite3_changes(s->db) == 1 ? 0 : DB_ERR_NOTFOUND;
+}
+
+/* Appends rows of a running statement into a growing array. */
+#define STORE_COLLECT(st, type, readfn, out, n, limit, r)                                          \
+    do {                                                                                           \
+        size_t cap_ = 0;                                                                           \
+        int rc_;                                                                                   \
+        while ((rc_ = sqlite3_step(st)) == SQLITE_ROW && *(n) < (limit)) {                         \
+            if (*(n) == cap_) {                                                                    \
+                size_t ncap_ = cap_ ? cap_ * 2 : 16;                                               \
+                type *nv_ = realloc(*(out), ncap_ * sizeof(type));                                 \
+                if (nv_ == NULL) {                                                                 \
+                    (r) = DB_ERR_NOMEM;                                                            \
+                    break;                                                                         \
+                }                                                                                  \
+                *(out) = nv_;                                                                      \
+                cap_ = ncap_;                                                                      \
+            }                                                                                      \
+            readfn(st, &(*(out))[*(n)]);                                                           \
+            (*(n))++;                                                                              \
+        }                                                                                          \
+        if ((r) == 0 && rc_ != SQLITE_ROW && rc_ != SQLITE_DONE) {                                 \
+            (r) = store_rc(rc_);                                                                   \
+        }                                                                                          \
+        store_done(st);                                                                            \
+    } while (0)
+
+int store_request_list(struct store *s, const char *requester, unsigned status_mask, size_t limit,
+                       struct store_request **out, size_t *n)
+{
+    sqlite3_stmt *st = s->stmt[ST_REQ_LIST];
+    int r = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0) {
+        limit = STORE_LIST_DEFAULT;
+    }
+    if (requester != NULL) {
+        sqlite3_bind_text(st, 1, requester, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 2, (long long)status_mask);
+    sqlite3_bind_int64(st, 3, (long long)limit);
+    STORE_COLLECT(st, struct store_request, store_req_read, out, n, limit, r);
+    if (r != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+int store_request_count_pending(struct store *s, const char *requester, long long *n)
+{
+    sqlite3_stmt *st = s->stmt[ST_REQ_COUNT_PENDING];
+    int rc, r = 0;
+
+    *n = 0;
+    sqlite3_bind_text(st, 1, requester, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *n = sqlite3_column_int64(st, 0);
+    } else {
+        r = store_rc(rc) != 0 ? store_rc(rc) : DB_ERR_INTERNAL;
+    }
+    store_done(st);
+    return r;
+}
+
+static void store_id_read(sqlite3_stmt *st, long long *id)
+{
+    *id = sqlite3_column_int64(st, 0);
+}
+
+static int store_ids(struct store *s, enum store_stmt_id which, long long now, long long **ids,
+                     size_t *n)
+{
+    sqlite3_stmt *st = s->stmt[which];
+    int r = 0;
+
+    *ids = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, now);
+    STORE_COLLECT(st, long long, store_id_read, ids, n, (size_t)-1, r);
+    if (r != 0) {
+        free(*ids);
+        *ids = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+int store_request_list_stale(struct store *s, long long now, long long **ids, size_t *n)
+{
+    return store_ids(s, ST_REQ_STALE, now, ids, n);
+}
+
+int store_grant_list_stale(struct store *s, long long now, long long **ids, size_t *n)
+{
+    return store_ids(s, ST_GRANT_STALE, now, ids, n);
+}
+
+/* ---- decisions ---- */
+
+int store_decision_insert(struct store *s, const struct store_decision *d)
+{
+    sqlite3_stmt *st = s->stmt[ST_DEC_INSERT];
+
+    if (!store_fits(d->approver, STORE_NAME_MAX, 1) || !store_fits(d->comment, STORE_TEXT_MAX, 0)) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_int64(st, 1, d->request_id);
+    sqlite3_bind_text(st, 2, d->approver, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, d->approve ? "approve" : "deny", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, d->comment, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, d->at);
+    /* The primary key (request_id, approver) makes a second decision DB_ERR_EXISTS. */
+    return store_step_done(st);
+}
+
+static void store_dec_read(sqlite3_stmt *st, struct store_decision *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->request_id = sqlite3_column_int64(st, 0);
+    store_col_copy(st, 1, d->approver, sizeof(d->approver));
+    d->approve = strcmp((const char *)sqlite3_column_text(st, 2), "approve") == 0;
+    store_col_copy(st, 3, d->comment, sizeof(d->comment));
+    d->at = sqlite3_column_int64(st, 4);
+}
+
+int store_decision_list(struct store *s, long long request_id, struct store_decision **out,
+                        size_t *n)
+{
+    sqlite3_stmt *st = s->stmt[ST_DEC_LIST];
+    int r = 0;
+
+    *out = NULL;
+    *n = 0;
+    sqlite3_bind_int64(st, 1, request_id);
+    STORE_COLLECT(st, struct store_decision, store_dec_read, out, n, (size_t)-1, r);
+    if (r != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+/* ---- grants ---- */
+
+int store_grant_insert(struct store *s, const struct store_grant *g)
+{
+    sqlite3_stmt *st = s->stmt[ST_GRANT_INSERT];
+
+    if (!store_fits(g->user, STORE_NAME_MAX, 1) || !store_fits(g->target, STORE_NAME_MAX, 1) ||
+        !store_fits(g->login, STORE_NAME_MAX, 1) || !store_fits(g->rule, STORE_NAME_MAX, 0) ||
+        g->ends_at <= g->starts_at || g->status < STORE_GRANT_ACTIVE ||
+        g->status > STORE_GRANT_EXPIRED) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_int64(st, 1, g->id);
+    sqlite3_bind_text(st, 2, g->user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, g->target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, g->login, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, g->rule, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 6, g->starts_at);
+    sqlite3_bind_int64(st, 7, g->ends_at);
+    sqlite3_bind_text(st, 8, store_grant_names[g->status], -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 9, g->breakglass ? 1 : 0);
+    sqlite3_bind_int(st, 10, g->review_required ? 1 : 0);
+    return store_step_done(st);
+}
+
+static void store_grant_read(sqlite3_stmt *st, struct store_grant *g)
+{
+    char status[16];
+    int v;
+
+    memset(g, 0, sizeof(*g));
+    g->id = sqlite3_column_int64(st, 0);
+    store_col_copy(st, 1, g->user, sizeof(g->user));
+    store_col_copy(st, 2, g->target, sizeof(g->target));
+    store_col_copy(st, 3, g->login, sizeof(g->login));
+    store_col_copy(st, 4, g->rule, sizeof(g->rule));
+    g->starts_at = sqlite3_column_int64(st, 5);
+    g->ends_at = sqlite3_column_int64(st, 6);
+    store_col_copy(st, 7, status, sizeof(status));
+    v = store_status_parse(store_grant_names, 4, status);
+    /* An unreadable status never reads as active. */
+    g->status = v > 0 ? (enum store_grant_status)v : STORE_GRANT_REVOKED;
+    store_col_copy(st, 8, g->revoked_by, sizeof(g->revoked_by));
+    store_col_copy(st, 9, g->revoke_reason, sizeof(g->revoke_reason));
+    g->revoked_at = sqlite3_column_int64(st, 10);
+    g->breakglass = sqlite3_column_int(st, 11);
+    g->review_required = sqlite3_column_int(st, 12);
+}
+
+static int store_grant_one(sqlite3_stmt *st, struct store_grant *out)
+{
+    int rc = sqlite3_step(st), r = DB_ERR_NOTFOUND;
+
+    if (rc == SQLITE_ROW) {
+        store_grant_read(st, out);
+        r = 0;
+    } else if (rc != SQLITE_DONE) {
+        r = store_rc(rc);
+    }
+    store_done(st);
+    return r;
+}
+
+int store_grant_get(struct store *s, long long id, struct store_grant *out)
+{
+    sqlite3_stmt *st = s->stmt[ST_GRANT_GET];
+
+    sqlite3_bind_int64(st, 1, id);
+    return store_grant_one(st, out);
+}
+
+int store_grant_find_live(struct store *s, const char *user, const char *target,
+                          const char *login, long long now, struct store_grant *out)
+{
+    sqlite3_stmt *st = s->stmt[ST_GRANT_FIND_LIVE];
+
+    if (user == NULL || target == NULL || login == NULL) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, target, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, login, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now);
+    return store_grant_one(st, out);
+}
+
+int store_grant_set_status(struct store *s, long long id, enum store_grant_status status,
+                           long long at, const char *by, const char *reason)
+{
+    sqlite3_stmt *st = s->stmt[ST_GRANT_SET_STATUS];
+    int revoked = status == STORE_GRANT_REVOKED, r;
+
+    if (status < STORE_GRANT_ACTIVE || status > STORE_GRANT_EXPIRED ||
+        !store_fits(by, STORE_NAME_MAX, 0) || !store_fits(reason, STORE_TEXT_MAX, 0)) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, store_grant_names[status], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, revoked ? at : 0);
+    sqlite3_bind_text(st, 4, revoked && by != NULL ? by : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 5, revoked && reason != NULL ? reason : "", -1, SQLITE_STATIC);
+    if ((r = store_step_done(st)) != 0) {
+        return r;
+    }
+    return sqlite3_changes(s->db) == 1 ? 0 : DB_ERR_NOTFOUND;
+}
+
+int store_grant_list_live(struct store *s, const char *user, long long now,
+                          struct store_grant **out, size_t *n)
+{
+    sqlite3_stmt *st = s->stmt[ST_GRANT_LIST_LIVE];
+    int r = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (user != NULL) {
+        sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(st, 2, now);
+    STORE_COLLECT(st, struct store_grant, store_grant_read, out, n, (size_t)STORE_LIST_DEFAULT, r);
+    if (r != 0) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+/* ---- sessions ---- */
+
+void store_session_clear(struct store_session *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    free(s->command);
+    free(s->recording_path);
+    free(s->review_note);
+    s->command = s->recording_path = s->review_note = NULL;
+}
+
+void store_sessions_free(struct store_session *v, size_t n)
+{
+    for (size_t i = 0; v != NULL && i < n; i++) {
+        store_session_clear(&v[i]);
+    }
+    free(v);
+}
+
+/* 80 random bits as 16 characters of [a-z2-7]: unguessable, and easy to read aloud. */
+static int store_session_id(char id[STORE_SESSION_ID_LEN + 1])
+{
+    static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
+    unsigned char rnd[10];
+    unsigned long long acc = 0;
+    int bits = 0, k = 0;
+
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        return DB_ERR_IO;
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++) {
+        acc = (acc << 8) | rnd[i];
+        bits += 8;
+        while (bits >= 5) {
+            id[k++] = b32[(acc >> (bits - 5)) & 31];
+            bits -= 5;
+        }
+    }
+    id[k] = '\0';
+    return 0;
+}
+
+static void store_bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s != NULL) {
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(st, i);
+    }
+}
+
+int store_session_insert(struct store *s, struct store_session *row)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_INSERT];
+    int r = DB_ERR_INTERNAL;
+
+    if (!store_fits(row->user, STORE_NAME_MAX, 1) || !store_fits(row->target, STORE_NAME_MAX, 0) ||
+        !store_fits(row->login, STORE_NAME_MAX, 0) || !store_fits(row->kind, 15, 1)) {
+        return DB_ERR_INVALID;
+    }
+    /* A collision of 80 random bits is not expected; retrying costs nothing. */
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if ((r = store_session_id(row->id)) != 0) {
+            return r;
+        }
+        sqlite3_bind_text(st, 1, row->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, row->user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, row->target, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, row->login, -1, SQLITE_STATIC);
+        if (row->grant_id > 0) {
+            sqlite3_bind_int64(st, 5, row->grant_id);
+        }
+        sqlite3_bind_text(st, 6, row->kind, -1, SQLITE_STATIC);
+        store_bind_opt(st, 7, row->command);
+        sqlite3_bind_int64(st, 8, row->started_at);
+        store_bind_opt(st, 9, row->recording_path);
+        sqlite3_bind_int(st, 10, row->review_required ? 1 : 0);
+        r = store_step_done(st);
+        if (r != DB_ERR_EXISTS) {
+            break;
+        }
+    }
+    return r;
+}
+
+static int store_session_changed(struct store *s, int r)
+{
+    if (r != 0) {
+        return r;
+    }
+    return sqlite3_changes(s->db) == 1 ? 0 : DB_ERR_NOTFOUND;
+}
+
+int store_session_end(struct store *s, const char *id, long long ended_at, int exit_status,
+                      const char *sha256, const char *hmac)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_END];
+
+    if (!store_fits(sha256, AUDIT_HASH_HEX, 0) || !store_fits(hmac, AUDIT_HASH_HEX, 0)) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, ended_at);
+    sqlite3_bind_int(st, 3, exit_status);
+    store_bind_opt(st, 4, sha256);
+    store_bind_opt(st, 5, hmac);
+    return store_session_changed(s, store_step_done(st));
+}
+
+int store_session_set_recording(struct store *s, const char *id, const char *path)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_SET_REC];
+
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    store_bind_opt(st, 2, path);
+    return store_session_changed(s, store_step_done(st));
+}
+
+int store_session_review(struct store *s, const char *id, const char *reviewer, long long at,
+                         const char *note)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_REVIEW];
+
+    if (!store_fits(reviewer, STORE_NAME_MAX, 1) || at <= 0) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, reviewer, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, at);
+    store_bind_opt(st, 4, note);
+    return store_session_changed(s, store_step_done(st));
+}
+
+static char *store_col_dup(sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+
+    return t != NULL ? strdup((const char *)t) : NULL;
+}
+
+/* Allocation failures leave the optional strings NULL, which callers already handle. */
+static void store_sess_read(sqlite3_stmt *st, struct store_session *o)
+{
+    memset(o, 0, sizeof(*o));
+    store_col_copy(st, 0, o->id, sizeof(o->id));
+    store_col_copy(st, 1, o->user, sizeof(o->user));
+    store_col_copy(st, 2, o->target, sizeof(o->target));
+    store_col_copy(st, 3, o->login, sizeof(o->login));
+    o->grant_id = sqlite3_column_int64(st, 4);
+    store_col_copy(st, 5, o->kind, sizeof(o->kind));
+    o->command = store_col_dup(st, 6);
+    o->started_at = sqlite3_column_int64(st, 7);
+    o->ended_at = sqlite3_column_int64(st, 8);
+    o->exit_status = sqlite3_column_int(st, 9);
+    o->recording_path = store_col_dup(st, 10);
+    store_col_copy(st, 11, o->sha256, sizeof(o->sha256));
+    store_col_copy(st, 12, o->hmac, sizeof(o->hmac));
+    o->review_required = sqlite3_column_int(st, 13);
+    store_col_copy(st, 14, o->reviewed_by, sizeof(o->reviewed_by));
+    o->reviewed_at = sqlite3_column_int64(st, 15);
+    o->review_note = store_col_dup(st, 16);
+}
+
+int store_session_get(struct store *s, const char *id, struct store_session *out)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_GET];
+    int rc, r = DB_ERR_NOTFOUND;
+
+    memset(out, 0, sizeof(*out));
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        store_sess_read(st, out);
+        r = 0;
+    } else if (rc != SQLITE_DONE) {
+        r = store_rc(rc);
+    }
+    store_done(st);
+    return r;
+}
+
+int store_session_list(struct store *s, int live_only, int review_pending, const char *user,
+                       const char *target, size_t limit, struct store_session **out, size_t *n)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_LIST];
+    int r = 0;
+
+    *out = NULL;
+    *n = 0;
+    if (limit == 0) {
+        limit = STORE_LIST_DEFAULT;
+    }
+    sqlite3_bind_int(st, 1, live_only ? 1 : 0);
+    sqlite3_bind_int(st, 2, review_pending ? 1 : 0);
+    store_bind_opt(st, 3, user);
+    store_bind_opt(st, 4, target);
+    sqlite3_bind_int64(st, 5, (long long)limit);
+    STORE_COLLECT(st, struct store_session, store_sess_read, out, n, limit, r);
+    if (r != 0) {
+        store_sessions_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
