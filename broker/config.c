@@ -29,7 +29,7 @@
 #define CONFIG_LISTEN_MAX 8 /* what the listener serves (server.c) */
 
 struct cparse {
-    const char *name; /* the config file as given, for messages */
+    const char *name;   /* the config file as given, for messages */
     char dir[PATH_MAX]; /* its directory, absolute */
     char *err;
     size_t errlen;
@@ -75,8 +75,7 @@ static int cfg_keys(struct cparse *c, const struct ytree *m, const char *what,
     return 0;
 }
 
-static int cfg_kind(struct cparse *c, const struct ytree *n, enum ytree_kind kind,
-                    const char *what)
+static int cfg_kind(struct cparse *c, const struct ytree *n, enum ytree_kind kind, const char *what)
 {
     static const char *const names[] = {"a string", "a list", "a map"};
 
@@ -316,8 +315,8 @@ static int cfg_limits(struct cparse *c, const struct ytree *n, struct config_lim
     static const struct {
         const char *key;
         long long max;
-    } ints[] = {{"max_startups", 10000}, {"max_startups_per_source", 10000},
-                {"max_auth_tries", 100}};
+    } ints[] = {
+        {"max_startups", 10000}, {"max_startups_per_source", 10000}, {"max_auth_tries", 100}};
     int *dst[] = {&l->max_startups, &l->max_startups_per_source, &l->max_auth_tries};
     const struct ytree *v = NULL;
     long long x = 0;
@@ -343,7 +342,8 @@ static int cfg_limits(struct cparse *c, const struct ytree *n, struct config_lim
         l->login_grace = (int)x;
     }
     if (l->max_startups_per_source > l->max_startups) {
-        return cfg_fail(c, n->line, "limits: max_startups_per_source (%d) is above max_startups (%d)",
+        return cfg_fail(c, n->line,
+                        "limits: max_startups_per_source (%d) is above max_startups (%d)",
                         l->max_startups_per_source, l->max_startups);
     }
     return 0;
@@ -403,8 +403,7 @@ static int cfg_ldap_filters(struct cparse *c, const struct ytree *n, struct conf
     }
     /* Groups are optional, but base and filter go together. */
     if ((r = cfg_opt_str(c, n, "group_base", "ldap.group_base", NULL, &l->group_base)) < 0 ||
-        (r = cfg_opt_str(c, n, "group_filter", "ldap.group_filter", NULL, &l->group_filter)) <
-            0) {
+        (r = cfg_opt_str(c, n, "group_filter", "ldap.group_filter", NULL, &l->group_filter)) < 0) {
         return r;
     }
     if ((l->group_base == NULL) != (l->group_filter == NULL)) {
@@ -421,10 +420,19 @@ static int cfg_ldap_filters(struct cparse *c, const struct ytree *n, struct conf
 
 static int cfg_ldap(struct cparse *c, const struct ytree *n, struct config_ldap *l)
 {
-    static const char *const keys[] = {
-        "url",          "starttls",         "ca_file",     "bind_dn",
-        "bind_password_file", "user_base",  "user_filter", "group_base",
-        "group_filter", "group_name_attribute", "ssh_key_attribute", "timeout", NULL};
+    static const char *const keys[] = {"url",
+                                       "starttls",
+                                       "ca_file",
+                                       "bind_dn",
+                                       "bind_password_file",
+                                       "user_base",
+                                       "user_filter",
+                                       "group_base",
+                                       "group_filter",
+                                       "group_name_attribute",
+                                       "ssh_key_attribute",
+                                       "timeout",
+                                       NULL};
     const struct ytree *v = NULL;
     const char *s = NULL;
     long long secs = 0;
@@ -446,8 +454,9 @@ static int cfg_ldap(struct cparse *c, const struct ytree *n, struct config_ldap 
         return cfg_fail(c, v->line, "ldap.starttls: expected true or false");
     }
     if (l->starttls && strncasecmp(l->url, "ldaps://", 8) == 0) {
-        return cfg_fail(c, v->line, "ldap.starttls: ldaps:// is already TLS; use ldap:// with "
-                                    "starttls, or ldaps:// without");
+        return cfg_fail(c, v->line,
+                        "ldap.starttls: ldaps:// is already TLS; use ldap:// with "
+                        "starttls, or ldaps:// without");
     }
     if ((r = cfg_path(c, n, "ca_file", "ldap.ca_file", 0, 1, &l->ca_file)) < 0 ||
         (r = cfg_opt_str(c, n, "bind_dn", "ldap.bind_dn", NULL, &l->bind_dn)) < 0 ||
@@ -506,7 +515,7 @@ static int cfg_state_dir(struct cparse *c, const struct ytree *root, struct conf
 
 static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cfg)
 {
-    static const char *const keys[] = {"listen", "state_dir", "policy", "ldap",
+    static const char *const keys[] = {"listen", "state_dir",      "policy", "ldap",
                                        "limits", "notify_command", NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;

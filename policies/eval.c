@@ -209,9 +209,8 @@ static int eval_rule_applies(const struct policy *p, const struct policy_rule *r
  */
 static const struct policy_rule *eval_find_rule(const struct policy *p,
                                                 const struct policy_target *t,
-                                                const struct policy_subject *s,
-                                                const char *login, int standing,
-                                                const char **out_login)
+                                                const struct policy_subject *s, const char *login,
+                                                int standing, const char **out_login)
 {
     *out_login = NULL;
     for (size_t i = 0; i < p->nrules; i++) {
@@ -262,8 +261,8 @@ static int eval_start(const struct policy *p, const char *target, const char *lo
     return 1;
 }
 
-static void eval_no_rule(const struct policy *p, const struct policy_subject *s,
-                         const char *target, const char *login, struct policy_result *out)
+static void eval_no_rule(const struct policy *p, const struct policy_subject *s, const char *target,
+                         const char *login, struct policy_result *out)
 {
     if (login != NULL && eval_any_rule(p, out->target, s)) {
         out->verdict = POLICY_BAD_LOGIN;
@@ -318,8 +317,7 @@ int policy_eval_connect(const struct policy *p, const struct policy_connect_quer
         snprintf(out->reason, sizeof(out->reason),
                  "no active grant; request one with: ssh gw request %s%s%s --for DURATION "
                  "--reason TEXT",
-                 q->target, q->login != NULL ? " --login " : "",
-                 q->login != NULL ? q->login : "");
+                 q->target, q->login != NULL ? " --login " : "", q->login != NULL ? q->login : "");
         return 0;
     }
     eval_no_rule(p, &q->subject, q->target, q->login, out);

@@ -90,8 +90,7 @@ static void lint_write(struct lint *l, char *buf, size_t len)
         qsort(l->v, l->n, sizeof(*l->v), lint_problem_cmp);
     }
     for (size_t i = 0; buf != NULL && i < l->n && used + 1 < len; i++) {
-        int n = snprintf(buf + used, len - used, "%s:%d: %s\n", path, l->v[i].line,
-                         l->v[i].msg);
+        int n = snprintf(buf + used, len - used, "%s:%d: %s\n", path, l->v[i].line, l->v[i].msg);
 
         if (n < 0) {
             break;
@@ -105,8 +104,8 @@ static void lint_principals(struct lint *l, int line, const char *what,
 {
     for (size_t i = 0; i < n; i++) {
         if (!policy_principal_name_valid(ps[i].name)) {
-            lint_add(l, line, "%s: principal name \"%s\" must be printable, without spaces",
-                     what, ps[i].name != NULL ? ps[i].name : "");
+            lint_add(l, line, "%s: principal name \"%s\" must be printable, without spaces", what,
+                     ps[i].name != NULL ? ps[i].name : "");
         }
     }
 }
@@ -138,8 +137,7 @@ static void lint_targets(struct lint *l)
             lint_add(l, t->line, "target name \"%s\" must match [a-z_][a-z0-9_.-]{0,63}", name);
         }
         if (t->host_key == NULL || t->host_key[0] == '\0') {
-            lint_add(l, t->line, "target %s has no host_key (pin the target's SSH host key)",
-                     name);
+            lint_add(l, t->line, "target %s has no host_key (pin the target's SSH host key)", name);
         }
         if (t->nlogins == 0) {
             lint_add(l, t->line, "target %s offers no logins", name);
@@ -228,8 +226,7 @@ static void lint_standing(struct lint *l, const struct policy_rule *r, const str
                  r->name, s->first_protected, s->nprotected);
     }
     if (r->napprovers > 0 || r->approvals_set) {
-        lint_add(l, r->line, "rule %s is standing: approvers and approvals do not apply",
-                 r->name);
+        lint_add(l, r->line, "rule %s is standing: approvers and approvals do not apply", r->name);
     }
 }
 

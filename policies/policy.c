@@ -65,8 +65,7 @@ static int pp_req(struct pparse *c, const struct ytree *m, const char *key, cons
     return 0;
 }
 
-static int pp_kind(struct pparse *c, const struct ytree *n, enum ytree_kind kind,
-                   const char *what)
+static int pp_kind(struct pparse *c, const struct ytree *n, enum ytree_kind kind, const char *what)
 {
     static const char *const names[] = {"a string", "a list", "a map"};
 
@@ -110,8 +109,7 @@ static int pp_dup(struct pparse *c, const char *s, char **out)
     return *out != NULL ? 0 : pp_nomem(c);
 }
 
-static int pp_duration(struct pparse *c, const struct ytree *n, const char *what,
-                       long long *out)
+static int pp_duration(struct pparse *c, const struct ytree *n, const char *what, long long *out)
 {
     const char *s = NULL;
     int r = pp_str(c, n, what, &s);
@@ -120,8 +118,7 @@ static int pp_duration(struct pparse *c, const struct ytree *n, const char *what
         return r;
     }
     if (db_parse_duration(s, out) < 0) {
-        return pp_fail(c, n->line, "%s: \"%s\" is not a duration (like 90s, 30m, 4h, 2d)", what,
-                       s);
+        return pp_fail(c, n->line, "%s: \"%s\" is not a duration (like 90s, 30m, 4h, 2d)", what, s);
     }
     return 0;
 }
@@ -273,8 +270,8 @@ static int pp_protected(struct pparse *c, const struct ytree *n, struct policy *
             return r;
         }
         snprintf(what, sizeof(what), "protected.%s", n->keys[i]);
-        r = pp_names(c, n->kids[i], what, 1, policy_label_value_valid, "label value",
-                     &pr->values, &pr->nvalues);
+        r = pp_names(c, n->kids[i], what, 1, policy_label_value_valid, "label value", &pr->values,
+                     &pr->nvalues);
         if (r < 0) {
             return r;
         }
@@ -334,8 +331,7 @@ static int pp_target(struct pparse *c, const struct ytree *n, size_t idx, struct
     }
     snprintf(what, sizeof(what), "target %s: logins", t->name);
     if ((r = pp_req(c, n, "logins", what, &v)) < 0 ||
-        (r = pp_names(c, v, what, 1, policy_login_valid, "login", &t->logins, &t->nlogins)) <
-            0) {
+        (r = pp_names(c, v, what, 1, policy_login_valid, "login", &t->logins, &t->nlogins)) < 0) {
         return r;
     }
     snprintf(what, sizeof(what), "target %s: labels", t->name);
@@ -376,9 +372,9 @@ static int pp_selector(struct pparse *c, const struct ytree *n, const char *what
 
 static int pp_rule(struct pparse *c, const struct ytree *n, size_t idx, struct policy_rule *r)
 {
-    static const char *const keys[] = {"name",      "requesters", "targets",  "logins",
-                                       "max_duration", "approvers", "approvals", "standing",
-                                       NULL};
+    static const char *const keys[] = {"name",      "requesters",   "targets",
+                                       "logins",    "max_duration", "approvers",
+                                       "approvals", "standing",     NULL};
     const struct ytree *v = NULL;
     const char *s = NULL;
     char what[96];
@@ -415,8 +411,7 @@ static int pp_rule(struct pparse *c, const struct ytree *n, size_t idx, struct p
     }
     snprintf(what, sizeof(what), "rule %s: logins", r->name);
     if ((v = pp_opt(n, "logins")) != NULL &&
-        (rc = pp_names(c, v, what, 1, policy_login_valid, "login", &r->logins, &r->nlogins)) <
-            0) {
+        (rc = pp_names(c, v, what, 1, policy_login_valid, "login", &r->logins, &r->nlogins)) < 0) {
         return rc;
     }
     snprintf(what, sizeof(what), "rule %s: max_duration", r->name);
@@ -485,8 +480,8 @@ static int pp_targets(struct pparse *c, const struct ytree *n, struct policy *p)
         for (size_t j = 0; j < i; j++) {
             if (strcmp(p->targets[j].name, p->targets[i].name) == 0) {
                 return pp_fail(c, p->targets[i].line,
-                               "target %s is defined twice (first on line %d)",
-                               p->targets[i].name, p->targets[j].line);
+                               "target %s is defined twice (first on line %d)", p->targets[i].name,
+                               p->targets[j].line);
             }
         }
     }
@@ -521,7 +516,7 @@ static int pp_rules(struct pparse *c, const struct ytree *n, struct policy *p)
 
 static int pp_policy(struct pparse *c, const struct ytree *root, struct policy *p)
 {
-    static const char *const keys[] = {"protected", "request_ttl", "targets",    "rules",
+    static const char *const keys[] = {"protected", "request_ttl", "targets", "rules",
                                        "reviewers", "break_glass", NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;

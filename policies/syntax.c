@@ -324,8 +324,8 @@ static int syntax_b64_decode(const char *s, size_t len, unsigned char *out, size
 static const char *syntax_blob_type(const char *type)
 {
     static const char *const types[] = {
-        "ssh-ed25519",  "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-        "ssh-rsa",      "rsa-sha2-256",        "rsa-sha2-512",        NULL,
+        "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+        "ssh-rsa",     "rsa-sha2-256",        "rsa-sha2-512",        NULL,
     };
 
     for (size_t i = 0; types[i] != NULL; i++) {

@@ -158,8 +158,8 @@ static int ytree_map_add(struct ytree_builder *b, struct ytree *map, struct ytre
         }
         for (size_t i = 0; i < map->nkids; i++) {
             if (strcmp(map->keys[i], n->value) == 0) {
-                return ytree_fail(b, n->line, "duplicate key \"%s\" (first on line %d)",
-                                  n->value, map->key_lines[i]);
+                return ytree_fail(b, n->line, "duplicate key \"%s\" (first on line %d)", n->value,
+                                  map->key_lines[i]);
             }
         }
         b->pending_key[d] = n->value;
@@ -379,8 +379,7 @@ out:
  * a FIFO from waiting for a writer, and fstat() then refuses anything but a
  * regular file.  Symlinks to regular files are fine (/etc is full of them).
  */
-static int ytree_read_file(const char *path, char **out, size_t *outlen, char *err,
-                           size_t errlen)
+static int ytree_read_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
 {
     struct stat st;
     char *buf = NULL;

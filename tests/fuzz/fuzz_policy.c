@@ -41,10 +41,8 @@ static void fuzz_eval(const struct policy *p)
 {
     static const char *const groups[] = {"sre", "sre-leads", "engineers", "oncall", "security"};
     const struct policy_subject subjects[] = {
-        {"alice", groups, 1},
-        {"bob", groups + 1, 1},
-        {"eve", groups + 2, 1},
-        {"root", groups, sizeof(groups) / sizeof(groups[0])},
+        {"alice", groups, 1},   {"bob", groups + 1, 1},
+        {"eve", groups + 2, 1}, {"root", groups, sizeof(groups) / sizeof(groups[0])},
         {"nobody", NULL, 0},
     };
 

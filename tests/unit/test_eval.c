@@ -24,25 +24,33 @@
 
 static const char policy_text[] =
     "protected: {env: [prod]}\n"
-    "targets:\n" TGT("web-1", "[deploy, root]", "{env: prod, tier: web}")
-        TGT("db-1", "[postgres, root]", "{env: prod, tier: db}")
-            TGT("stage-1", "[deploy, admin]", "{env: staging}")
-                TGT("lab-1", "[root, lab]", "{env: lab}") "rules:\n"
-    "  - {name: web-oncall, requesters: [\"group:sre\"], targets: {labels: {tier: web}},"
-    " logins: [deploy], max_duration: 4h, approvers: [\"group:sre-leads\"]}\n"
-    "  - {name: web-root, requesters: [\"group:sre-leads\"], targets: {names: [web-1, stage-1]},"
-    " logins: [admin, root], max_duration: 1h, approvers: [\"group:sre-leads\","
-    " \"group:security\"], approvals: 2}\n"
-    "  - {name: db, requesters: [\"user:dana\"], targets: {names: [db-1]}, max_duration: 2h,"
-    " approvers: [\"group:dba\"]}\n"
-    "  - {name: stage-standing, requesters: [\"group:eng\"], targets: {labels: {env: staging}},"
-    " logins: [deploy], standing: true}\n"
-    "  - {name: stage-admin, requesters: [\"group:eng\"], targets: {names: [stage-1]},"
-    " logins: [admin], max_duration: 1h, approvers: [\"group:sre-leads\"]}\n"
-    "  - {name: lab-standing, requesters: [\"group:eng\"], targets: {labels: {env: lab}},"
-    " logins: [lab], standing: true}\n"
-    "reviewers: [\"group:security\"]\n"
-    "break_glass: {requesters: [\"user:oncall\"], max_duration: 30m}\n";
+    "targets:\n" TGT("web-1", "[deploy, root]", "{env: prod, tier: web}") TGT(
+        "db-1", "[postgres, root]", "{env: prod, tier: db}") TGT("stage-1", "[deploy, admin]",
+                                                                 "{env: staging}")
+        TGT("lab-1", "[root, lab]",
+            "{env: lab}") "rules:\n"
+                          "  - {name: web-oncall, requesters: [\"group:sre\"], targets: {labels: "
+                          "{tier: web}},"
+                          " logins: [deploy], max_duration: 4h, approvers: [\"group:sre-leads\"]}\n"
+                          "  - {name: web-root, requesters: [\"group:sre-leads\"], targets: "
+                          "{names: [web-1, stage-1]},"
+                          " logins: [admin, root], max_duration: 1h, approvers: "
+                          "[\"group:sre-leads\","
+                          " \"group:security\"], approvals: 2}\n"
+                          "  - {name: db, requesters: [\"user:dana\"], targets: {names: [db-1]}, "
+                          "max_duration: 2h,"
+                          " approvers: [\"group:dba\"]}\n"
+                          "  - {name: stage-standing, requesters: [\"group:eng\"], targets: "
+                          "{labels: {env: staging}},"
+                          " logins: [deploy], standing: true}\n"
+                          "  - {name: stage-admin, requesters: [\"group:eng\"], targets: {names: "
+                          "[stage-1]},"
+                          " logins: [admin], max_duration: 1h, approvers: [\"group:sre-leads\"]}\n"
+                          "  - {name: lab-standing, requesters: [\"group:eng\"], targets: {labels: "
+                          "{env: lab}},"
+                          " logins: [lab], standing: true}\n"
+                          "reviewers: [\"group:security\"]\n"
+                          "break_glass: {requesters: [\"user:oncall\"], max_duration: 30m}\n";
 
 static const char *const g_sre[] = {"sre"};
 static const char *const g_lead[] = {"sre-leads"};
@@ -52,12 +60,18 @@ static const char *const g_sec[] = {"security"};
 static const char *const g_dba[] = {"dba"};
 static const char *const g_dana[] = {"dana", "nobody"};
 
-#define SUBJ(u, g) {u, g, sizeof(g) / sizeof(g[0])}
+#define SUBJ(u, g)                                                                                 \
+    {                                                                                              \
+        u, g, sizeof(g) / sizeof(g[0])                                                             \
+    }
 #define ALICE SUBJ("alice", g_sre)
 #define LEAD SUBJ("lee", g_lead)
 #define BOTH SUBJ("bo", g_both)
 #define EVE SUBJ("eve", g_eng)
-#define DANA {"dana", NULL, 0}
+#define DANA                                                                                       \
+    {                                                                                              \
+        "dana", NULL, 0                                                                            \
+    }
 #define MALLORY SUBJ("mallory", g_dana)
 
 struct connect_case {
@@ -182,9 +196,11 @@ static void test_standing_never_on_protected(void **state)
     static const char text[] =
         "protected: {env: [prod, pci]}\n"
         "targets:\n" TGT("web-1", "[deploy]", "{env: prod}") TGT("card-1", "[deploy]", "{env: pci}")
-            TGT("dev-1", "[deploy]", "{env: dev}") "rules:\n"
-        "  - {name: all-standing, requesters: [\"group:eng\"], targets: {names: [web-1, card-1,"
-        " dev-1]}, standing: true}\n";
+            TGT("dev-1", "[deploy]",
+                "{env: dev}") "rules:\n"
+                              "  - {name: all-standing, requesters: [\"group:eng\"], targets: "
+                              "{names: [web-1, card-1,"
+                              " dev-1]}, standing: true}\n";
     const char *targets[] = {"web-1", "card-1", "dev-1"};
     const enum policy_verdict want[] = {POLICY_DENY, POLICY_DENY, POLICY_ALLOW_STANDING};
     struct policy *p = load(text, 0);
@@ -198,8 +214,7 @@ static void test_standing_never_on_protected(void **state)
         struct policy_result res;
 
         assert_int_equal(policy_eval_connect(p, &q, &res), 0);
-        check_result(i, &res, want[i], want[i] == POLICY_DENY ? NULL : "all-standing", NULL,
-                     NULL);
+        check_result(i, &res, want[i], want[i] == POLICY_DENY ? NULL : "all-standing", NULL, NULL);
         assert_int_equal(policy_target_is_protected(p, res.target), want[i] == POLICY_DENY);
         /* Nor can a standing rule be used to request a grant. */
         assert_int_not_equal(policy_eval_request(p, &rq, &res), 0);

@@ -55,22 +55,22 @@ static const struct lint_case cases[] = {
     {"standing off protected", BASE RULE("{labels: {env: staging}}", "    standing: true\n"), 0, 0,
      NULL},
 
-    {"no max_duration", BASE RULE("{names: [web-1]}", "    approvers: [\"group:leads\"]\n"), 1,
-     8, "needs approval but has no max_duration"},
+    {"no max_duration", BASE RULE("{names: [web-1]}", "    approvers: [\"group:leads\"]\n"), 1, 8,
+     "needs approval but has no max_duration"},
     {"max_duration above 24h",
-     BASE RULE("{names: [web-1]}", "    max_duration: 25h\n    approvers: [\"group:leads\"]\n"),
-     1, 8, "max_duration 1d1h is above 24h"},
+     BASE RULE("{names: [web-1]}", "    max_duration: 25h\n    approvers: [\"group:leads\"]\n"), 1,
+     8, "max_duration 1d1h is above 24h"},
     {"max_duration 24h",
-     BASE RULE("{names: [web-1]}", "    max_duration: 24h\n    approvers: [\"group:leads\"]\n"),
-     0, 0, NULL},
+     BASE RULE("{names: [web-1]}", "    max_duration: 24h\n    approvers: [\"group:leads\"]\n"), 0,
+     0, NULL},
     {"max_duration needed off protected too",
      BASE RULE("{names: [stage-1]}", "    approvers: [\"group:leads\"]\n"), 1, 8,
      "no max_duration"},
 
-    {"approvals 0 on protected", BASE RULE("{names: [web-1]}", APPROVED "    approvals: 0\n"), 1,
-     8, "selects protected target web-1 with approvals < 1"},
-    {"approvals 0 off protected", BASE RULE("{names: [stage-1]}", APPROVED "    approvals: 0\n"),
-     0, 0, NULL},
+    {"approvals 0 on protected", BASE RULE("{names: [web-1]}", APPROVED "    approvals: 0\n"), 1, 8,
+     "selects protected target web-1 with approvals < 1"},
+    {"approvals 0 off protected", BASE RULE("{names: [stage-1]}", APPROVED "    approvals: 0\n"), 0,
+     0, NULL},
 
     {"every protected target, 1 approval", BASE RULE("{labels: {env: prod}}", APPROVED), 1, 8,
      "selects every protected target with approvals < 2"},
@@ -108,10 +108,11 @@ static const struct lint_case cases[] = {
      BASE RULE("{names: [stage-1]}", "    standing: true\n    approvals: 1\n"), 1, 8,
      "is standing"},
 
-    {"rule login no target offers", BASE RULE("{labels: {tier: web}}", APPROVED "    logins: [admin]\n"),
-     1, 8, "login admin is not offered by any target it selects"},
-    {"rule login one target offers", BASE RULE("{labels: {tier: web}}", APPROVED "    logins: [root]\n"),
-     0, 0, NULL},
+    {"rule login no target offers",
+     BASE RULE("{labels: {tier: web}}", APPROVED "    logins: [admin]\n"), 1, 8,
+     "login admin is not offered by any target it selects"},
+    {"rule login one target offers",
+     BASE RULE("{labels: {tier: web}}", APPROVED "    logins: [root]\n"), 0, 0, NULL},
 
     {"too few named approvers",
      BASE RULE("{names: [web-1]}",
@@ -148,9 +149,11 @@ static const struct lint_case cases[] = {
     {"request_ttl 7d", BASE OK_RULE "request_ttl: 168h\n", 0, 0, NULL},
 
     {"every problem reported",
-     BASE RULE("{labels: {env: prod}}", "    standing: true\n    approvers: [\"group:x\"]\n")
-         "  - name: s\n    requesters: [\"group:sre\"]\n    targets: {names: [nope]}\n"
-         "request_ttl: 30d\n",
+     BASE RULE("{labels: {env: prod}}",
+               "    standing: true\n    approvers: [\"group:x\"]\n") "  - name: s\n    requesters: "
+                                                                     "[\"group:sre\"]\n    "
+                                                                     "targets: {names: [nope]}\n"
+                                                                     "request_ttl: 30d\n",
      7, 16, "request_ttl 30d is above 7d"},
 };
 

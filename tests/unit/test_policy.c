@@ -81,7 +81,8 @@ static const struct bad_case bad_cases[] = {
     {TARGET_WITH("\"[::1]22\"", "\"" KEY_ED "\"", "[deploy]"), 3, "expected ':PORT'"},
     {TARGET_WITH("300.1.1.1:22", "\"" KEY_ED "\"", "[deploy]"), 3, "bad host name"},
     {TARGET_WITH("\"web 1:22\"", "\"" KEY_ED "\"", "[deploy]"), 3, "bad host name"},
-    {TARGET_WITH("10.0.1.5", "\"ssh-dss AAAAB3NzaC1kc3M=\"", "[deploy]"), 4, "unknown host key type"},
+    {TARGET_WITH("10.0.1.5", "\"ssh-dss AAAAB3NzaC1kc3M=\"", "[deploy]"), 4,
+     "unknown host key type"},
     {TARGET_WITH("10.0.1.5", "ssh-ed25519", "[deploy]"), 4, "TYPE BASE64"},
     {TARGET_WITH("10.0.1.5", "\"ssh-ed25519 AAAAC3Nz!!!!\"", "[deploy]"), 4, "not valid base64"},
     {TARGET_WITH("10.0.1.5", "\"ssh-ed25519 AAAAC3NzaC1\"", "[deploy]"), 4, "not valid base64"},
@@ -181,9 +182,9 @@ static void test_bad_policies(void **state)
         }
         assert_null(p);
         /* Loading gives the same answer: parse errors come before lint. */
-        assert_int_equal(policy_load_buffer("p.yaml", c->yaml, strlen(c->yaml), &p, err,
-                                            sizeof(err)),
-                         DB_ERR_INVALID);
+        assert_int_equal(
+            policy_load_buffer("p.yaml", c->yaml, strlen(c->yaml), &p, err, sizeof(err)),
+            DB_ERR_INVALID);
         assert_non_null(strstr(err, c->needle));
         assert_null(p);
     }
@@ -322,8 +323,8 @@ static void test_address_forms(void **state)
         {"web-1.example.org:1", "web-1.example.org", 1},
         {"localhost", "localhost", 22},
     };
-    static const char *const bad[] = {"", "10.0.1.5:", "[::1]:0", "a..b", "-a.b", "a-.b",
-                                      "[]:22", "1.2.3.4.5", "10.0.1.5:022", "h:1:2"};
+    static const char *const bad[] = {"",     "10.0.1.5:", "[::1]:0",   "a..b",         "-a.b",
+                                      "a-.b", "[]:22",     "1.2.3.4.5", "10.0.1.5:022", "h:1:2"};
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -413,8 +414,7 @@ static void test_lint_failure_refuses_load(void **state)
     char err[1024] = "", all[2048] = "";
 
     (void)state;
-    assert_int_equal(policy_load_file(FIXTURES_DIR "/policy/lint-fails.yaml", &p, err,
-                                      sizeof(err)),
+    assert_int_equal(policy_load_file(FIXTURES_DIR "/policy/lint-fails.yaml", &p, err, sizeof(err)),
                      DB_ERR_INVALID);
     assert_null(p);
     /* One line: the first problem and a count of the rest. */
@@ -422,17 +422,16 @@ static void test_lint_failure_refuses_load(void **state)
     assert_non_null(strstr(err, "lint-fails.yaml:"));
     assert_non_null(strstr(err, "and 1 more"));
 
-    assert_int_equal(policy_parse_file(FIXTURES_DIR "/policy/lint-fails.yaml", &p, err,
-                                       sizeof(err)),
-                     0);
+    assert_int_equal(
+        policy_parse_file(FIXTURES_DIR "/policy/lint-fails.yaml", &p, err, sizeof(err)), 0);
     assert_int_equal(policy_lint(p, all, sizeof(all)), DB_ERR_INVALID);
     assert_non_null(strstr(all, ":5: target web-1 has no host_key"));
     assert_non_null(strstr(all, ":10: rule everyone-everywhere gives standing access"));
     policy_free(p);
 
-    assert_int_equal(policy_load_file(FIXTURES_DIR "/policy/syntax-error.yaml", &p, err,
-                                      sizeof(err)),
-                     DB_ERR_INVALID);
+    assert_int_equal(
+        policy_load_file(FIXTURES_DIR "/policy/syntax-error.yaml", &p, err, sizeof(err)),
+        DB_ERR_INVALID);
     assert_non_null(strstr(err, "syntax-error.yaml:5: target web-1: unknown key \"hostkey\""));
     assert_int_equal(policy_load_file(FIXTURES_DIR "/policy/absent.yaml", &p, err, sizeof(err)),
                      DB_ERR_IO);
@@ -443,9 +442,12 @@ static void test_lint_failure_refuses_load(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_policies),       cmocka_unit_test(test_fixture_fields),
-        cmocka_unit_test(test_defaults_and_nulls), cmocka_unit_test(test_address_forms),
-        cmocka_unit_test(test_host_key_types),     cmocka_unit_test(test_examples_load),
+        cmocka_unit_test(test_bad_policies),
+        cmocka_unit_test(test_fixture_fields),
+        cmocka_unit_test(test_defaults_and_nulls),
+        cmocka_unit_test(test_address_forms),
+        cmocka_unit_test(test_host_key_types),
+        cmocka_unit_test(test_examples_load),
         cmocka_unit_test(test_lint_failure_refuses_load),
     };
 

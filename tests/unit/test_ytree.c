@@ -21,7 +21,7 @@
 
 struct bad_case {
     const char *yaml;
-    int line;          /* expected line in "t.yaml:LINE: " */
+    int line;           /* expected line in "t.yaml:LINE: " */
     const char *needle; /* expected substring of the message */
 };
 
@@ -86,8 +86,7 @@ static void test_good_inputs(void **state)
     for (size_t i = 0; i < sizeof(good_inputs) / sizeof(good_inputs[0]); i++) {
         struct ytree *t = NULL;
         char err[256] = "";
-        int r = ytree_parse("t.yaml", good_inputs[i], strlen(good_inputs[i]), &t, err,
-                            sizeof(err));
+        int r = ytree_parse("t.yaml", good_inputs[i], strlen(good_inputs[i]), &t, err, sizeof(err));
 
         if (r != 0) {
             print_error("case %zu: %s\n", i, err);
@@ -316,9 +315,9 @@ static void test_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_inputs),   cmocka_unit_test(test_good_inputs),
+        cmocka_unit_test(test_bad_inputs),      cmocka_unit_test(test_good_inputs),
         cmocka_unit_test(test_shape_and_lines), cmocka_unit_test(test_helpers),
-        cmocka_unit_test(test_depth_limit),  cmocka_unit_test(test_size_limit),
+        cmocka_unit_test(test_depth_limit),     cmocka_unit_test(test_size_limit),
         cmocka_unit_test(test_files),
     };
 
