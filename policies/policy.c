@@ -622,13 +622,19 @@ static int policy_lint_one_line(struct policy *p, char *err, size_t errlen)
     if (policy_lint(p, all, sizeof(all)) == 0) {
         return 0;
     }
+    if (all[0] == '\0') {
+        db_errf(err, errlen, "%s: fails lint (out of memory while reporting why)", p->path);
+        return DB_ERR_INVALID;
+    }
     first = strcspn(all, "\n");
     for (size_t i = first; all[i] != '\0'; i++) {
         if (all[i] == '\n' && all[i + 1] != '\0') {
             more++;
         }
     }
-    if (more > 0) {
+    if (strlen(all) + 1 >= sizeof(all)) {
+        db_errf(err, errlen, "%.*s (and more; see drawbridge check)", (int)first, all);
+    } else if (more > 0) {
         db_errf(err, errlen, "%.*s (and %zu more; see drawbridge check)", (int)first, all, more);
     } else {
         db_errf(err, errlen, "%.*s", (int)first, all);

@@ -322,7 +322,7 @@ int ytree_parse(const char *name, const char *buf, size_t len, struct ytree **ou
     db_errf(err, errlen, "%s", "");
     *out = NULL;
     if (buf == NULL && len > 0) {
-        r = DB_ERR_INVALID;
+        r = ytree_fail(&b, 1, "no input");
         goto out;
     }
     if (len > YTREE_SIZE_MAX) {

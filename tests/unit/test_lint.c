@@ -90,6 +90,7 @@ static const struct lint_case cases[] = {
 
     {"unknown target name", BASE RULE("{names: [web-1, web-9]}", APPROVED), 1, 8,
      "unknown target \"web-9\""},
+    {"known target names", BASE RULE("{names: [web-1, stage-1]}", APPROVED), 0, 0, NULL},
     {"label no target carries", BASE RULE("{labels: {tier: cache}}", APPROVED), 2, 8,
      "no target carries label tier=cache"},
     {"label value no target carries", BASE RULE("{labels: {env: prd}}", APPROVED), 2, 8,
