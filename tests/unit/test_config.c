@@ -55,6 +55,7 @@ static void tmp_file(const struct tmp *t, const char *name, const char *text)
 
 static void tmp_setup(struct tmp *t)
 {
+    memset(t, 0, sizeof(*t));
     snprintf(t->dir, sizeof(t->dir), "/tmp/test_config_XXXXXX");
     assert_non_null(mkdtemp(t->dir));
     snprintf(t->cfg, sizeof(t->cfg), "%s/drawbridge.yaml", t->dir);
@@ -89,6 +90,26 @@ static void write_config(const struct tmp *t, size_t line, const char *text)
         strcat(buf, "\n");
     }
     tmp_file(t, "drawbridge.yaml", buf);
+}
+
+/* cmocka fixtures: a fresh directory per test, removed even when the test fails. */
+static int fixture_setup(void **state)
+{
+    struct tmp *t = calloc(1, sizeof(*t));
+
+    if (t == NULL) {
+        return -1;
+    }
+    tmp_setup(t);
+    *state = t;
+    return 0;
+}
+
+static int fixture_teardown(void **state)
+{
+    tmp_teardown(*state);
+    free(*state);
+    return 0;
 }
 
 struct bad_case {
@@ -163,19 +184,17 @@ static const struct bad_case bad_cases[] = {
 
 static void test_bad_configs(void **state)
 {
-    struct tmp t;
+    struct tmp *t = *state;
 
-    (void)state;
-    tmp_setup(&t);
     for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
         const struct bad_case *c = &bad_cases[i];
         struct config *cfg = NULL;
         char err[1024] = "", prefix[256];
         int r = 0;
 
-        write_config(&t, c->replace, c->text);
-        r = config_load(t.cfg, &cfg, err, sizeof(err));
-        snprintf(prefix, sizeof(prefix), "%s:%d: ", t.cfg, c->line);
+        write_config(t, c->replace, c->text);
+        r = config_load(t->cfg, &cfg, err, sizeof(err));
+        snprintf(prefix, sizeof(prefix), "%s:%d: ", t->cfg, c->line);
         if (r >= 0 || strncmp(err, prefix, strlen(prefix)) != 0 ||
             (c->needle != NULL && strstr(err, c->needle) == NULL)) {
             print_error("case %zu: r=%d err \"%s\"; wanted line %d, \"%s\"\n", i, r, err, c->line,
@@ -184,19 +203,16 @@ static void test_bad_configs(void **state)
         }
         assert_null(cfg);
     }
-    tmp_teardown(&t);
 }
 
 static void test_full_config(void **state)
 {
-    struct tmp t;
+    struct tmp *t = *state;
     struct config *cfg = NULL;
     char err[1024] = "", want[PATH_MAX + 32], dir[PATH_MAX];
     int r = 0;
 
-    (void)state;
-    tmp_setup(&t);
-    assert_non_null(realpath(t.dir, dir));
+    assert_non_null(realpath(t->dir, dir));
     {
         char buf[4096];
 
@@ -210,21 +226,21 @@ static void test_full_config(void **state)
                  "  ssh_key_attribute: sshPublicKey;binary\n  timeout: 2m\n"
                  "limits: {max_startups: 10, max_startups_per_source: 2, login_grace: 45s, "
                  "max_auth_tries: 3}\nnotify_command: /usr/local/bin/page-oncall\n",
-                 t.dir);
-        tmp_file(&t, "drawbridge.yaml", buf);
+                 t->dir);
+        tmp_file(t, "drawbridge.yaml", buf);
     }
-    r = config_load(t.cfg, &cfg, err, sizeof(err));
+    r = config_load(t->cfg, &cfg, err, sizeof(err));
     if (r != 0) {
         print_error("%s\n", err);
     }
     assert_int_equal(r, 0);
-    assert_string_equal(cfg->path, t.cfg);
+    assert_string_equal(cfg->path, t->cfg);
     assert_int_equal(cfg->nlisten, 2);
     assert_string_equal(cfg->listen[0].host, "0.0.0.0");
     assert_int_equal(cfg->listen[0].port, 2222);
     assert_string_equal(cfg->listen[1].host, "::1");
     assert_int_equal(cfg->listen[1].port, 2200);
-    snprintf(want, sizeof(want), "%s/state", t.dir);
+    snprintf(want, sizeof(want), "%s/state", t->dir);
     assert_string_equal(cfg->state_dir, want);
     snprintf(want, sizeof(want), "%s/./policy.yaml", dir);
     assert_string_equal(cfg->policy_path, want);
@@ -248,18 +264,15 @@ static void test_full_config(void **state)
     assert_int_equal(cfg->limits.max_auth_tries, 3);
     assert_string_equal(cfg->notify_command, "/usr/local/bin/page-oncall");
     config_free(cfg);
-    tmp_teardown(&t);
 }
 
 static void test_defaults(void **state)
 {
-    struct tmp t;
+    struct tmp *t = *state;
     struct config *cfg = NULL;
     char err[1024] = "";
     int r = 0;
 
-    (void)state;
-    tmp_setup(&t);
     /* No bind (anonymous), no groups, explicit nulls. */
     {
         static const char text[] =
@@ -268,9 +281,9 @@ static void test_defaults(void **state)
             "  user_filter: \"(uid=%u)\"\n  starttls: false\n"
             "limits: {login_grace: 5s}\nnotify_command: null\n";
 
-        tmp_file(&t, "drawbridge.yaml", text);
+        tmp_file(t, "drawbridge.yaml", text);
     }
-    r = config_load(t.cfg, &cfg, err, sizeof(err));
+    r = config_load(t->cfg, &cfg, err, sizeof(err));
     if (r != 0) {
         print_error("%s\n", err);
     }
@@ -293,40 +306,37 @@ static void test_defaults(void **state)
     config_free(cfg);
 
     /* The base config with no limits at all gets every default too. */
-    write_config(&t, 0, NULL);
-    assert_int_equal(config_load(t.cfg, &cfg, err, sizeof(err)), 0);
+    write_config(t, 0, NULL);
+    assert_int_equal(config_load(t->cfg, &cfg, err, sizeof(err)), 0);
     assert_int_equal(cfg->limits.login_grace, 30);
     assert_int_equal(cfg->limits.max_startups_per_source, 8);
     config_free(cfg);
     config_free(NULL);
 
-    tmp_file(&t, "drawbridge.yaml",
+    tmp_file(t, "drawbridge.yaml",
              "listen: [\"127.0.0.1:2222\"]\nstate_dir: state\npolicy: policy.yaml\n");
-    assert_int_equal(config_load(t.cfg, &cfg, err, sizeof(err)), DB_ERR_INVALID);
+    assert_int_equal(config_load(t->cfg, &cfg, err, sizeof(err)), DB_ERR_INVALID);
     assert_non_null(strstr(err, "drawbridge.yaml:1: missing ldap"));
     assert_null(cfg);
-    tmp_file(&t, "drawbridge.yaml",
+    tmp_file(t, "drawbridge.yaml",
              "listen: [\"127.0.0.1:2222\"]\nstate_dir: state\npolicy: policy.yaml\n"
              "ldap: [ldap://x]\n");
-    assert_int_equal(config_load(t.cfg, &cfg, err, sizeof(err)), DB_ERR_INVALID);
+    assert_int_equal(config_load(t->cfg, &cfg, err, sizeof(err)), DB_ERR_INVALID);
     assert_non_null(strstr(err, "drawbridge.yaml:4: ldap: expected a map, got a list"));
-    tmp_teardown(&t);
 }
 
 /* Relative paths follow the config file, not the working directory. */
 static void test_relative_paths(void **state)
 {
-    struct tmp t;
+    struct tmp *t = *state;
     struct config *cfg = NULL;
     char err[1024] = "", old[PATH_MAX], want[PATH_MAX + 32], dir[PATH_MAX];
 
-    (void)state;
-    tmp_setup(&t);
-    assert_non_null(realpath(t.dir, dir));
+    assert_non_null(realpath(t->dir, dir));
     assert_non_null(getcwd(old, sizeof(old)));
-    write_config(&t, 0, NULL);
+    write_config(t, 0, NULL);
     assert_int_equal(chdir("/"), 0);
-    assert_int_equal(config_load(t.cfg, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(config_load(t->cfg, &cfg, err, sizeof(err)), 0);
     snprintf(want, sizeof(want), "%s/policy.yaml", dir);
     assert_string_equal(cfg->policy_path, want);
     snprintf(want, sizeof(want), "%s/state", dir);
@@ -334,7 +344,7 @@ static void test_relative_paths(void **state)
     config_free(cfg);
 
     /* A config named relative to the working directory works the same. */
-    assert_int_equal(chdir(t.dir), 0);
+    assert_int_equal(chdir(t->dir), 0);
     assert_int_equal(config_load("drawbridge.yaml", &cfg, err, sizeof(err)), 0);
     snprintf(want, sizeof(want), "%s/policy.yaml", dir);
     assert_string_equal(cfg->policy_path, want);
@@ -345,18 +355,17 @@ static void test_relative_paths(void **state)
                      DB_ERR_IO);
     assert_non_null(strstr(err, "/nonexistent/drawbridge.yaml"));
     assert_null(cfg);
-    assert_int_equal(config_load(t.dir, &cfg, err, sizeof(err)), DB_ERR_INVALID);
+    assert_int_equal(config_load(t->dir, &cfg, err, sizeof(err)), DB_ERR_INVALID);
     assert_non_null(strstr(err, "not a regular file"));
-    tmp_teardown(&t);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_configs),
-        cmocka_unit_test(test_full_config),
-        cmocka_unit_test(test_defaults),
-        cmocka_unit_test(test_relative_paths),
+        cmocka_unit_test_setup_teardown(test_bad_configs, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_full_config, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_defaults, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_relative_paths, fixture_setup, fixture_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
