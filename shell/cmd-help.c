@@ -89,8 +89,7 @@ static int help_json(struct shell_ctx *c)
         if (e->summary == NULL) {
             continue;
         }
-        o = json_pack("{s:s, s:s, s:s}", "name", e->name, "usage", e->usage, "summary",
-                      e->summary);
+        o = json_pack("{s:s, s:s, s:s}", "name", e->name, "usage", e->usage, "summary", e->summary);
         if (o == NULL || json_array_append_new(arr, o) < 0) {
             goto out;
         }

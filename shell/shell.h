@@ -52,10 +52,10 @@ struct shell_ctx {
     const char *user;
     const char *const *groups;
     size_t ngroups;
-    int interactive;          /* pty: "\n" becomes "\r\n" */
+    int interactive; /* pty: "\n" becomes "\r\n" */
     shell_write_fn write;
     void *io;
-    int want_exit;            /* set by `exit` / `logout` */
+    int want_exit; /* set by `exit` / `logout` */
 };
 
 /* printf to stdout / stderr of the command. */

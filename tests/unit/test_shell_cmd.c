@@ -143,8 +143,8 @@ struct cmd_case {
 static const struct cmd_case cmd_cases[] = {
     {"empty line", "alice", g_sre, 0, L(""), 0, "", NULL, NULL, NULL, 0},
     {"blank line", "alice", g_sre, 0, L(" \t "), 0, "", NULL, NULL, NULL, 0},
-    {"help lists commands", "alice", g_sre, 0, L("help"), 0, NULL, "  whoami [--json]", NULL,
-     NULL, 0},
+    {"help lists commands", "alice", g_sre, 0, L("help"), 0, NULL, "  whoami [--json]", NULL, NULL,
+     0},
     {"help shows one", "alice", g_sre, 0, L("help whoami"), 0,
      "usage: whoami [--json]\nshow your user, LDAP groups and roles\n", NULL, NULL, NULL, 0},
     {"help on an alias", "alice", g_sre, 0, L("help quit"), 0, NULL, "same as 'exit'", NULL, NULL,
@@ -158,8 +158,7 @@ static const struct cmd_case cmd_cases[] = {
     {"whoami: requester", "alice", g_sre, 0, L("whoami"), 0,
      "user:   alice\ngroups: sre\nroles:  requester\n", NULL, NULL, NULL, 0},
     {"whoami: approver and reviewer", "bob", g_bob, 0, L("whoami"), 0,
-     "user:   bob\ngroups: sre-leads, security\nroles:  approver, reviewer\n", NULL, NULL, NULL,
-     0},
+     "user:   bob\ngroups: sre-leads, security\nroles:  approver, reviewer\n", NULL, NULL, NULL, 0},
     {"whoami: break-glass", "carol", g_oncall, 0, L("whoami"), 0,
      "user:   carol\ngroups: oncall, engineers\nroles:  break-glass\n", NULL, NULL, NULL, 0},
     {"whoami: requester by user name", "erin", g_none, 0, L("whoami"), 0,
@@ -183,20 +182,19 @@ static const struct cmd_case cmd_cases[] = {
      "drawbridge: too many arguments\nusage: whoami [--json]\n", NULL, 0},
     {"whoami --json=yes", "alice", g_sre, 0, L("whoami --json=yes"), 2, "", NULL, NULL,
      "takes no value", 0},
-    {"unknown command", "alice", g_sre, 0, L("frobnicate --x"), 2, "", NULL,
-     UNKNOWN("frobnicate"), NULL, 0},
+    {"unknown command", "alice", g_sre, 0, L("frobnicate --x"), 2, "", NULL, UNKNOWN("frobnicate"),
+     NULL, 0},
     {"no prefix matching", "alice", g_sre, 0, L("who"), 2, "", NULL, UNKNOWN("who"), NULL, 0},
     {"names are case-sensitive", "alice", g_sre, 0, L("HELP"), 2, "", NULL, UNKNOWN("HELP"), NULL,
      0},
-    {"no suffix matching", "alice", g_sre, 0, L("helpme"), 2, "", NULL, UNKNOWN("helpme"), NULL,
-     0},
+    {"no suffix matching", "alice", g_sre, 0, L("helpme"), 2, "", NULL, UNKNOWN("helpme"), NULL, 0},
     {"unknown command: bytes sanitized", "alice", g_sre, 0, L("r\xc3\xa9quest\\\xff"), 2, "", NULL,
      UNKNOWN("r?quest?"), NULL, 0},
     {"unknown command: name truncated", "alice", g_sre, 0,
-     L("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 2, "", NULL,
-     UNKNOWN("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..."), NULL, 0},
-    {"quoted command name", "alice", g_sre, 0, L("'help' \"whoami\""), 0, NULL,
-     "usage: whoami", NULL, NULL, 0},
+     L("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 2, "",
+     NULL, UNKNOWN("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..."), NULL, 0},
+    {"quoted command name", "alice", g_sre, 0, L("'help' \"whoami\""), 0, NULL, "usage: whoami",
+     NULL, NULL, 0},
     {"metacharacters do nothing", "alice", g_sre, 0, L("whoami;help"), 2, "", NULL,
      UNKNOWN("whoami;help"), NULL, 0},
     {"command substitution does nothing", "alice", g_sre, 0, L("$(whoami)"), 2, "", NULL,
@@ -289,8 +287,7 @@ static void test_cmd_help_json(void **state)
         visible += shell_cmd_table[i]->summary != NULL;
     }
     assert_int_equal(json_array_size(v), visible);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "name")),
-                        "help");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "name")), "help");
     assert_non_null(json_object_get(json_array_get(v, 0), "usage"));
     json_decref(v);
 
@@ -351,13 +348,17 @@ static void test_cmd_sanitize(void **state)
         {L("a\x1b[31mb\x07"), 64, 1, "a?[31mb?"},
         {L("\xc3\xa9t\xc3\xa9"), 64, 0, "\xc3\xa9t\xc3\xa9"},
         {L("\xc3\xa9t\xc3\xa9"), 64, 1, "?t?"},
-        {L("\xc2\x9b" "2J"), 64, 0, "??2J"},
+        {L("\xc2\x9b"
+           "2J"),
+         64, 0, "??2J"},
         {L("\xe9t\xe9"), 64, 0, "?t?"},
         {L("\xed\xa0\x80"), 64, 0, "???"},
         {L("a\0b"), 64, 0, "a?b"},
         {L("abcdefgh"), 9, 1, "abcdefgh"},
         {L("abcdefghi"), 9, 1, "abcde..."},
-        {L("ab\xe2\x82\xac" "cdef"), 8, 0, "ab..."},
+        {L("ab\xe2\x82\xac"
+           "cdef"),
+         8, 0, "ab..."},
         {L("abc"), 3, 0, ""},
     };
     char out[64];
@@ -402,8 +403,8 @@ static void test_cmd_write_crlf(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cmd_table_cases),  cmocka_unit_test(test_cmd_help_list),
-        cmocka_unit_test(test_cmd_help_json),    cmocka_unit_test(test_cmd_no_policy),
+        cmocka_unit_test(test_cmd_table_cases),       cmocka_unit_test(test_cmd_help_list),
+        cmocka_unit_test(test_cmd_help_json),         cmocka_unit_test(test_cmd_no_policy),
         cmocka_unit_test(test_cmd_table_conventions), cmocka_unit_test(test_cmd_sanitize),
         cmocka_unit_test(test_cmd_write_crlf),
     };

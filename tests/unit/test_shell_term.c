@@ -80,7 +80,10 @@ static void fixture_stop(struct fixture *f)
 
 /* ---- the table ---- */
 
-#define P(s) {s, sizeof(s) - 1}
+#define P(s)                                                                                       \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
 #define PROMPT "alice@drawbridge> "
 
 struct piece {
@@ -90,8 +93,8 @@ struct piece {
 
 struct term_case {
     const char *name;
-    struct piece in[4]; /* fed one call each; s NULL ends */
-    int ret;            /* what the last call returns */
+    struct piece in[4];    /* fed one call each; s NULL ends */
+    int ret;               /* what the last call returns */
     const char *want[4];   /* each must appear in the output after the banner */
     const char *unwant[3]; /* none may appear */
     const char *count;     /* appears exactly ncount times */
@@ -99,79 +102,306 @@ struct term_case {
 };
 
 static const struct term_case term_cases[] = {
-    {"line runs on CR", {P("abc\r")}, 0, {"abc\r\n", "unknown command 'abc'", PROMPT}, {NULL},
-     "unknown command", 1},
+    {"line runs on CR",
+     {P("abc\r")},
+     0,
+     {"abc\r\n", "unknown command 'abc'", PROMPT},
+     {NULL},
+     "unknown command",
+     1},
     {"LF runs too", {P("abc\n")}, 0, {"unknown command 'abc'"}, {NULL}, "unknown command", 1},
     {"CRLF counts once", {P("abc\r\n")}, 0, {NULL}, {NULL}, PROMPT, 1},
     {"CRLF split across reads", {P("abc\r"), P("\n")}, 0, {NULL}, {NULL}, "unknown command", 1},
     {"LF CR is two lines", {P("abc\n\r")}, 0, {NULL}, {NULL}, PROMPT, 2},
     {"CR CR is two lines", {P("a\r\rb\n")}, 0, {"'a'", "'b'"}, {NULL}, PROMPT, 3},
     {"empty line just prompts", {P("\r")}, 0, {"\r\n" PROMPT}, {"unknown"}, NULL, 0},
-    {"pasted lines each run", {P("one\rtwo\rthree\r")}, 0, {"'one'", "'two'", "'three'"}, {NULL},
-     "unknown command", 3},
+    {"pasted lines each run",
+     {P("one\rtwo\rthree\r")},
+     0,
+     {"'one'", "'two'", "'three'"},
+     {NULL},
+     "unknown command",
+     3},
     {"echo", {P("ab")}, 0, {"ab"}, {"unknown"}, NULL, 0},
-    {"backspace (DEL)", {P("abd\x7f" "c\r")}, 0, {"'abc'"}, {"'abdc'"}, NULL, 0},
-    {"backspace (^H)", {P("abd\x08" "c\r")}, 0, {"'abc'"}, {NULL}, NULL, 0},
-    {"backspace on empty line", {P("\x7f\x7f" "a\r")}, 0, {"'a'"}, {NULL}, NULL, 0},
-    {"^U kills the line", {P("xyz\x15" "abc\r")}, 0, {"'abc'"}, {"xyzabc"}, NULL, 0},
-    {"^C discards the line", {P("xyz\x03" "abc\r")}, 0, {"^C\r\n" PROMPT, "'abc'"}, {"'xyz"},
-     NULL, 0},
+    {"backspace (DEL)",
+     {P("abd\x7f"
+        "c\r")},
+     0,
+     {"'abc'"},
+     {"'abdc'"},
+     NULL,
+     0},
+    {"backspace (^H)",
+     {P("abd\x08"
+        "c\r")},
+     0,
+     {"'abc'"},
+     {NULL},
+     NULL,
+     0},
+    {"backspace on empty line",
+     {P("\x7f\x7f"
+        "a\r")},
+     0,
+     {"'a'"},
+     {NULL},
+     NULL,
+     0},
+    {"^U kills the line",
+     {P("xyz\x15"
+        "abc\r")},
+     0,
+     {"'abc'"},
+     {"xyzabc"},
+     NULL,
+     0},
+    {"^C discards the line",
+     {P("xyz\x03"
+        "abc\r")},
+     0,
+     {"^C\r\n" PROMPT, "'abc'"},
+     {"'xyz"},
+     NULL,
+     0},
     {"^D on an empty line ends", {P("\x04")}, 1, {"\r\n"}, {NULL}, NULL, 0},
     {"^D with text does not end", {P("ab\x04")}, 0, {NULL}, {NULL}, NULL, 0},
     {"^D deletes under the cursor", {P("abxc\x1b[D\x1b[D\x04\r")}, 0, {"'abc'"}, {NULL}, NULL, 0},
-    {"left arrow then insert", {P("ac\x1b[D" "b\r")}, 0, {"'abc'", "\x1b[1D"}, {NULL}, NULL, 0},
-    {"left arrow (SS3)", {P("ac\x1bOD" "b\r")}, 0, {"'abc'"}, {NULL}, NULL, 0},
-    {"right arrow", {P("ac\x1b[D\x1b[C" "d\r")}, 0, {"'acd'"}, {NULL}, NULL, 0},
-    {"left stops at the start", {P("b\x1b[D\x1b[D\x1b[D" "a\r")}, 0, {"'ab'"}, {NULL}, NULL, 0},
-    {"right stops at the end", {P("a\x1b[C\x1b[C" "b\r")}, 0, {"'ab'"}, {NULL}, NULL, 0},
-    {"Home and End", {P("bc\x1b[H" "a\x1b[F" "d\r")}, 0, {"'abcd'"}, {NULL}, NULL, 0},
-    {"Home and End (~ forms)", {P("bc\x1b[1~" "a\x1b[4~" "d\r")}, 0, {"'abcd'"}, {NULL}, NULL, 0},
-    {"^A and ^E", {P("bc\x01" "a\x05" "d\r")}, 0, {"'abcd'"}, {NULL}, NULL, 0},
+    {"left arrow then insert",
+     {P("ac\x1b[D"
+        "b\r")},
+     0,
+     {"'abc'", "\x1b[1D"},
+     {NULL},
+     NULL,
+     0},
+    {"left arrow (SS3)",
+     {P("ac\x1bOD"
+        "b\r")},
+     0,
+     {"'abc'"},
+     {NULL},
+     NULL,
+     0},
+    {"right arrow",
+     {P("ac\x1b[D\x1b[C"
+        "d\r")},
+     0,
+     {"'acd'"},
+     {NULL},
+     NULL,
+     0},
+    {"left stops at the start",
+     {P("b\x1b[D\x1b[D\x1b[D"
+        "a\r")},
+     0,
+     {"'ab'"},
+     {NULL},
+     NULL,
+     0},
+    {"right stops at the end",
+     {P("a\x1b[C\x1b[C"
+        "b\r")},
+     0,
+     {"'ab'"},
+     {NULL},
+     NULL,
+     0},
+    {"Home and End",
+     {P("bc\x1b[H"
+        "a\x1b[F"
+        "d\r")},
+     0,
+     {"'abcd'"},
+     {NULL},
+     NULL,
+     0},
+    {"Home and End (~ forms)",
+     {P("bc\x1b[1~"
+        "a\x1b[4~"
+        "d\r")},
+     0,
+     {"'abcd'"},
+     {NULL},
+     NULL,
+     0},
+    {"^A and ^E",
+     {P("bc\x01"
+        "a\x05"
+        "d\r")},
+     0,
+     {"'abcd'"},
+     {NULL},
+     NULL,
+     0},
     {"Delete key", {P("abxc\x1b[D\x1b[D\x1b[3~\r")}, 0, {"'abc'"}, {NULL}, NULL, 0},
-    {"ctrl-arrow still moves", {P("ac\x1b[1;5D" "b\r")}, 0, {"'abc'"}, {"1;5"}, NULL, 0},
+    {"ctrl-arrow still moves",
+     {P("ac\x1b[1;5D"
+        "b\r")},
+     0,
+     {"'abc'"},
+     {"1;5"},
+     NULL,
+     0},
     {"other CSI sequences are swallowed",
-     {P("a\x1b[1;5P" "b\x1b[200~" "c\x1b[201~\x1b[?1;2c\r")},
+     {P("a\x1b[1;5P"
+        "b\x1b[200~"
+        "c\x1b[201~\x1b[?1;2c\r")},
      0,
      {"'abc'"},
      {"200~", "[1;5P", "?1;2c"},
      NULL,
      0},
-    {"SS3 function keys are swallowed", {P("a\x1bOP" "b\x1bOQ\r")}, 0, {"'ab'"}, {"OP"}, NULL,
+    {"SS3 function keys are swallowed",
+     {P("a\x1bOP"
+        "b\x1bOQ\r")},
+     0,
+     {"'ab'"},
+     {"OP"},
+     NULL,
      0},
     {"Alt+key is swallowed", {P("a\x1bxb\r")}, 0, {"'ab'"}, {NULL}, NULL, 0},
     {"escape then Enter still runs", {P("ab\x1b\r")}, 0, {"'ab'"}, {NULL}, NULL, 0},
-    {"escape sequence split across reads", {P("ab\x1b"), P("["), P("D" "X\r")}, 0, {"'aXb'"},
-     {NULL}, NULL, 0},
-    {"control byte cuts a CSI short", {P("a\x1b[1\x03" "b\r")}, 0, {"^C", "'b'"}, {NULL}, NULL,
+    {"escape sequence split across reads",
+     {P("ab\x1b"), P("["),
+      P("D"
+        "X\r")},
+     0,
+     {"'aXb'"},
+     {NULL},
+     NULL,
      0},
-    {"other control bytes are ignored", {P("a\x02\x06\x0e" "b\r")}, 0, {"'ab'"}, {NULL}, NULL, 0},
+    {"control byte cuts a CSI short",
+     {P("a\x1b[1\x03"
+        "b\r")},
+     0,
+     {"^C", "'b'"},
+     {NULL},
+     NULL,
+     0},
+    {"other control bytes are ignored",
+     {P("a\x02\x06\x0e"
+        "b\r")},
+     0,
+     {"'ab'"},
+     {NULL},
+     NULL,
+     0},
     {"tab is a space", {P("help\twhoami\r")}, 0, {"usage: whoami"}, {NULL}, NULL, 0},
-    {"^W rubs out a word", {P("help foo bar  \x17\x17" "whoami\r")}, 0, {"usage: whoami"}, {NULL},
-     NULL, 0},
+    {"^W rubs out a word",
+     {P("help foo bar  \x17\x17"
+        "whoami\r")},
+     0,
+     {"usage: whoami"},
+     {NULL},
+     NULL,
+     0},
     {"history up", {P("aaa\rbbb\r\x1b[A\r")}, 0, {NULL}, {NULL}, "'bbb'", 2},
     {"history up twice", {P("aaa\rbbb\r\x1b[A\x1b[A\r")}, 0, {NULL}, {NULL}, "'aaa'", 2},
-    {"history down returns to the new line", {P("aaa\rxy\x1b[A\x1b[B" "z\r")}, 0, {"'xyz'"},
-     {NULL}, NULL, 0},
+    {"history down returns to the new line",
+     {P("aaa\rxy\x1b[A\x1b[B"
+        "z\r")},
+     0,
+     {"'xyz'"},
+     {NULL},
+     NULL,
+     0},
     {"history (SS3 arrows)", {P("aaa\r\x1bOA\r")}, 0, {NULL}, {NULL}, "'aaa'", 2},
-    {"history skips repeats and blanks", {P("aaa\raaa\r   \r\x1b[A\x1b[A\r")}, 0, {"\a"}, {NULL},
-     "'aaa'", 3},
-    {"edited history line runs as edited", {P("help\r\x1b[A whoami\r")}, 0, {"usage: whoami"},
-     {NULL}, NULL, 0},
+    {"history skips repeats and blanks",
+     {P("aaa\raaa\r   \r\x1b[A\x1b[A\r")},
+     0,
+     {"\a"},
+     {NULL},
+     "'aaa'",
+     3},
+    {"edited history line runs as edited",
+     {P("help\r\x1b[A whoami\r")},
+     0,
+     {"usage: whoami"},
+     {NULL},
+     NULL,
+     0},
     {"up with no history beeps", {P("\x1b[A")}, 0, {"\a"}, {NULL}, NULL, 0},
-    {"utf-8 echoed", {P("r\xc3\xa9" "s\r")}, 0, {"r\xc3\xa9s", "'r?s'"}, {NULL}, NULL, 0},
-    {"utf-8 split across reads", {P("r\xc3"), P("\xa9" "s\r")}, 0, {"r\xc3\xa9s"}, {"\a"}, NULL,
+    {"utf-8 echoed",
+     {P("r\xc3\xa9"
+        "s\r")},
+     0,
+     {"r\xc3\xa9s", "'r?s'"},
+     {NULL},
+     NULL,
      0},
-    {"backspace removes a code point", {P("r\xe2\x82\xac\x7f" "x\r")}, 0, {"'rx'"}, {NULL}, NULL,
+    {"utf-8 split across reads",
+     {P("r\xc3"), P("\xa9"
+                    "s\r")},
+     0,
+     {"r\xc3\xa9s"},
+     {"\a"},
+     NULL,
      0},
-    {"backspace removes a 4-byte code point", {P("a\xf0\x9f\x94\x91\x7f" "b\r")}, 0, {"'ab'"},
-     {NULL}, NULL, 0},
-    {"left over a code point", {P("\xc3\xa9" "b\x1b[D\x1b[D" "a\r")}, 0, {"'a?b'"}, {NULL},
-     NULL, 0},
-    {"invalid byte beeps", {P("a\xff" "b\r")}, 0, {"\a", "'ab'"}, {"\xff"}, NULL, 0},
-    {"stray continuation beeps", {P("a\x80" "b\r")}, 0, {"\a", "'ab'"}, {"\x80"}, NULL, 0},
-    {"truncated sequence beeps", {P("a\xc3" "b\r")}, 0, {"\a", "'ab'"}, {"\xc3"}, NULL, 0},
-    {"overlong form beeps", {P("a\xc0\xaf" "b\r")}, 0, {"\a", "'ab'"}, {NULL}, NULL, 0},
-    {"C1 control beeps", {P("a\xc2\x9b" "b\r")}, 0, {"\a", "'ab'"}, {"\xc2\x9b"}, NULL, 0},
+    {"backspace removes a code point",
+     {P("r\xe2\x82\xac\x7f"
+        "x\r")},
+     0,
+     {"'rx'"},
+     {NULL},
+     NULL,
+     0},
+    {"backspace removes a 4-byte code point",
+     {P("a\xf0\x9f\x94\x91\x7f"
+        "b\r")},
+     0,
+     {"'ab'"},
+     {NULL},
+     NULL,
+     0},
+    {"left over a code point",
+     {P("\xc3\xa9"
+        "b\x1b[D\x1b[D"
+        "a\r")},
+     0,
+     {"'a?b'"},
+     {NULL},
+     NULL,
+     0},
+    {"invalid byte beeps",
+     {P("a\xff"
+        "b\r")},
+     0,
+     {"\a", "'ab'"},
+     {"\xff"},
+     NULL,
+     0},
+    {"stray continuation beeps",
+     {P("a\x80"
+        "b\r")},
+     0,
+     {"\a", "'ab'"},
+     {"\x80"},
+     NULL,
+     0},
+    {"truncated sequence beeps",
+     {P("a\xc3"
+        "b\r")},
+     0,
+     {"\a", "'ab'"},
+     {"\xc3"},
+     NULL,
+     0},
+    {"overlong form beeps",
+     {P("a\xc0\xaf"
+        "b\r")},
+     0,
+     {"\a", "'ab'"},
+     {NULL},
+     NULL,
+     0},
+    {"C1 control beeps",
+     {P("a\xc2\x9b"
+        "b\r")},
+     0,
+     {"\a", "'ab'"},
+     {"\xc2\x9b"},
+     NULL,
+     0},
     {"exit ends", {P("exit\r")}, 1, {NULL}, {NULL}, PROMPT, 0},
     {"nothing runs after exit", {P("exit\rhelp\r")}, 1, {NULL}, {"Commands"}, NULL, 0},
     {"logout ends", {P("logout\r")}, 1, {NULL}, {NULL}, NULL, 0},
@@ -255,7 +485,11 @@ static void test_term_line_cap(void **state)
     assert_int_equal(occurrences(f.cap.buf + before, f.cap.len - before, "\a"), 2);
     assert_null(memchr(f.cap.buf + before, 'b', f.cap.len - before));
     /* Editing still works, and the full line runs. */
-    assert_int_equal(shell_term_input(f.t, "\x7f" "c\r", 3), 0);
+    assert_int_equal(shell_term_input(f.t,
+                                      "\x7f"
+                                      "c\r",
+                                      3),
+                     0);
     assert_non_null(strstr(f.cap.buf + before, "unknown command 'aaaa"));
     fixture_stop(&f);
     free(big);
@@ -287,7 +521,9 @@ static void test_term_history_cap(void **state)
 
 static void test_term_byte_by_byte(void **state)
 {
-    static const char keys[] = "ac\x1b[D" "b\x1b[F\xc3\xa9\x7f" "d\r\n";
+    static const char keys[] = "ac\x1b[D"
+                               "b\x1b[F\xc3\xa9\x7f"
+                               "d\r\n";
     struct fixture f;
 
     (void)state;
@@ -311,8 +547,8 @@ static void test_term_null(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_term_table),       cmocka_unit_test(test_term_banner),
-        cmocka_unit_test(test_term_line_cap),    cmocka_unit_test(test_term_history_cap),
+        cmocka_unit_test(test_term_table),        cmocka_unit_test(test_term_banner),
+        cmocka_unit_test(test_term_line_cap),     cmocka_unit_test(test_term_history_cap),
         cmocka_unit_test(test_term_byte_by_byte), cmocka_unit_test(test_term_null),
     };
 
