@@ -52,11 +52,12 @@ struct dir {
 
 /*
  * libldap reads ldap.conf, ./ldaprc, ~/.ldaprc and LDAP* environment
- * variables the first time any handle or option is touched, which would let
- * whoever controls the working directory or environment point the bastion at
- * another server or turn certificate checks off.  LDAPNOINIT=1 stops all of
- * that; everything we need is set on each handle.  It has to be in the
- * environment before libldap's first call, so every entry point sets it.
+ * variables the first time any handle or option is touched: whoever controls
+ * the working directory or the environment could change how the bastion talks
+ * to its directory (source address, alias dereferencing, SASL and TLS
+ * defaults...).  LDAPNOINIT=1 stops all of that; everything we need is set on
+ * each handle.  It must be in the environment before libldap's first call,
+ * so every entry point sets it (process-wide: only this file uses libldap).
  */
 static void dir_libldap_prepare(void)
 {
@@ -66,11 +67,6 @@ static void dir_libldap_prepare(void)
         setenv("LDAPNOINIT", "1", 1);
         done = 1;
     }
-}
-
-static int dir_is_ldaps(const char *url)
-{
-    return strncasecmp(url, "ldaps://", 8) == 0;
 }
 
 /* Copies libldap's diagnostic text (server- or TLS-supplied) as printable ASCII. */
@@ -169,7 +165,7 @@ static int dir_conn_open(const struct dir *d, LDAP **out, char *err, size_t errl
 {
     LDAP *ld = NULL;
     int version = LDAP_VERSION3, rc, r = DB_ERR_INTERNAL;
-    int ldaps = dir_is_ldaps(d->cfg.url);
+    int ldaps = strncasecmp(d->cfg.url, "ldaps://", 8) == 0;
     struct timeval tv;
 
     *out = NULL;
@@ -217,91 +213,64 @@ out:
 static int dir_read_secret(const char *path, char *buf, size_t bufsz, size_t *outlen, char *err,
                            size_t errlen)
 {
+    const char *why = NULL;
     size_t len = 0;
-    int fd = -1, r = DB_ERR_UNAVAIL;
     ssize_t n;
+    int fd;
 
     *outlen = 0;
-    if (path == NULL || path[0] == '\0') {
-        db_errf(err, errlen, "directory unavailable: no bind_password_file configured");
-        goto out;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    fd = open(path != NULL ? path : "", O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        db_errf(err, errlen, "directory unavailable: cannot read bind_password_file: %s",
-                strerror(errno));
+        why = strerror(errno);
         goto out;
     }
-    while (len < bufsz) {
-        n = read(fd, buf + len, bufsz - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            db_errf(err, errlen, "directory unavailable: cannot read bind_password_file: %s",
-                    strerror(errno));
+    while (len < bufsz && (n = read(fd, buf + len, bufsz - len)) != 0) {
+        if (n < 0 && errno != EINTR) {
+            why = strerror(errno);
             goto out;
         }
-        if (n == 0) {
-            break;
-        }
-        len += (size_t)n;
+        len += n > 0 ? (size_t)n : 0;
     }
-    if (len == bufsz) {
-        db_errf(err, errlen, "directory unavailable: bind_password_file is too long");
-        goto out;
+    if (len > 0 && len < bufsz && buf[len - 1] == '\n') {
+        len -= (len > 1 && buf[len - 2] == '\r') ? 2 : 1;
     }
-    if (len > 0 && buf[len - 1] == '\n') {
-        len--;
-        if (len > 0 && buf[len - 1] == '\r') {
-            len--;
-        }
-    }
-    if (len == 0 || memchr(buf, '\0', len) != NULL) {
-        db_errf(err, errlen, "directory unavailable: bind_password_file is empty or has a NUL");
+    if (len == 0 || len == bufsz || memchr(buf, '\0', len) != NULL) {
+        why = "empty, too long or holds a NUL byte";
         goto out;
     }
     *outlen = len;
-    r = 0;
 out:
-    if (r != 0) {
-        db_wipe(buf, bufsz);
-    }
     if (fd >= 0) {
         close(fd);
     }
-    return r;
+    if (why != NULL) {
+        db_errf(err, errlen, "directory unavailable: bind_password_file: %s", why);
+        db_wipe(buf, bufsz);
+        return DB_ERR_UNAVAIL;
+    }
+    return 0;
 }
 
 /*
  * A handle opened before fork() shares its socket (and TLS state) with the
  * parent.  Unbinding it here would send an Unbind on the parent's connection,
- * so point its descriptor at /dev/null first: the Unbind goes nowhere and the
- * parent's socket stays open in the parent.
+ * so its descriptor is pointed at /dev/null first: the Unbind goes nowhere
+ * and the parent's connection stays as it was.
  */
-static void dir_svc_drop_inherited(struct dir *d)
+static void dir_svc_close(struct dir *d)
 {
     int fd = -1, devnull;
 
-    if (ldap_get_option(d->svc, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0) {
+    if (d->svc == NULL) {
+        return;
+    }
+    if (d->svc_pid != getpid() && ldap_get_option(d->svc, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS &&
+        fd >= 0) {
         devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
         if (devnull >= 0) {
             dup2(devnull, fd);
             close(devnull);
         }
-    }
-    ldap_unbind_ext_s(d->svc, NULL, NULL);
-    d->svc = NULL;
-}
-
-static void dir_svc_close(struct dir *d)
-{
-    if (d->svc == NULL) {
-        return;
-    }
-    if (d->svc_pid != getpid()) {
-        dir_svc_drop_inherited(d);
-        return;
     }
     ldap_unbind_ext_s(d->svc, NULL, NULL);
     d->svc = NULL;
@@ -317,7 +286,7 @@ static int dir_svc_get(struct dir *d, char *err, size_t errlen)
     int r = DB_ERR_INTERNAL, rc;
 
     if (d->svc != NULL && d->svc_pid != getpid()) {
-        dir_svc_drop_inherited(d);
+        dir_svc_close(d);
     }
     if (d->svc != NULL) {
         return 0;

@@ -17,6 +17,10 @@
 #   ldap_bind_count DN       how many BINDs as DN the slapd log shows so far
 #   ldap_cleanup             ldap_stop, then remove what ldap_start created
 #
+# Everything ldap_start writes is named slapd* or ldap* (slapd.conf,
+# slapd.log, slapd-data/, ldap-tls/, ldap.secret, ...), so DIR may be shared
+# with the rest of a test environment.  The functions work under set -e/-u.
+#
 # Exported after ldap_start: LDAP_DIR LDAP_PORT LDAP_URL LDAP_PID, and
 # LDAP_BASE LDAP_BIND_DN LDAP_SECRET_FILE (the bastion's service account),
 # LDAP_ROOTDN LDAP_ROOTPW_FILE (for the tools), LDAP_LOG; when openssl could
@@ -78,7 +82,7 @@ _ldap_slapd_binary() {
 # A CA, a server certificate for 127.0.0.1/localhost signed by it, and an
 # unrelated "rogue" CA for the negative tests.  Returns 1 without openssl.
 _ldap_make_tls() {
-    local t=$1/tls
+    local t=$1/ldap-tls
     command -v openssl >/dev/null 2>&1 || return 1
     mkdir -p "$t" && chmod 700 "$t" || return 1
     (
@@ -98,17 +102,17 @@ _ldap_make_tls() {
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
             -days 3 -extfile server.ext -out server.pem
         rm -f rogue-ca.key server.csr
-    ) >"$1/tls.log" 2>&1
+    ) >"$1/ldap-tls.log" 2>&1
 }
 
 # Loads the state an earlier ldap_start left in LDAP_DIR.
 _ldap_load_state() {
-    if [[ -z ${LDAP_DIR:-} || ! -f $LDAP_DIR/state ]]; then
+    if [[ -z ${LDAP_DIR:-} || ! -f $LDAP_DIR/ldap-state ]]; then
         _ldap_log "no server: call ldap_start DIR first (or set LDAP_DIR)"
         return 1
     fi
     # shellcheck disable=SC1091
-    source "$LDAP_DIR/state"
+    source "$LDAP_DIR/ldap-state"
     if [[ -f $LDAP_DIR/slapd.run-pid ]]; then
         LDAP_PID=$(<"$LDAP_DIR/slapd.run-pid")
         export LDAP_PID
@@ -119,7 +123,7 @@ _ldap_alive() {
     local pid=$1 st
     kill -0 "$pid" 2>/dev/null || return 1
     # A child of this shell that exited is a zombie until waited for.
-    st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+    st=$(_ldap_proc_state "$pid") || return 1
     [[ $st != Z ]]
 }
 
@@ -140,7 +144,7 @@ _ldap_spawn() {
     echo "$LDAP_PID" >"$LDAP_DIR/slapd.run-pid"
     for ((i = 0; i < 150; i++)); do
         if ! _ldap_alive "$LDAP_PID"; then
-            wait "$LDAP_PID" 2>/dev/null
+            wait "$LDAP_PID" 2>/dev/null || true
             return 1
         fi
         if LDAPNOINIT=1 ldapsearch -x -H "$LDAP_URL" -o nettimeout=1 -s base -b "" \
@@ -157,7 +161,7 @@ _ldap_write_conf() {
     local dir=$1 tls=$2 rootpw
     rootpw=$(<"$LDAP_ROOTPW_FILE")
     sed -e "s|@DIR@|$dir|g" -e "s|@FIXTURES@|$LDAP_FIXTURES_DIR|g" \
-        -e "s|@ROOTPW@|$rootpw|g" "$LDAP_FIXTURES_DIR/slapd.conf.in" >"$dir/slapd.conf"
+        -e "s|@ROOTPW@|$rootpw|g" -e "s|@DATA@|$dir/slapd-data|g" -e "s|@TLS@|$dir/ldap-tls|g" "$LDAP_FIXTURES_DIR/slapd.conf.in" >"$dir/slapd.conf"
     if [[ $tls == 1 ]]; then
         sed -i -e 's|^#TLS#||' "$dir/slapd.conf"
     fi
@@ -170,18 +174,18 @@ ldap_start() {
     dir=$(cd "$dir" && pwd)
     export LDAP_DIR=$dir
     export LDAP_LOG=$dir/slapd.log
-    export LDAP_ROOTPW_FILE=$dir/rootpw.secret
+    export LDAP_ROOTPW_FILE=$dir/ldap-rootpw.secret
     export LDAP_SECRET_FILE=$dir/ldap.secret
-    rm -rf "$dir/data" && mkdir -m 700 "$dir/data" || return 1
+    rm -rf "$dir/slapd-data" && mkdir -m 700 "$dir/slapd-data" || return 1
     : >"$LDAP_LOG"
     # Random per run; no trailing newline because "ldapadd -y" sends the
     # whole file as the password.
     (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=\n' >"$LDAP_ROOTPW_FILE")
     if _ldap_make_tls "$dir"; then
         tls=1
-        export LDAP_CA_FILE=$dir/tls/ca.pem LDAP_ROGUE_CA_FILE=$dir/tls/rogue-ca.pem
+        export LDAP_CA_FILE=$dir/ldap-tls/ca.pem LDAP_ROGUE_CA_FILE=$dir/ldap-tls/rogue-ca.pem
     else
-        _ldap_log "openssl failed or missing: TLS disabled (see $dir/tls.log)"
+        _ldap_log "openssl failed or missing: TLS disabled (see $dir/ldap-tls.log)"
         export LDAP_CA_FILE="" LDAP_ROGUE_CA_FILE="" LDAPS_PORT="" LDAPS_URL=""
     fi
     _ldap_write_conf "$dir" "$tls"
@@ -205,7 +209,7 @@ ldap_start() {
     fi
     declare -p LDAP_PORT LDAP_URL LDAPS_PORT LDAPS_URL LDAP_LOG LDAP_ROOTPW_FILE \
         LDAP_SECRET_FILE LDAP_CA_FILE LDAP_ROGUE_CA_FILE | sed 's/^declare -x/export/' \
-        >"$dir/state"
+        >"$dir/ldap-state"
     if ! LDAPNOINIT=1 ldapadd -x -H "$LDAP_URL" -D "$LDAP_ROOTDN" -y "$LDAP_ROOTPW_FILE" \
         -f "$LDAP_FIXTURES_DIR/base.ldif" >"$dir/ldapadd.log" 2>&1; then
         _ldap_log "loading base.ldif failed:"
@@ -221,9 +225,11 @@ ldap_start() {
 
 ldap_stop() {
     local i
+    # Nothing started (or already cleaned up): nothing to stop.
+    [[ -n ${LDAP_DIR:-} && -f $LDAP_DIR/ldap-state ]] || return 0
     _ldap_load_state || return 1
     if [[ -z ${LDAP_PID:-} ]] || ! _ldap_alive "$LDAP_PID"; then
-        wait "${LDAP_PID:-0}" 2>/dev/null
+        wait "${LDAP_PID:-0}" 2>/dev/null || true
         return 0
     fi
     kill -TERM "$LDAP_PID" 2>/dev/null
@@ -235,11 +241,11 @@ ldap_stop() {
     done
     if _ldap_alive "$LDAP_PID"; then
         _ldap_log "slapd $LDAP_PID ignored SIGTERM; killing it"
-        kill -KILL "$LDAP_PID" 2>/dev/null
+        kill -KILL "$LDAP_PID" 2>/dev/null || true
         sleep 0.2
     fi
     # Reaps it when it is our child; harmless (and silent) when it is not.
-    wait "$LDAP_PID" 2>/dev/null
+    wait "$LDAP_PID" 2>/dev/null || true
     return 0
 }
 
@@ -253,12 +259,34 @@ ldap_restart() {
     fi
 }
 
+# Prints the state letter of a process (R, S, T for stopped, Z...).
+_ldap_proc_state() {
+    awk '{print $3}' "/proc/$1/stat" 2>/dev/null
+}
+
+# Signals are delivered asynchronously: return only once slapd is stopped
+# (or running again), so the caller's next request meets the state it asked for.
+_ldap_signal_wait() {
+    local sig=$1 want=$2 i st
+    _ldap_load_state || return 1
+    kill "-$sig" "$LDAP_PID" || return 1
+    for ((i = 0; i < 100; i++)); do
+        st=$(_ldap_proc_state "$LDAP_PID")
+        if [[ ($want == T && $st == T) || ($want != T && -n $st && $st != T) ]]; then
+            return 0
+        fi
+        sleep 0.02
+    done
+    _ldap_log "slapd $LDAP_PID did not reach state $want after SIG$sig (state '$st')"
+    return 1
+}
+
 ldap_pause() {
-    _ldap_load_state && kill -STOP "$LDAP_PID"
+    _ldap_signal_wait STOP T
 }
 
 ldap_resume() {
-    _ldap_load_state && kill -CONT "$LDAP_PID"
+    _ldap_signal_wait CONT running
 }
 
 # Prints USER's DN (as rootdn, so it works whatever the ACLs say).
@@ -310,16 +338,17 @@ ldap_set_password() {
 ldap_bind_count() {
     local dn=${1:?usage: ldap_bind_count DN}
     _ldap_load_state || return 1
-    grep -cF "BIND dn=\"$dn\" method=128" "$LDAP_LOG"
+    grep -cF "BIND dn=\"$dn\" method=128" "$LDAP_LOG" || true
 }
 
 ldap_cleanup() {
-    [[ -n ${LDAP_DIR:-} && -f $LDAP_DIR/state ]] || return 0
+    [[ -n ${LDAP_DIR:-} && -f $LDAP_DIR/ldap-state ]] || return 0
     ldap_stop
-    rm -rf "${LDAP_DIR:?}/data" "$LDAP_DIR/tls" "$LDAP_DIR/slapd.conf" "$LDAP_DIR/state" \
-        "$LDAP_DIR/slapd.run-pid" "$LDAP_DIR/slapd.args" "$LDAP_DIR/slapd.pid" \
-        "$LDAP_DIR/slapd-unconfined" "$LDAP_ROOTPW_FILE" "$LDAP_SECRET_FILE" \
-        "$LDAP_DIR/ldapadd.log" "$LDAP_DIR/tls.log" "$LDAP_LOG"
-    rmdir "$LDAP_DIR" 2>/dev/null
+    rm -rf "${LDAP_DIR:?}/slapd-data" "$LDAP_DIR/ldap-tls" "$LDAP_DIR/slapd.conf" \
+        "$LDAP_DIR/ldap-state" "$LDAP_DIR/slapd.run-pid" "$LDAP_DIR/slapd.args" \
+        "$LDAP_DIR/slapd.pid" "$LDAP_DIR/slapd-unconfined" "$LDAP_DIR/ldap-rootpw.secret" \
+        "$LDAP_DIR/ldap.secret" "$LDAP_DIR/ldapadd.log" "$LDAP_DIR/ldap-tls.log" \
+        "$LDAP_DIR/slapd.log"
+    rmdir "$LDAP_DIR" 2>/dev/null || true
     return 0
 }
