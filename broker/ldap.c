@@ -542,8 +542,7 @@ static int dir_find_groups(struct dir *d, struct dir_user *u, int *ldrc, char *e
         goto out;
     }
     r = 0;
-    for (e = ldap_first_entry(d->svc, res); e != NULL && r == 0;
-         e = ldap_next_entry(d->svc, e)) {
+    for (e = ldap_first_entry(d->svc, res); e != NULL && r == 0; e = ldap_next_entry(d->svc, e)) {
         r = dir_values_add(d->svc, e, d->cfg.group_name_attribute, &u->groups, &u->ngroups, 1);
     }
     if (r != 0) {

@@ -54,7 +54,7 @@ trap finish EXIT
 ldap_start "$WORK/ldap" || exit 1
 export ALICE_KEY="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMXirofeUnEEMhBZ/fOdahTvHbpuv5aZLAUcaER8Gd1P alice@drawbridge-test"
 ldap_add_key alice "$ALICE_KEY" || exit 1
-export LDAP_LIVE_SCRIPT=$HERE/ldap_live.sh
+export LDAP_LIVE_SCRIPT=$HERE/ldap_live.sh LDAP_LIVE_TMPDIR=$WORK
 # In the background so that a TERM from ctest's timeout runs the traps now
 # (bash defers traps while a foreground child runs) and slapd is not left behind.
 trap '[[ -n ${TEST_PID:-} ]] && kill -TERM "$TEST_PID" 2>/dev/null; exit 1' TERM INT HUP

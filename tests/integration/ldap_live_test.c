@@ -194,9 +194,9 @@ static void test_lookup_others(void **state)
 
 static void test_lookup_refused(void **state)
 {
+    /* Two entries carry uid "twin": that must get the same answer as none. */
     static const char *const names[] = {
-        "*", "alice)(uid=*", "*)(|(uid=*", "alic*", "twin-*", "al\\2aice", "nobody",
-        "twin", /* two entries carry uid "twin": the same answer as none */
+        "*", "alice)(uid=*", "*)(|(uid=*", "alic*", "twin-*", "al\\2aice", "nobody", "twin",
     };
     struct dir *d = dir_open(getenv("LDAP_URL"), 0, NULL);
     struct dir_user *u = (struct dir_user *)0x1;
@@ -229,7 +229,8 @@ static void test_password(void **state)
     assert_string_equal(err, "authentication failed");
     assert_int_equal(dir_check_password(d, u, "bob-pw-2026", 11, err, sizeof(err)), DB_ERR_AUTH);
     assert_int_equal(dir_check_password(d, u, "ALICE-PW-2026", 13, err, sizeof(err)), DB_ERR_AUTH);
-    assert_int_equal(dir_check_password(d, u, "alice-pw-2026\n", 14, err, sizeof(err)), DB_ERR_AUTH);
+    assert_int_equal(dir_check_password(d, u, "alice-pw-2026\n", 14, err, sizeof(err)),
+                     DB_ERR_AUTH);
     /* pwlen is what counts, not a NUL: a prefix is not the password. */
     assert_int_equal(dir_check_password(d, u, "alice-pw-2026", 12, err, sizeof(err)), DB_ERR_AUTH);
     assert_int_equal(dir_lookup(d, "mallory", &m, err, sizeof(err)), 0);
@@ -278,7 +279,8 @@ static void test_password_refused_without_bind(void **state)
         long long t0 = now_ms();
         int r = dir_check_password(d, u, bad_pw[i].pw, bad_pw[i].len, err, sizeof(err));
         long long dt = now_ms() - t0;
-        if (r != DB_ERR_AUTH || dt > 100) {
+        /* A bind would have waited the whole timeout and then said TIMEOUT. */
+        if (r != DB_ERR_AUTH || dt >= TIMEOUT_MS / 2) {
             slapd_ctl("resume");
             fail_msg("password #%zu with slapd paused: rc %d after %lld ms", i, r, dt);
         }
@@ -389,7 +391,7 @@ static void test_stopped_then_back(void **state)
 static void assert_slow_failure(int r, long long dt, const char *what)
 {
     if ((r != DB_ERR_TIMEOUT && r != DB_ERR_UNAVAIL) || dt < TIMEOUT_MS - 100 ||
-        dt > TIMEOUT_MS + 1000) {
+        dt > TIMEOUT_MS + 1500) {
         slapd_ctl("resume");
         fail_msg("%s with slapd paused: rc %d after %lld ms (timeout %d ms)", what, r, dt,
                  TIMEOUT_MS);
@@ -437,13 +439,15 @@ static void test_paused_then_back(void **state)
 
 static void test_service_secret(void **state)
 {
-    char path[] = "/tmp/drawbridge-ldap-secret.XXXXXX", err[256];
+    char path[512], err[256];
     struct dir_user *u = NULL;
     struct config c;
     struct dir *d = NULL;
     int fd;
 
     (void)state;
+    /* In the wrapper's temp dir, which goes away even if an assertion fails here. */
+    snprintf(path, sizeof(path), "%s/svc-secret.XXXXXX", env_or_empty("LDAP_LIVE_TMPDIR"));
     cfg_fill(&c, getenv("LDAP_URL"), 0, NULL);
     c.ldap.bind_password_file = path;
     fd = mkstemp(path);

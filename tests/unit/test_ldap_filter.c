@@ -84,8 +84,7 @@ static void test_filter_table(void **state)
             continue;
         }
         if (out == NULL || strcmp(out, c->want) != 0) {
-            fail_msg("%s: got \"%s\", want \"%s\"", c->name, out != NULL ? out : "(null)",
-                     c->want);
+            fail_msg("%s: got \"%s\", want \"%s\"", c->name, out != NULL ? out : "(null)", c->want);
         }
         free(out);
     }
