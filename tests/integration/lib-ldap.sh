@@ -159,6 +159,11 @@ _ldap_spawn() {
 
 _ldap_write_conf() {
     local dir=$1 tls=$2 rootpw
+    # The paths go through sed and into slapd.conf unquoted.
+    if [[ $dir$LDAP_FIXTURES_DIR =~ [[:space:]\|\&\\\"] ]]; then
+        _ldap_log "paths with spaces, quotes or sed metacharacters are not supported: $dir"
+        return 1
+    fi
     rootpw=$(<"$LDAP_ROOTPW_FILE")
     sed -e "s|@DIR@|$dir|g" -e "s|@FIXTURES@|$LDAP_FIXTURES_DIR|g" \
         -e "s|@ROOTPW@|$rootpw|g" -e "s|@DATA@|$dir/slapd-data|g" -e "s|@TLS@|$dir/ldap-tls|g" "$LDAP_FIXTURES_DIR/slapd.conf.in" >"$dir/slapd.conf"
@@ -188,7 +193,7 @@ ldap_start() {
         _ldap_log "openssl failed or missing: TLS disabled (see $dir/ldap-tls.log)"
         export LDAP_CA_FILE="" LDAP_ROGUE_CA_FILE="" LDAPS_PORT="" LDAPS_URL=""
     fi
-    _ldap_write_conf "$dir" "$tls"
+    _ldap_write_conf "$dir" "$tls" || return 1
     # A port can be taken between the check and slapd's bind(): try again.
     for ((attempt = 0; attempt < 5; attempt++)); do
         LDAP_PORT=$(_ldap_pick_port) || return 1
