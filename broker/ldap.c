@@ -11,7 +11,9 @@
  * bind on a separate, short-lived connection so that the service
  * connection's identity never changes.  Handles are always created in the
  * process that uses them: one inherited across fork() is dropped without
- * touching the parent's socket.
+ * touching the parent's socket.  Every handle speaks LDAPv3, follows no
+ * referrals, gives up after ldap.timeout (connect, and each operation), and
+ * checks the server certificate when TLS is on (ldaps:// or starttls).
  *
  * Every failure refuses: callers treat anything but 0 as "no".  Messages put
  * into err are one line, safe to show to the user, and never contain a
@@ -246,9 +248,8 @@ out:
     if (why != NULL) {
         db_errf(err, errlen, "directory unavailable: bind_password_file: %s", why);
         db_wipe(buf, bufsz);
-        return DB_ERR_UNAVAIL;
     }
-    return 0;
+    return why != NULL ? DB_ERR_UNAVAIL : 0;
 }
 
 /*
