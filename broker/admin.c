@@ -96,6 +96,29 @@ struct admin_audit_ctx {
     int json;
 };
 
+/* A JSON string of whatever the store holds: bytes that are not UTF-8 become '?'. */
+static json_t *admin_json_str(const char *s)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+    char *copy = NULL;
+    json_t *j = NULL;
+
+    if (db_utf8_valid(s != NULL ? s : "", len)) {
+        return json_stringn(s != NULL ? s : "", len);
+    }
+    if ((copy = strdup(s)) == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)copy[i] >= 0x80) {
+            copy[i] = '?';
+        }
+    }
+    j = json_stringn(copy, len);
+    free(copy);
+    return j;
+}
+
 static int admin_audit_row(void *ctx, const struct audit_row *row)
 {
     struct admin_audit_ctx *c = ctx;
@@ -104,11 +127,13 @@ static int admin_audit_row(void *ctx, const struct audit_row *row)
     char *line = NULL;
 
     if (c->json) {
+        /* details is JSON text written by us; if someone put something else there, show it
+         * as a string rather than drop it (verify is what judges it). */
         details = json_loads(row->details != NULL ? row->details : "{}", 0, NULL);
-        o = json_pack("{sIsIs?s?s?sosssss}", "seq", (json_int_t)row->seq, "time",
-                      (json_int_t)row->time, "actor", row->actor, "event", row->event, "object",
-                      row->object, "details",
-                      details != NULL ? details : json_string(row->details ? row->details : ""),
+        o = json_pack("{sIsIsoso so so ssss}", "seq", (json_int_t)row->seq, "time",
+                      (json_int_t)row->time, "actor", admin_json_str(row->actor), "event",
+                      admin_json_str(row->event), "object", admin_json_str(row->object),
+                      "details", details != NULL ? details : admin_json_str(row->details),
                       "prev_hash", row->prev_hash, "hash", row->hash);
         line = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER)
                          : NULL;
