@@ -452,15 +452,15 @@ static void chan_start_target(struct chan *ch)
         chan_fail(ch, 1, "drawbridge: cannot record this session; refusing");
         return;
     }
-    if (upstream_open_channel(c, ch, err, sizeof(err)) != 0) {
-        chan_fail(ch, 255, "drawbridge: %s", err);
-        return;
-    }
+    /* The target may answer, exit and close before the exec request returns. */
     ch->up_cb.userdata = ch;
     ch->up_cb.channel_exit_status_function = chan_cb_up_exit_status;
     ch->up_cb.channel_exit_signal_function = chan_cb_up_exit_signal;
     ssh_callbacks_init(&ch->up_cb);
-    ssh_set_channel_callbacks(ch->up, &ch->up_cb);
+    if (upstream_open_channel(c, ch, err, sizeof(err)) != 0) {
+        chan_fail(ch, 255, "drawbridge: %s", err);
+        return;
+    }
     ch->state = CHAN_OPEN;
     log_msg(LOG_LVL_INFO, "session.start", "user=%s target=%s login=%s channel=%u kind=%s",
             c->user, c->target, c->up_login, ch->id,
@@ -609,11 +609,12 @@ static void chan_pump_target(struct chan *ch, int *progress)
         /* the target has said all it will say */
         if (ch->exit_status >= 0 || ch->exit_signal != NULL || ssh_channel_is_closed(ch->up)) {
             ch->state = CHAN_CLOSING;
+            *progress = 1;
         } else if (!ch->eof_down_sent) {
             ssh_channel_send_eof(ch->down);
             ch->eof_down_sent = 1;
+            *progress = 1;
         }
-        *progress = 1;
     }
 }
 
@@ -660,8 +661,14 @@ static void chan_pump_shell(struct chan *ch, int *progress)
             rbuf_append(&ch->line, &buf[i], 1);
             continue;
         }
-        ch->exit_status = shell_run_line(&ch->sh, ch->line.data + ch->line.off,
-                                         rbuf_used(&ch->line));
+        size_t len = rbuf_used(&ch->line);
+        const char *line = len > 0 ? ch->line.data + ch->line.off : "";
+
+        /* a client that sends CRLF means the same line */
+        if (len > 0 && line[len - 1] == '\r') {
+            len--;
+        }
+        ch->exit_status = shell_run_line(&ch->sh, line, len);
         rbuf_consume(&ch->line, rbuf_used(&ch->line));
         if (ch->sh.want_exit) {
             ch->state = CHAN_CLOSING;

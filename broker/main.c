@@ -104,8 +104,12 @@ static int main_check(const struct main_args *a)
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    if (policy_load_file(cfg->policy_path, &pol, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
+    /* parse, then lint separately so that every problem is listed, not only the first */
+    if (policy_parse_file(cfg->policy_path, &pol, err, sizeof(err)) != 0 ||
+        policy_lint(pol, err, sizeof(err)) != 0) {
+        size_t n = strlen(err);
+
+        fprintf(stderr, "%s%s", err, n > 0 && err[n - 1] == '\n' ? "" : "\n");
         goto out;
     }
     printf("%s: ok\n%s: ok (%zu targets, %zu rules)\n", a->config, cfg->policy_path,

@@ -169,6 +169,9 @@ int upstream_open_channel(struct conn *c, struct chan *ch, char *err, size_t err
 
     ssh_set_blocking(c->up, 1);
     ch->up = ssh_channel_new(c->up);
+    if (ch->up != NULL) {
+        ssh_set_channel_callbacks(ch->up, &ch->up_cb);
+    }
     if (ch->up == NULL || ssh_channel_open_session(ch->up) != SSH_OK) {
         db_errf(err, errlen, "target %s refused a session: %s", c->tgt->name, ssh_get_error(c->up));
         goto out;
