@@ -14,7 +14,7 @@ t=$(mktemp -d "${INTEG_WORK:-/tmp}/forwarding.XXXXXX")
 BG=()
 cleanup() {
     local p
-    for p in "${BG[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${BG[@]}"; do kill_tree "$p"; done
     [ -n "${SSH_AGENT_PID:-}" ] && kill "$SSH_AGENT_PID" 2>/dev/null
     rm -rf "$t"
 }
@@ -28,7 +28,7 @@ direct_ssh -N -o ExitOnForwardFailure=yes -L "$lport:127.0.0.1:$TARGET_PORT" 2>"
 BG+=($!)
 wait_port "$lport" "${BG[-1]}" "direct ssh -L" || fail "direct -L did not listen"
 expect_match "(direct) -L reaches the target" '^SSH-2\.0-' "$(probe "$lport")"
-kill "${BG[-1]}"
+kill_tree "${BG[-1]}"
 
 for who in alice+staging-1 alice; do
     lport=$(free_port)
@@ -36,7 +36,7 @@ for who in alice+staging-1 alice; do
     BG+=($!)
     wait_port "$lport" "${BG[-1]}" "ssh -L via the gateway" || fail "ssh -L did not listen: $(cat "$t/L.err")"
     expect_nomatch "-L through $who does not reach anything" 'SSH-2\.0-' "$(probe "$lport")"
-    kill "${BG[-1]}" 2>/dev/null
+    kill_tree "${BG[-1]}"
     wait "${BG[-1]}" 2>/dev/null
     NOCASE=1 expect_match "-L through $who: the channel open was refused" 'open failed|prohibited|refused' "$(cat "$t/L.err")"
 done
@@ -48,7 +48,7 @@ for who in alice+staging-1 alice; do
     BG+=($!)
     wait_port "$lport" "${BG[-1]}" "ssh -D via the gateway" || fail "ssh -D did not listen: $(cat "$t/D.err")"
     expect_nomatch "-D through $who does not reach anything" 'SSH-2\.0-' "$(probe "$lport" --socks4 "$TARGET_PORT")"
-    kill "${BG[-1]}" 2>/dev/null
+    kill_tree "${BG[-1]}"
     wait "${BG[-1]}" 2>/dev/null
 done
 
@@ -66,9 +66,9 @@ done
 # ---- -A: agent forwarding ----
 eval "$(ssh-agent -s)" >/dev/null || fail "ssh-agent did not start"
 agentcmd='echo "agent=${SSH_AUTH_SOCK:-none}"'
-out=$(direct_ssh -o "ForwardAgent=$SSH_AUTH_SOCK" "$agentcmd" 2>&1) || fail "(direct) -A: $out"
+out=$(GW_AGENT=$SSH_AUTH_SOCK direct_ssh -A "$agentcmd" 2>&1) || fail "(direct) -A: $out"
 expect_match "(direct) the target would accept agent forwarding" '^agent=/' "$out"
-out=$(gw_ssh alice+staging-1 -o "ForwardAgent=$SSH_AUTH_SOCK" "$agentcmd" 2>&1) || fail "-A through the gateway: $out"
+out=$(GW_AGENT=$SSH_AUTH_SOCK gw_ssh alice+staging-1 -A "$agentcmd" 2>&1) || fail "-A through the gateway: $out"
 expect_match "-A: the session still runs" '^agent=' "$out"
 expect_match "-A: no agent socket on the target" '^agent=none$' "$out"
 

@@ -42,10 +42,17 @@ log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
 dump_logs() {
     local f
     [ -n "${DIR:-}" ] && [ -d "$DIR" ] || return 0
-    for f in "$DIR/gw.log" "$DIR/target_sshd.log" "${LDAP_DIR:-$DIR}"/*.log; do
+    for f in "$DIR/gw.log" "$DIR/target_sshd.log" "${LDAP_DIR:-$DIR}"/slapd.log; do
         [ -f "$f" ] || continue
-        printf '\n----- %s (last 60 lines) -----\n' "$f" >&2
-        tail -n 60 "$f" >&2
+        if [ "$f" = "$DIR/gw.log" ] && [ -n "${GW_LOG_START:-}" ]; then
+            # Shared environment: what the gateway logged since this test
+            # began (other tests' lines included).
+            printf '\n----- %s since line %s (at most 150 lines) -----\n' "$f" "$GW_LOG_START" >&2
+            tail -n +"$GW_LOG_START" "$f" | head -n 150 >&2
+        else
+            printf '\n----- %s (last 60 lines) -----\n' "$f" >&2
+            tail -n 60 "$f" >&2
+        fi
     done
 }
 
@@ -182,6 +189,17 @@ stop_pid() {
     return 1
 }
 
+# kill_tree PID: a background function call runs in a subshell whose child
+# is the real program; end both (by pid, deepest first).
+kill_tree() {
+    local c
+    for c in $(pgrep -P "$1" 2>/dev/null); do
+        kill_tree "$c"
+    done
+    kill "$1" 2>/dev/null
+    return 0
+}
+
 # RSS of a process in KiB (VmRSS), empty if it is gone.
 rss_kib() {
     awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null
@@ -242,7 +260,7 @@ target_start() {
     mkdir -p /run/sshd
     target_unlock_login
     /usr/sbin/sshd -t -f "$DIR/target_sshd_config" || return 1
-    /usr/sbin/sshd -D -e -f "$DIR/target_sshd_config" </dev/null >"$DIR/target_sshd.log" 2>&1 &
+    setsid /usr/sbin/sshd -D -e -f "$DIR/target_sshd_config" </dev/null >"$DIR/target_sshd.log" 2>&1 &
     TARGET_PID=$!
     wait_port "$TARGET_PORT" "$TARGET_PID" "target sshd" || return 1
 }
@@ -329,7 +347,9 @@ EOF
 }
 
 gw_start() {
-    "$DRAWBRIDGE_BIN" serve -c "$CFG" -f </dev/null >>"$DIR/gw.log" 2>&1 &
+    # Its own session: a signal meant for the tests' process group (a
+    # terminal's SIGHUP or SIGINT, job control) must not reach the daemon.
+    setsid "$DRAWBRIDGE_BIN" serve -c "$CFG" -f </dev/null >>"$DIR/gw.log" 2>&1 &
     GW_PID=$!
     wait_port "$GW_PORT" "$GW_PID" "drawbridge serve" || return 1
 }
@@ -381,8 +401,7 @@ env_up() {
         return 1
     fi
     ldap_start "$DIR" || { echo "ldap_start failed" >&2; return 1; }
-    LDAP_SECRET=${LDAP_DIR:-$DIR}/ldap.secret
-    [ -s "$LDAP_SECRET" ] || LDAP_SECRET=$DIR/ldap.secret
+    LDAP_SECRET=${LDAP_SECRET_FILE:-${LDAP_DIR:-$DIR}/ldap.secret}
 
     # Keys: alice's client key (in LDAP), a key for direct ssh to the target
     # (for comparisons only), the target's host key and an unrelated one.
@@ -440,6 +459,7 @@ env_use() {
         DIR=$d
         fail "the shared gateway (pid $GW_PID) is not running"
     fi
+    GW_LOG_START=$(($(wc -l <"$DIR/gw.log") + 1))
 }
 
 # env_down [STATUS]: stops everything of the current environment and removes
@@ -502,10 +522,13 @@ _ssh_opts() {
         -o ConnectTimeout=10
         -o ServerAliveInterval=15
         -o ControlMaster=no -o ControlPath=none)
-    SSH_KEY_OPTS=(-o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none
+    # No agent unless a test asks for one (GW_AGENT): OpenSSH takes the first
+    # value of an option, so a later -o IdentityAgent could not undo "none",
+    # and with "none" ssh -A forwards nothing.
+    SSH_KEY_OPTS=(-o BatchMode=yes -o IdentitiesOnly=yes -o "IdentityAgent=${GW_AGENT:-none}"
         -o PreferredAuthentications=publickey -o PasswordAuthentication=no
         -i "${GW_KEY_OVERRIDE:-$GW_KEY}")
-    SSH_PW_OPTS=(-o BatchMode=no -o PubkeyAuthentication=no -o IdentityAgent=none
+    SSH_PW_OPTS=(-o BatchMode=no -o PubkeyAuthentication=no -o "IdentityAgent=${GW_AGENT:-none}"
         -o PreferredAuthentications=password,keyboard-interactive
         -o NumberOfPasswordPrompts=1)
 }
@@ -554,7 +577,7 @@ gw_rsync() {
 direct_ssh() {
     ssh -F /dev/null -o UserKnownHostsFile=/dev/null -o GlobalKnownHostsFile=/dev/null \
         -o StrictHostKeyChecking=no -o LogLevel=ERROR -o BatchMode=yes -o IdentitiesOnly=yes \
-        -o IdentityAgent=none -i "$DIRECT_KEY" -p "$TARGET_PORT" -l "$LOGIN" 127.0.0.1 "$@"
+        -o "IdentityAgent=${GW_AGENT:-none}" -i "$DIRECT_KEY" -p "$TARGET_PORT" -l "$LOGIN" 127.0.0.1 "$@"
 }
 
 # stream_cmd BYTES: a remote command (for bash on the target) that writes

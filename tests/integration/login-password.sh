@@ -22,6 +22,12 @@ out=$(gw_ssh_pw frank-pw-2026 frank whoami 2>&1) || fail "frank password login f
 expect_match "whoami shows frank" '^user:[[:space:]]+frank' "$out"
 expect_nomatch "frank has no groups" 'groups:.*(sre|engineers|security|oncall)' "$out"
 
+# mallory's DN is "cn=mallory *)(cn=*,ou=people,...": the group search must
+# escape the DN it puts into (member=%d) to find exactly red-team.
+out=$(gw_ssh_pw mallory-pw-2026 mallory whoami 2>&1) || fail "mallory password login failed: $out"
+expect_match "whoami shows mallory" '^user:[[:space:]]+mallory' "$out"
+expect_match "mallory's groups are exactly red-team" '^groups:[[:space:]]+red-team[[:space:]]*$' "$out"
+
 # Password login to a target (alice: engineers -> standing on staging-1).
 out=$(gw_ssh_pw alice-pw-2026 alice+staging-1 'echo "on-target:$(id -un)"' 2>&1) ||
     fail "alice+staging-1 with a password failed: $out"

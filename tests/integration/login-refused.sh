@@ -87,9 +87,23 @@ for n in "${names[@]}"; do
     try_key "$n"
 done
 
+# "twin" is the uid of two entries: exactly one entry or refuse.
+try_pw twin-a-pw-2026 twin
+try_pw twin-b-pw-2026 twin
+out=$(gw_ssh_pw twin-a-pw-2026 twin-a whoami 2>&1) || fail "twin-a (one entry) could not log in: $out"
+expect_match "twin-a (a unique uid) logs in" '^user:[[:space:]]+twin-a' "$out"
+
 # A name that fits the grammar but is nobody (a 64-character one too).
 try_pw alice-pw-2026 nosuchuser
 try_pw alice-pw-2026 "a$(head -c 63 /dev/zero | tr '\0' b)"
+
+# The grammar is checked before LDAP is asked: no search the gateway sent
+# has a uid value outside [a-z_][a-z0-9_.-]{0,63} (an escaped one included).
+bad=$(grep -E ' SRCH base=' "$LDAP_DIR/slapd.log" | grep -oE '\(uid=[^)]*\)' | sort -u |
+    grep -vE '^\(uid=[a-z_][a-z0-9_.-]{0,63}\)$' || true)
+expect_eq "no invalid name reached the directory" "" "$bad"
+expect_match "(the slapd log does show the valid names' searches)" '\(uid=nosuchuser\)' \
+    "$(grep -E ' SRCH base=' "$LDAP_DIR/slapd.log")"
 
 gw_still_serves
 out=$(gw_ssh_pw alice-pw-2026 alice whoami 2>&1) || fail "alice password login failed afterwards: $out"

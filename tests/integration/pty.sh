@@ -26,10 +26,10 @@ drive() {
 ssh_argv alice+staging-1
 : >"$t/transcript"
 if ! drive size:30:100 \
-    'send:stty size; tty\r' 'expect:\r\n30 100\r\n' 'expect:/dev/pts/' \
+    'send:stty size; tty\r' 'expect:[\r\n]30 100\r' 'expect:/dev/pts/' \
     'send:echo hi-$((6*7))\r' 'expect:hi-42' \
     size:50:132 sleep:1 \
-    'send:stty size\r' 'expect:\r\n50 132\r\n' \
+    'send:stty size\r' 'expect:[\r\n]50 132\r' \
     'send:exit 3\r' exit:3 \
     -- "${SSH_ARGV[@]}"; then
     fail "pty session to staging-1: $(cat "$t/drive.err")"
