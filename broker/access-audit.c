@@ -151,7 +151,7 @@ json_t *access_json_str(const char *s)
 
 json_t *access_request_json(const struct store_request *r)
 {
-    return json_pack("{sIsssssssssIsosssisIsb}", "id", (json_int_t)r->id, "requester",
+    return json_pack("{sI ss ss ss ss sI so ss si sI sb}", "id", (json_int_t)r->id, "requester",
                      r->requester, "target", r->target, "login", r->login, "rule", r->rule,
                      "duration", (json_int_t)r->duration, "reason", access_json_str(r->reason),
                      "ticket", r->ticket, "approvals_needed", r->approvals_needed, "expires_at",
@@ -160,8 +160,8 @@ json_t *access_request_json(const struct store_request *r)
 
 json_t *access_grant_json(const struct store_grant *g)
 {
-    return json_pack("{sIsssssssssIsIsbsb}", "id", (json_int_t)g->id, "user", g->user, "target",
-                     g->target, "login", g->login, "rule", g->rule, "starts_at",
+    return json_pack("{sI ss ss ss ss sI sI sb sb}", "id", (json_int_t)g->id, "user", g->user,
+                     "target", g->target, "login", g->login, "rule", g->rule, "starts_at",
                      (json_int_t)g->starts_at, "ends_at", (json_int_t)g->ends_at, "breakglass",
                      g->breakglass, "review_required", g->review_required);
 }
@@ -172,12 +172,14 @@ static int access_audit_dump(struct store *s, long long now, const char *actor, 
     char *text = NULL;
     int rc;
 
-    if (details != NULL) {
-        text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
-        json_decref(details);
-        if (text == NULL) {
-            return DB_ERR_NOMEM;
-        }
+    /* NULL is what json_pack returns when it fails: never record a row without its details. */
+    if (details == NULL) {
+        return DB_ERR_NOMEM;
+    }
+    text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
+    json_decref(details);
+    if (text == NULL) {
+        return DB_ERR_NOMEM;
     }
     rc = store_audit_append(s, now, actor, event, object, text, NULL);
     free(text);
@@ -196,15 +198,16 @@ int access_audit_tx(struct store *s, long long now, const char *actor, const cha
 void access_refused(const struct access *a, const struct policy_subject *who, long long now,
                     const char *action, const char *target, const char *why)
 {
-    json_t *d = json_pack("{ssso}", "action", action, "reason", access_json_str(why));
+    json_t *d = json_pack("{ss so}", "action", action, "reason", access_json_str(why));
 
     access_audit_dump(a->store, now, who->user, "access.refused", target, d);
 }
 
-void access_notify_request(const struct access *a, const char *event,
-                           const struct store_request *r, const char *actor, const char *text)
+void access_notify_request(const struct access *a, const char *event, const struct store_request *r,
+                           const char *actor, const char *text)
 {
-    json_t *obj = NULL;
+    const struct policy_rule *rule = NULL;
+    json_t *obj = NULL, *approvers = NULL;
 
     if (a->notify == NULL || a->notify->fn == NULL) {
         return;
@@ -222,6 +225,18 @@ void access_notify_request(const struct access *a, const char *event,
     }
     if (r->status == STORE_REQ_APPROVED) {
         json_object_set_new(obj, "grant_ends_at", json_integer(r->decided_at + r->duration));
+    }
+    /* Who can act on it, so the hook can route the message ("group:sre-leads", ...). */
+    rule = access_rule_find(a->policy, r->rule);
+    if (rule != NULL && (approvers = json_array()) != NULL) {
+        for (size_t i = 0; i < rule->napprovers; i++) {
+            json_array_append_new(
+                approvers,
+                json_sprintf("%s:%s",
+                             rule->approvers[i].kind == POLICY_PRINCIPAL_GROUP ? "group" : "user",
+                             rule->approvers[i].name));
+        }
+        json_object_set_new(obj, "approvers", approvers);
     }
     a->notify->fn(a->notify->ctx, event, obj);
     json_decref(obj);
@@ -244,7 +259,7 @@ int access_audit_auth(struct store *s, long long now, const char *user, const ch
 
     /* Failed logins carry whatever name was typed: cut it, and keep it JSON-safe below. */
     access_cut(actor, sizeof(actor), user);
-    d = json_pack("{sososo}", "user", access_json_str(user), "peer", access_json_str(peer),
+    d = json_pack("{so so so}", "user", access_json_str(user), "peer", access_json_str(peer),
                   "method", access_json_str(method));
     if (d != NULL && !ok) {
         json_object_set_new(d, "reason", access_json_str(why));
@@ -283,10 +298,8 @@ int access_audit_policy_load(struct store *s, long long now, const char *path, i
 int access_audit_event(struct store *s, long long now, const char *actor, const char *event,
                        const char *object, struct json_t *details)
 {
-    if (details != NULL) {
-        json_incref(details);
-    }
-    return access_audit_dump(s, now, actor, event, object, details);
+    return access_audit_dump(s, now, actor, event, object,
+                             details != NULL ? json_incref(details) : json_object());
 }
 
 int access_session_start(struct store *s, struct store_session *row)
@@ -302,7 +315,7 @@ int access_session_start(struct store *s, struct store_session *row)
         store_rollback(s);
         return rc;
     }
-    d = json_pack("{sssssIssso}", "target", row->target, "login", row->login, "grant",
+    d = json_pack("{ss ss sI ss ss so}", "target", row->target, "login", row->login, "grant",
                   (json_int_t)row->grant_id, "kind", row->kind, "user", row->user, "command",
                   row->command != NULL ? access_json_str(row->command) : json_null());
     snprintf(object, sizeof(object), "session %s", row->id);
@@ -327,7 +340,7 @@ int access_session_end(struct store *s, const char *id, const char *user, long l
         store_rollback(s);
         return rc;
     }
-    d = json_pack("{siso}", "exit_status", exit_status, "sha256",
+    d = json_pack("{si so}", "exit_status", exit_status, "sha256",
                   sha256 != NULL ? json_string(sha256) : json_null());
     snprintf(object, sizeof(object), "session %.*s", STORE_SESSION_ID_LEN, id);
     if ((rc = access_audit_dump(s, now, user, "session.end", object, d)) != 0) {

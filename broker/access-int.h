@@ -16,7 +16,8 @@ int access_check_who(const struct policy_subject *who, char *err, size_t errlen)
 
 /*
  * Appends an audit row inside the caller's transaction; object is
- * "<kind> <id>".  details is stolen (NULL: "{}").
+ * "<kind> <id>".  details is stolen; NULL (what a failed json_pack gives) is
+ * DB_ERR_NOMEM, so no row is ever written without its details.
  */
 int access_audit_tx(struct store *s, long long now, const char *actor, const char *event,
                     const char *kind, long long id, json_t *details);
@@ -39,8 +40,8 @@ json_t *access_grant_json(const struct store_grant *g);
 json_t *access_json_str(const char *s);
 
 /* Calls a->notify (when set) with the request and who acted; text is a comment or reason. */
-void access_notify_request(const struct access *a, const char *event,
-                           const struct store_request *r, const char *actor, const char *text);
+void access_notify_request(const struct access *a, const char *event, const struct store_request *r,
+                           const char *actor, const char *text);
 
 /* The rule of that name in p, or NULL. */
 const struct policy_rule *access_rule_find(const struct policy *p, const char *name);

@@ -72,9 +72,9 @@ static int access_grant_live(struct store *s, long long id, long long now)
     return g.status == STORE_GRANT_ACTIVE;
 }
 
-int access_list_requests(const struct access *a, const struct policy_subject *who,
-                         unsigned flags, long long now, struct store_request **out, size_t *n,
-                         char *err, size_t errlen)
+int access_list_requests(const struct access *a, const struct policy_subject *who, unsigned flags,
+                         long long now, struct store_request **out, size_t *n, char *err,
+                         size_t errlen)
 {
     struct store_request *v = NULL;
     unsigned mask = 0;
@@ -129,8 +129,7 @@ int access_list_requests(const struct access *a, const struct policy_subject *wh
 }
 
 int access_list_grants(const struct access *a, const struct policy_subject *who, unsigned flags,
-                       long long now, struct store_grant **out, size_t *n, char *err,
-                       size_t errlen)
+                       long long now, struct store_grant **out, size_t *n, char *err, size_t errlen)
 {
     struct store_grant *v = NULL;
     size_t nv = 0, k = 0;

@@ -50,9 +50,9 @@ static int access_expire_grant(struct store *s, struct store_grant *g, long long
         return rc;
     }
     g->status = STORE_GRANT_EXPIRED;
-    return access_audit_tx(s, now, "system", "grant.expire", "grant", g->id,
-                           json_pack("{sssI}", "user", g->user, "ends_at",
-                                     (json_int_t)g->ends_at));
+    return access_audit_tx(
+        s, now, "system", "grant.expire", "grant", g->id,
+        json_pack("{ss sI}", "user", g->user, "ends_at", (json_int_t)g->ends_at));
 }
 
 /*
@@ -71,8 +71,8 @@ static int access_refuse_stale(struct store *s, int rc)
 }
 
 int access_request(const struct access *a, const struct policy_subject *who,
-                   const struct access_request_args *q, long long now,
-                   struct store_request *out, char *err, size_t errlen)
+                   const struct access_request_args *q, long long now, struct store_request *out,
+                   char *err, size_t errlen)
 {
     struct policy_request_query pq;
     struct policy_result res;
@@ -113,8 +113,7 @@ int access_request(const struct access *a, const struct policy_subject *who,
     r.duration = q->duration;
     r.status = STORE_REQ_PENDING;
     r.created_at = now;
-    r.expires_at =
-        now + (a->policy->request_ttl > 0 ? a->policy->request_ttl : ACCESS_DEFAULT_TTL);
+    r.expires_at = now + (a->policy->request_ttl > 0 ? a->policy->request_ttl : ACCESS_DEFAULT_TTL);
     r.approvals_needed = res.rule->approvals > 1 ? res.rule->approvals : 1;
 
     if ((rc = store_begin(a->store)) != 0) {
@@ -125,8 +124,7 @@ int access_request(const struct access *a, const struct policy_subject *who,
     }
     if (npending >= ACCESS_PENDING_MAX) {
         store_rollback(a->store);
-        db_errf(err, errlen, "you already have %lld pending requests; cancel some first",
-                npending);
+        db_errf(err, errlen, "you already have %lld pending requests; cancel some first", npending);
         return DB_ERR_DENIED;
     }
     if ((rc = store_request_insert(a->store, &r)) != 0 ||
@@ -182,7 +180,8 @@ static int access_still_allowed(const struct access *a, const struct store_reque
     long long max = rule->max_duration > 0 ? rule->max_duration : ACCESS_DEFAULT_MAX;
     char d[32];
 
-    if (t == NULL || !policy_rule_selects(rule, t) || !policy_rule_allows_login(rule, t, r->login)) {
+    if (t == NULL || !policy_rule_selects(rule, t) ||
+        !policy_rule_allows_login(rule, t, r->login)) {
         db_errf(err, errlen, "request %lld: rule %s no longer gives %s@%s", r->id, rule->name,
                 r->login, r->target);
         return DB_ERR_DENIED;
@@ -279,9 +278,9 @@ static int access_decide(const struct access *a, const struct policy_subject *wh
         r.approvals++;
     }
     if (rc != 0 ||
-        (rc = access_audit_tx(a->store, now, who->user, approve ? "request.approve" : "request.deny",
-                              "request", id,
-                              json_pack("{sisiss}", "approvals", r.approvals, "needed", needed,
+        (rc = access_audit_tx(a->store, now, who->user,
+                              approve ? "request.approve" : "request.deny", "request", id,
+                              json_pack("{si si ss}", "approvals", r.approvals, "needed", needed,
                                         approve ? "comment" : "reason", d.comment))) != 0) {
         return access_store_fail(a->store, rc, err, errlen);
     }
@@ -354,8 +353,8 @@ int access_cancel(const struct access *a, const struct policy_subject *who, long
         return DB_ERR_CONFLICT;
     }
     if ((rc = store_request_set_status(a->store, id, STORE_REQ_CANCELLED, now, who->user)) != 0 ||
-        (rc = access_audit_tx(a->store, now, who->user, "request.cancel", "request", id, NULL)) !=
-            0 ||
+        (rc = access_audit_tx(a->store, now, who->user, "request.cancel", "request", id,
+                              json_object())) != 0 ||
         (rc = store_commit(a->store, err, errlen)) != 0) {
         return access_store_fail(a->store, rc, err, errlen);
     }
@@ -397,8 +396,7 @@ int access_revoke(const struct access *a, const struct policy_subject *who, long
     if (!access_may_revoke(a, who, &g)) {
         store_rollback(a->store);
         db_errf(err, errlen, "%s may not revoke grant %lld (not an approver of %s%s or a reviewer)",
-                who->user, id, g.breakglass ? "break-glass" : "rule ",
-                g.breakglass ? "" : g.rule);
+                who->user, id, g.breakglass ? "break-glass" : "rule ", g.breakglass ? "" : g.rule);
         access_refused(a, who, now, "revoke", g.target, err);
         return DB_ERR_DENIED;
     }
@@ -416,7 +414,7 @@ int access_revoke(const struct access *a, const struct policy_subject *who, long
     if ((rc = store_grant_set_status(a->store, id, STORE_GRANT_REVOKED, now, who->user, reason)) !=
             0 ||
         (rc = access_audit_tx(a->store, now, who->user, "grant.revoke", "grant", id,
-                              json_pack("{ssss}", "user", g.user, "reason", reason))) != 0 ||
+                              json_pack("{ss ss}", "user", g.user, "reason", reason))) != 0 ||
         (rc = store_commit(a->store, err, errlen)) != 0) {
         return access_store_fail(a->store, rc, err, errlen);
     }
@@ -426,10 +424,9 @@ int access_revoke(const struct access *a, const struct policy_subject *who, long
     return 0;
 }
 
-int access_breakglass(const struct access *a, const struct policy_subject *who,
-                      const char *target, const char *login, long long duration,
-                      const char *reason, long long now, struct store_request *out, char *err,
-                      size_t errlen)
+int access_breakglass(const struct access *a, const struct policy_subject *who, const char *target,
+                      const char *login, long long duration, const char *reason, long long now,
+                      struct store_request *out, char *err, size_t errlen)
 {
     const struct policy_target *t = NULL;
     struct store_request r;
@@ -443,8 +440,9 @@ int access_breakglass(const struct access *a, const struct policy_subject *who,
         return rc;
     }
     if (max <= 0 || !policy_is_breakglass_requester(a->policy, who)) {
-        db_errf(err, errlen, max <= 0 ? "break-glass is not configured in the policy"
-                                      : "you are not allowed to use break-glass");
+        db_errf(err, errlen,
+                max <= 0 ? "break-glass is not configured in the policy"
+                         : "you are not allowed to use break-glass");
         access_refused(a, who, now, "breakglass", target != NULL ? target : "", err);
         return DB_ERR_DENIED;
     }

@@ -130,11 +130,11 @@ static int admin_audit_row(void *ctx, const struct audit_row *row)
         /* details is JSON text written by us; if someone put something else there, show it
          * as a string rather than drop it (verify is what judges it). */
         details = json_loads(row->details != NULL ? row->details : "{}", 0, NULL);
-        o = json_pack("{sIsIsoso so so ssss}", "seq", (json_int_t)row->seq, "time",
+        o = json_pack("{sI sI so so so so ss ss}", "seq", (json_int_t)row->seq, "time",
                       (json_int_t)row->time, "actor", admin_json_str(row->actor), "event",
-                      admin_json_str(row->event), "object", admin_json_str(row->object),
-                      "details", details != NULL ? details : admin_json_str(row->details),
-                      "prev_hash", row->prev_hash, "hash", row->hash);
+                      admin_json_str(row->event), "object", admin_json_str(row->object), "details",
+                      details != NULL ? details : admin_json_str(row->details), "prev_hash",
+                      row->prev_hash, "hash", row->hash);
         line = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_PRESERVE_ORDER)
                          : NULL;
         json_decref(o);
@@ -241,8 +241,8 @@ static void admin_principals(FILE *out, const struct policy_principal *ps, size_
     }
 }
 
-static void admin_report_grants(FILE *out, const struct policy *p, struct store_grant *g,
-                                size_t n, long long now)
+static void admin_report_grants(FILE *out, const struct policy *p, struct store_grant *g, size_t n,
+                                long long now)
 {
     char when[32], left[32];
 
@@ -267,8 +267,7 @@ static void admin_report_grants(FILE *out, const struct policy *p, struct store_
             why = "  (its target is gone from the policy: not usable)";
         }
         fprintf(out, "  %s -> %s@%s  grant %lld  rule %s  until %s (%s left)%s\n", g[i].user,
-                g[i].login, g[i].target, g[i].id, g[i].rule[0] ? g[i].rule : "-", when, left,
-                why);
+                g[i].login, g[i].target, g[i].id, g[i].rule[0] ? g[i].rule : "-", when, left, why);
     }
 }
 

@@ -205,8 +205,7 @@ int audit_head_read(const char *path, const unsigned char key[32], struct audit_
         db_errf(err, errlen, "audit head: %s: %s", path, strerror(errno));
         return DB_ERR_IO;
     }
-    if ((size_t)n > AUDIT_HEAD_MAX ||
-        audit_head_parse(buf, (size_t)n, out, &bodylen, &got) != 0) {
+    if ((size_t)n > AUDIT_HEAD_MAX || audit_head_parse(buf, (size_t)n, out, &bodylen, &got) != 0) {
         db_errf(err, errlen, "audit head: %s is malformed", path);
         goto out;
     }

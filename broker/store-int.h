@@ -63,7 +63,7 @@ struct store {
     char db_path[4200];
     char head_path[4200];
     char lock_path[4200];
-    unsigned char key[32];  /* the anchor's HMAC key */
+    unsigned char key[32]; /* the anchor's HMAC key */
     int in_tx;
     long long tx_audit_seq; /* last audit row added in the open transaction, 0: none */
     char tx_audit_hash[AUDIT_HASH_HEX + 1];

@@ -402,8 +402,8 @@ int store_grant_get(struct store *s, long long id, struct store_grant *out)
     return store_grant_one(st, out);
 }
 
-int store_grant_find_live(struct store *s, const char *user, const char *target,
-                          const char *login, long long now, struct store_grant *out)
+int store_grant_find_live(struct store *s, const char *user, const char *target, const char *login,
+                          long long now, struct store_grant *out)
 {
     sqlite3_stmt *st = s->stmt[ST_GRANT_FIND_LIVE];
 

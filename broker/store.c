@@ -277,8 +277,8 @@ static int store_read_key(struct store *s, const char *state_dir, char *err, siz
 static int store_prepare_all(struct store *s, char *err, size_t errlen)
 {
     for (int i = 0; i < STORE_STMT_COUNT; i++) {
-        int rc = sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &s->stmt[i], NULL);
+        int rc = sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->stmt[i],
+                                    NULL);
         if (rc != SQLITE_OK) {
             db_errf(err, errlen, "%s: statement %d: %s", s->db_path, i, sqlite3_errmsg(s->db));
             return DB_ERR_INTERNAL;
@@ -490,9 +490,8 @@ int store_audit_hash_at(struct store *s, long long seq, char hash[AUDIT_HASH_HEX
     return r;
 }
 
-static int store_audit_insert(struct store *s, long long now, const char *actor,
-                              const char *event, const char *object, const char *details,
-                              long long *seq_out)
+static int store_audit_insert(struct store *s, long long now, const char *actor, const char *event,
+                              const char *object, const char *details, long long *seq_out)
 {
     sqlite3_stmt *st = s->stmt[ST_AUDIT_INSERT];
     struct audit_row row;

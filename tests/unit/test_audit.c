@@ -54,9 +54,8 @@ static void fx_append(struct fx *f, int i)
     snprintf(actor, sizeof(actor), "user%d", i);
     snprintf(object, sizeof(object), "request %d", i);
     snprintf(details, sizeof(details), "{\"n\":%d,\"why\":\"row %d\"}", i, i);
-    assert_int_equal(store_audit_append(f->s, T0 + i, actor, "request.create", object, details,
-                                        NULL),
-                     0);
+    assert_int_equal(
+        store_audit_append(f->s, T0 + i, actor, "request.create", object, details, NULL), 0);
 }
 
 static int fx_setup(void **state)

@@ -307,9 +307,9 @@ static void test_grant_live_lookup(void **state)
     struct store_grant g, *v = NULL;
     size_t n = 0;
     const struct live_case cases[] = {
-        {"alice", "web-1", "deploy", T0 + 100, 2},  /* both live: the one ending last */
-        {"alice", "web-1", "deploy", T0, 1},        /* starts_at is inclusive */
-        {"alice", "web-1", "deploy", T0 - 1, 0},    /* not yet */
+        {"alice", "web-1", "deploy", T0 + 100, 2}, /* both live: the one ending last */
+        {"alice", "web-1", "deploy", T0, 1},       /* starts_at is inclusive */
+        {"alice", "web-1", "deploy", T0 - 1, 0},   /* not yet */
         {"alice", "web-1", "deploy", T0 + 5, 1},
         {"alice", "web-1", "deploy", T0 + 600, 2},  /* the first ended; the longer one is live */
         {"alice", "web-1", "deploy", T0 + 1200, 0}, /* ends_at is exclusive */
@@ -341,9 +341,8 @@ static void test_grant_live_lookup(void **state)
     assert_int_equal(n, 0);
     free(v);
     /* Revoking fills the revoke columns; expiring does not. */
-    assert_int_equal(store_grant_set_status(f->s, ids[0], STORE_GRANT_REVOKED, T0 + 5, "sam",
-                                            "done"),
-                     0);
+    assert_int_equal(
+        store_grant_set_status(f->s, ids[0], STORE_GRANT_REVOKED, T0 + 5, "sam", "done"), 0);
     assert_int_equal(store_grant_get(f->s, ids[0], &g), 0);
     assert_int_equal(g.status, STORE_GRANT_REVOKED);
     assert_string_equal(g.revoked_by, "sam");
@@ -426,9 +425,8 @@ static void test_transactions(void **state)
     assert_int_equal(store_begin(f->s), 0);
     assert_int_equal(store_begin(f->s), DB_ERR_INTERNAL);
     assert_int_equal(store_request_insert(f->s, &r), 0);
-    assert_int_equal(store_audit_append(f->s, T0, "alice", "request.create", "request 1", NULL,
-                                        NULL),
-                     0);
+    assert_int_equal(
+        store_audit_append(f->s, T0, "alice", "request.create", "request 1", NULL, NULL), 0);
     store_rollback(f->s);
     assert_int_equal(store_request_get(f->s, r.id, &got), DB_ERR_NOTFOUND);
     assert_int_equal(store_audit_verify(f->s, &n, f->err, sizeof(f->err)), 0);
@@ -440,8 +438,7 @@ static void test_transactions(void **state)
     assert_int_equal(store_open(f->dir, &other, f->err, sizeof(f->err)), 0);
     assert_int_equal(store_begin(f->s), 0);
     assert_int_equal(store_request_insert(f->s, &r), 0);
-    assert_int_equal(store_audit_append(f->s, T0, "alice", "request.create", "request", NULL,
-                                        NULL),
+    assert_int_equal(store_audit_append(f->s, T0, "alice", "request.create", "request", NULL, NULL),
                      0);
     assert_int_equal(store_request_get(other, r.id, &got), DB_ERR_NOTFOUND); /* not yet */
     assert_int_equal(store_commit(f->s, f->err, sizeof(f->err)), 0);
@@ -468,8 +465,7 @@ static void test_users_seen(void **state)
     assert_int_equal(store_user_seen(f->s, "alice", "uid=alice,ou=people", T0), 0);
     assert_int_equal(store_user_seen(f->s, "alice", "uid=alice,ou=staff", T0 + 50), 0);
     assert_int_equal(store_user_seen(f->s, "alice", "uid=alice,ou=staff", T0 + 20), 0);
-    fx_query(f, "SELECT first_seen || ' ' || last_seen || ' ' || dn FROM users", buf,
-             sizeof(buf));
+    fx_query(f, "SELECT first_seen || ' ' || last_seen || ' ' || dn FROM users", buf, sizeof(buf));
     assert_string_equal(buf, "1700000000 1700000050 uid=alice,ou=staff");
 }
 
@@ -534,10 +530,10 @@ static void test_sessions(void **state)
     assert_string_equal(got.recording_path, "/var/rec/x.cast");
     assert_int_equal(got.grant_id, gid);
     store_session_clear(&got);
-    assert_int_equal(store_session_end(f->s, row.id, T0 + 1100, 0,
-                                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-                                       NULL),
-                     0);
+    assert_int_equal(
+        store_session_end(f->s, row.id, T0 + 1100, 0,
+                          "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL),
+        0);
     assert_int_equal(store_session_get(f->s, row.id, &got), 0);
     assert_int_equal(got.ended_at, T0 + 1100);
     assert_int_equal(got.exit_status, 0);
