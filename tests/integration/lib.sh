@@ -415,7 +415,14 @@ env_up() {
     ALICE_PUB=$(cat "$GW_KEY.pub")
     ldap_add_key alice "$ALICE_PUB" || { echo "ldap_add_key alice failed" >&2; return 1; }
 
-    GW_PORT=$(free_port) && TARGET_PORT=$(free_port) && DOWN_PORT=$(free_port) || return 1
+    # GW_PORT_WANTED (the demo's 2222) is used when it is free.
+    if [ -n "${GW_PORT_WANTED:-}" ] && ! port_in_use "$GW_PORT_WANTED"; then
+        GW_PORT=$GW_PORT_WANTED
+        _PORTS_GIVEN="$_PORTS_GIVEN$GW_PORT "
+    else
+        GW_PORT=$(free_port) || return 1
+    fi
+    TARGET_PORT=$(free_port) && DOWN_PORT=$(free_port) || return 1
     policy_write
     config_write
 
