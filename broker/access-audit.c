@@ -195,12 +195,28 @@ int access_audit_tx(struct store *s, long long now, const char *actor, const cha
     return access_audit_dump(s, now, actor, event, object, details);
 }
 
+/* Printable ASCII, at most buflen - 1 bytes; anything else becomes '?'.  For names as typed. */
+static char *access_printable(char *buf, size_t buflen, const char *s)
+{
+    size_t i = 0;
+
+    for (; s != NULL && s[i] != '\0' && i + 1 < buflen; i++) {
+        unsigned char c = (unsigned char)s[i];
+        buf[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    buf[i] = '\0';
+    return buf;
+}
+
 void access_refused(const struct access *a, const struct policy_subject *who, long long now,
                     const char *action, const char *target, const char *why)
 {
+    char object[STORE_NAME_MAX + 1];
     json_t *d = json_pack("{ss so}", "action", action, "reason", access_json_str(why));
 
-    access_audit_dump(a->store, now, who->user, "access.refused", target, d);
+    /* The target is as typed (it may name nothing): keep the row short and plain. */
+    access_audit_dump(a->store, now, who->user, "access.refused",
+                      access_printable(object, sizeof(object), target), d);
 }
 
 void access_notify_request(const struct access *a, const char *event, const struct store_request *r,
@@ -244,12 +260,6 @@ void access_notify_request(const struct access *a, const char *event, const stru
 
 /* ---- helpers for the session code ---- */
 
-static char *access_cut(char *buf, size_t buflen, const char *s)
-{
-    snprintf(buf, buflen, "%s", s != NULL ? s : "");
-    return buf;
-}
-
 int access_audit_auth(struct store *s, long long now, const char *user, const char *dn,
                       const char *peer, const char *method, int ok, const char *why)
 {
@@ -257,8 +267,9 @@ int access_audit_auth(struct store *s, long long now, const char *user, const ch
     json_t *d = NULL;
     int rc;
 
-    /* Failed logins carry whatever name was typed: cut it, and keep it JSON-safe below. */
-    access_cut(actor, sizeof(actor), user);
+    /* Failed logins carry whatever name was typed: the actor is a short printable form of it,
+     * the details keep it in full (JSON-escaped). */
+    access_printable(actor, sizeof(actor), user);
     d = json_pack("{so so so}", "user", access_json_str(user), "peer", access_json_str(peer),
                   "method", access_json_str(method));
     if (d != NULL && !ok) {
@@ -272,9 +283,6 @@ int access_audit_auth(struct store *s, long long now, const char *user, const ch
         json_decref(d);
         store_rollback(s);
         return rc;
-    }
-    if (!db_utf8_valid(actor, strlen(actor))) {
-        access_cut(actor, sizeof(actor), "?");
     }
     if ((rc = access_audit_dump(s, now, actor, ok ? "auth.success" : "auth.failure", actor, d)) !=
         0) {

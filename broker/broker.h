@@ -375,7 +375,10 @@ struct store;
  * busy timeout and foreign keys on, and reads the anchor key
  * state_dir/keys/recording.hmac (keys_ensure creates it; missing is an
  * error).  One handle per process: open it after fork, never carry one
- * across.  Caller frees with store_close.
+ * across.  A process that forks while holding a handle (the listener) must
+ * leave the child's inherited copy untouched -- not even store_close, which
+ * could checkpoint the WAL under the parent -- so it is simplest to close
+ * before fork and reopen after.  Caller frees with store_close.
  */
 int store_open(const char *state_dir, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);

@@ -664,6 +664,9 @@ static void test_crash_during_approvals(void **state)
 
     assert_non_null(ca);
     srand(seed);
+    /* As the listener should: no handle open across fork. */
+    store_close(f->s);
+    f->s = NULL;
     for (int round = 0; round < 8; round++) {
         pid_t pid = fork();
         int st = 0;
@@ -677,6 +680,8 @@ static void test_crash_during_approvals(void **state)
         assert_int_equal(waitpid(pid, &st, 0), pid);
         assert_true(WIFSIGNALED(st));
     }
+    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    f->a.store = f->s;
     assert_int_equal(store_request_list(f->s, NULL, 0, 4000, &v, &n), 0);
     if (n < 8) {
         fail_msg("the child made only %zu requests (seed %u)", n, seed);

@@ -234,7 +234,7 @@ static void test_session_audit(void **state)
     assert_string_equal(rows->objects[0], "alice");
     assert_non_null(strstr(rows->details[0], "\"method\":\"publickey\""));
     assert_string_equal(rows->events[1], "auth.failure");
-    assert_string_equal(rows->objects[1], "?"); /* not UTF-8: not stored as typed */
+    assert_string_equal(rows->objects[1], "bob?"); /* not UTF-8: not stored as typed */
     assert_non_null(strstr(rows->details[1], "bad password"));
     assert_string_equal(rows->events[2], "policy.load");
     assert_string_equal(rows->events[3], "policy.reject");
