@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for what broker/access*.c shows and records rather than
- * decides: listings and `show` scoped by role, the per-requester cap, the
- * access report, and the audit helpers the session code calls.
+ * decides: listings and `show` scoped by role, the per-requester cap,
+ * notifications, the access report, the audit helpers the session code
+ * calls, and processes racing to decide the same requests.
  */
 #include "access-fixture.h"
 
@@ -179,7 +180,23 @@ struct fx_rows {
     char objects[64][64];
     char details[64][512];
     int n;
+    int approves, grants; /* for fx_count_events */
 };
+
+/* Counts request.approve and grant.start; any other event but request.create goes to n. */
+static int fx_count_events(void *ctx, const struct audit_row *row)
+{
+    struct fx_rows *c = ctx;
+
+    if (strcmp(row->event, "request.approve") == 0) {
+        c->approves++;
+    } else if (strcmp(row->event, "grant.start") == 0) {
+        c->grants++;
+    } else if (strcmp(row->event, "request.create") != 0) {
+        c->n++;
+    }
+    return 0;
+}
 
 static int fx_collect(void *ctx, const struct audit_row *row)
 {
@@ -287,6 +304,87 @@ static void test_access_report(void **state)
     free(out);
 }
 
+/* ---- concurrent deciders ---- */
+
+/*
+ * Four processes race to approve the same two-approval requests.  BEGIN
+ * IMMEDIATE makes each check-then-write atomic across processes, so every
+ * request ends with exactly two approvals, one grant and one grant.start,
+ * and the other two deciders are told it is no longer pending.
+ */
+static void fx_race_child(const char *dir, const char *user, long long first, long long n)
+{
+    static const char *const groups[] = {"dba-leads"};
+    struct policy_subject who = {user, groups, 1};
+    struct policy *p = fx_policy(policy_yaml);
+    struct access a = {NULL, p, NULL};
+    struct store *s = NULL;
+    char err[256];
+    int bad = 0;
+
+    if (store_open(dir, &s, err, sizeof(err)) != 0) {
+        _exit(3);
+    }
+    a.store = s;
+    for (long long id = first; id < first + n; id++) {
+        int rc = access_approve(&a, &who, id, NULL, T0 + 10, NULL, err, sizeof(err));
+        if (rc != 0 && !(rc == DB_ERR_CONFLICT && strstr(err, "not pending (approved)"))) {
+            bad++;
+        }
+    }
+    store_close(s);
+    policy_free(p);
+    _exit(bad ? 1 : 0);
+}
+
+static void test_concurrent_approvals(void **state)
+{
+    struct fx *f = *state;
+    static const char *const users[] = {"d1", "d2", "d3", "d4"};
+    struct fx_rows *rows = calloc(1, sizeof(*rows));
+    long long first = 0, n = 20; /* the per-requester cap */
+    pid_t pids[4];
+
+    assert_non_null(rows);
+    for (long long i = 0; i < n; i++) {
+        long long id = fx_request(f, &mallory, "db-1", 600, T0);
+        first = i == 0 ? id : first;
+    }
+    store_close(f->s);
+    f->s = NULL;
+    for (int i = 0; i < 4; i++) {
+        pids[i] = fork();
+        assert_true(pids[i] >= 0);
+        if (pids[i] == 0) {
+            fx_race_child(f->dir, users[i], first, n);
+        }
+    }
+    for (int i = 0; i < 4; i++) {
+        int st = 0;
+        assert_int_equal(waitpid(pids[i], &st, 0), pids[i]);
+        assert_true(WIFEXITED(st));
+        assert_int_equal(WEXITSTATUS(st), 0);
+    }
+    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    f->a.store = f->s;
+    for (long long id = first; id < first + n; id++) {
+        struct store_request r;
+        struct store_grant g;
+
+        assert_int_equal(store_request_get(f->s, id, &r), 0);
+        assert_int_equal(r.status, STORE_REQ_APPROVED);
+        assert_int_equal(r.approvals, 2);
+        assert_int_equal(store_grant_get(f->s, id, &g), 0);
+        assert_int_equal(g.starts_at, T0 + 10);
+    }
+    assert_int_equal(store_audit_foreach(f->s, 0, fx_count_events, rows), 0);
+    assert_int_equal(rows->n, 0); /* no unexpected events */
+    assert_int_equal(rows->approves, 2 * n);
+    assert_int_equal(rows->grants, n);
+    free(rows);
+    fx_chain_ok(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -295,6 +393,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_notify_payload, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_session_audit, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_access_report, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_approvals, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
