@@ -477,6 +477,16 @@ int store_session_list(struct store *s, int live_only, int review_pending, const
 
 /* ---- access.c: the just-in-time state machine on top of store and policy ---- */
 
+/*
+ * Audit events written here (actor = who acted, "system" for the sweep):
+ *   request.create, request.approve (each approval), request.deny,
+ *   request.cancel, request.expire, grant.start, grant.revoke, grant.expire,
+ *   breakglass, access.refused (a refusal on authorisation grounds: who,
+ *   what, which target, why), auth.success, auth.failure, policy.load,
+ *   policy.reject, session.start, session.end.  Objects are "request N",
+ *   "grant N", "session ID", a user name, a target or "policy".
+ */
+
 struct json_t;
 
 /*
