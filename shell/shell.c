@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -302,4 +303,12 @@ int shell_run_line(struct shell_ctx *c, const char *line, size_t len)
 out:
     shell_argv_clear(&a);
     return r;
+}
+
+long long shell_now(struct shell_ctx *c)
+{
+    if (c->clock != NULL) {
+        return c->clock(c->clock_ctx);
+    }
+    return (long long)time(NULL);
 }

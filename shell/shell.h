@@ -56,7 +56,28 @@ struct shell_ctx {
     shell_write_fn write;
     void *io;
     int want_exit; /* set by `exit` / `logout` */
+    /*
+     * The just-in-time state (store + current policy + notifications).  NULL
+     * when the shell runs without a store (unit tests of commands that do not
+     * need one); commands that need it then fail with a one-line reason.
+     * access->policy is the same policy as above.
+     */
+    const struct access *access;
+    /* The clock, unix seconds; NULL means time(NULL).  Tests pass their own. */
+    long long (*clock)(void *clock_ctx);
+    void *clock_ctx;
+    const char *peer; /* "addr:port" of the engineer, for the audit; may be NULL */
+    /*
+     * Set by `connect TARGET` once the user may reach TARGET now: the session
+     * turns this pty channel into a relay to that target and login when the
+     * command returns.  Empty otherwise.
+     */
+    char connect_target[72];
+    char connect_login[72];
 };
+
+/* The shell's clock (c->clock or time(NULL)). */
+long long shell_now(struct shell_ctx *c);
 
 /* printf to stdout / stderr of the command. */
 void shell_out(struct shell_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
