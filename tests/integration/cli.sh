@@ -27,7 +27,7 @@ expect_eq "check accepts the test config ($out)" 0 "$rc"
 out=$("$DRAWBRIDGE_BIN" keys -c "$CFG" 2>&1) || fail "keys exited $?: $out"
 expect_eq "keys prints the authorised upstream key" "$(head -n 1 "$DIR/target_authorized_keys")" "$out"
 
-t=$(mktemp -d "${INTEG_WORK:-/tmp}/cli.XXXXXX")
+t=$(test_tmpdir) || fail "cannot create a temporary directory"
 trap 'rm -rf "$t"' EXIT
 
 # An unknown key in the config: refused with file:line.

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 shared_env
 
-t=$(mktemp -d "${INTEG_WORK:-/tmp}/exec.XXXXXX")
+t=$(test_tmpdir) || fail "cannot create a temporary directory"
 trap 'rm -rf "$t"' EXIT
 
 # stdout, stderr and the exit status, each on its own path.

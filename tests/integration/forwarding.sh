@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 shared_env
 
-t=$(mktemp -d "${INTEG_WORK:-/tmp}/forwarding.XXXXXX")
+t=$(test_tmpdir) || fail "cannot create a temporary directory"
 BG=()
 cleanup() {
     local p

@@ -502,12 +502,21 @@ env_down() {
     return $rc
 }
 
+# test_tmpdir: prints a new scratch directory for this test (under the build
+# tree when run by ctest).  Fails rather than print nothing, so that no test
+# ever writes to "/$name".
+test_tmpdir() {
+    local base=${INTEG_WORK:-${TMPDIR:-/tmp}} d
+    mkdir -p "$base" || return 1
+    d=$(mktemp -d "$base/$TEST_NAME.XXXXXX") || return 1
+    [ -n "$d" ] && [ -d "$d" ] || return 1
+    printf '%s\n' "$d"
+}
+
 # private_env: a whole environment of this test's own, stopped on exit.  For
 # tests that stop or restart parts of it, or measure one connection alone.
 private_env() {
-    local base=${INTEG_WORK:-${TMPDIR:-/tmp}}
-    mkdir -p "$base"
-    DIR=$(mktemp -d "$base/$TEST_NAME.XXXXXX")
+    DIR=$(test_tmpdir) || fail "cannot create a temporary directory"
     trap 'rc=$?; env_down "$rc" || rc=1; exit $rc' EXIT
     trap 'exit 130' INT TERM
     env_up "$DIR" || fail "env_up failed"

@@ -15,7 +15,7 @@ out=$(gw_ssh alice+staging-1 'echo key-target-ok' 2>&1) || fail "alice+staging-1
 expect_eq "key login reaches staging-1" key-target-ok "$out"
 
 # A key nobody registered.
-t=$(mktemp -d "${INTEG_WORK:-/tmp}/login-key.XXXXXX")
+t=$(test_tmpdir) || fail "cannot create a temporary directory"
 trap 'rm -rf "$t"' EXIT
 ssh-keygen -q -t ed25519 -N '' -f "$t/stranger" || fail "ssh-keygen"
 rc=0

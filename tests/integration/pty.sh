@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 shared_env
 
-t=$(mktemp -d "${INTEG_WORK:-/tmp}/pty.XXXXXX")
+t=$(test_tmpdir) || fail "cannot create a temporary directory"
 trap 'rm -rf "$t"' EXIT
 
 # ssh argv for USER, to run under ptydrive (which cannot call a function).

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 shared_env
 
-t=$(mktemp -d "${INTEG_WORK:-/tmp}/stream.XXXXXX")
+t=$(test_tmpdir) || fail "cannot create a temporary directory"
 trap 'rm -rf "$t"' EXIT
 BYTES=$((1536 * 1024 * 1024))
 

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 shared_env
 
-t=$(mktemp -d "${INTEG_WORK:-/tmp}/transfer.XXXXXX")
+t=$(test_tmpdir) || fail "cannot create a temporary directory"
 trap 'rm -rf "$t"' EXIT
 mkdir -p "$t/local" "$t/remote"
 R="alice+staging-1@$GW_HOST"
