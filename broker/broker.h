@@ -184,6 +184,17 @@ struct session_opts {
 /* Serves one connection to its end; returns the process exit code. */
 int session_run(const struct session_opts *o);
 
+/* ---- notify.c: notify_command ---- */
+
+struct json_t;
+/*
+ * Runs cfg->notify_command (if set) with obj as one line of JSON on stdin, in
+ * a supervised background process with a timeout; never blocks the caller.
+ * The caller reaps finished supervisors with notify_reap().
+ */
+void notify_send(const struct config *c, const char *event, struct json_t *obj);
+void notify_reap(void);
+
 /* ---- server.c: the listener ---- */
 
 struct server_opts {

@@ -106,7 +106,7 @@ static int chan_hook_open(struct chan *ch, const char *login)
     memset(&ci, 0, sizeof(ci));
     ci.id = ch->id;
     ci.user = ch->conn->user;
-    ci.target = ch->conn->target;
+    ci.target = ch->target;
     ci.login = login;
     ci.kind = kinds[ch->kind];
     ci.command = ch->command;
@@ -247,7 +247,7 @@ static int chan_cb_subsystem(ssh_session s, ssh_channel channel, const char *nam
     (void)s;
     (void)channel;
     /* Only sftp, and only to a target: the gateway itself serves no files. */
-    if (ch->conn->target[0] == '\0' || name == NULL || strcmp(name, "sftp") != 0) {
+    if (ch->target[0] == '\0' || name == NULL || strcmp(name, "sftp") != 0) {
         log_msg(LOG_LVL_WARN, "request.refused", "user=%s subsystem refused", ch->conn->user);
         return -1;
     }
@@ -363,6 +363,7 @@ ssh_channel chan_open_cb(ssh_session session, void *userdata)
     }
     ch->conn = c;
     ch->id = c->next_chan_id++;
+    snprintf(ch->target, sizeof(ch->target), "%s", c->target);
     ch->exit_status = -1;
     ch->down_cb.userdata = ch;
     ch->down_cb.channel_pty_request_function = chan_cb_pty;
@@ -393,6 +394,8 @@ static void chan_start_shell(struct chan *ch)
     ch->sh.interactive = ch->has_pty;
     ch->sh.write = chan_shell_write;
     ch->sh.io = ch;
+    ch->sh.access = c->store != NULL ? &c->access : NULL;
+    ch->sh.peer = c->peer;
     if (chan_hook_open(ch, "") != 0) {
         chan_fail(ch, 1, "drawbridge: cannot record this session; refusing");
         return;
@@ -415,25 +418,128 @@ static void chan_start_shell(struct chan *ch)
     }
 }
 
-static void chan_start_target(struct chan *ch)
+static void chan_subject(const struct conn *c, struct policy_subject *sub)
+{
+    sub->user = c->user;
+    sub->groups = (const char *const *)c->duser->groups;
+    sub->ngroups = c->duser->ngroups;
+}
+
+/*
+ * May this channel reach its target now?  Standing access, or a live grant
+ * for (user, target, login) that a rule still backs, or a live break-glass
+ * grant of a user who is still a break-glass requester.  On success res->login
+ * is the upstream login and *g the grant (g->id 0 for standing access).
+ */
+static int chan_authorize(struct chan *ch, long long now, struct policy_result *res,
+                          struct store_grant *g)
 {
     struct conn *c = ch->conn;
     struct policy_connect_query q;
-    struct policy_result res;
-    char err[300] = "";
+    struct policy_result first;
+    const struct policy_target *t;
+    const char *cands[16];
+    size_t ncand = 0;
 
     memset(&q, 0, sizeof(q));
+    memset(g, 0, sizeof(*g));
+    chan_subject(c, &q.subject);
+    q.target = ch->target;
+    q.login = ch->login[0] != '\0' ? ch->login : NULL;
+    policy_eval_connect(c->policy, &q, res);
+    if (res->verdict == POLICY_ALLOW_STANDING) {
+        return 0;
+    }
+    if (res->verdict == POLICY_UNKNOWN_TARGET || res->verdict == POLICY_BAD_LOGIN) {
+        return DB_ERR_DENIED;
+    }
+    first = *res;
+    t = res->target;
+    if (c->store == NULL) {
+        snprintf(res->reason, sizeof(res->reason), "the grant store is unavailable; refusing");
+        return DB_ERR_UNAVAIL;
+    }
+    /* the asked login, else the default, else any login the target offers */
+    if (q.login != NULL) {
+        cands[ncand++] = q.login;
+    } else {
+        if (res->login != NULL) {
+            cands[ncand++] = res->login;
+        }
+        for (size_t i = 0; i < t->nlogins && ncand < 16; i++) {
+            cands[ncand++] = t->logins[i];
+        }
+    }
+    for (size_t i = 0; i < ncand; i++) {
+        if (access_live_grant(c->store, c->user, ch->target, cands[i], now, g) != 0) {
+            continue;
+        }
+        if (g->breakglass) {
+            if (policy_is_breakglass_requester(c->policy, &q.subject) &&
+                policy_target_has_login(t, cands[i])) {
+                res->verdict = POLICY_ALLOW_GRANT;
+                res->login = cands[i];
+                return 0;
+            }
+            continue;
+        }
+        q.grant_login = g->login;
+        q.login = cands[i];
+        policy_eval_connect(c->policy, &q, res);
+        if (res->verdict == POLICY_ALLOW_GRANT) {
+            return 0;
+        }
+    }
+    memset(g, 0, sizeof(*g));
+    *res = first;
+    return DB_ERR_DENIED;
+}
+
+static int chan_session_row(struct chan *ch, const struct store_grant *g, long long now)
+{
+    struct conn *c = ch->conn;
+    struct store_session row;
+    static const char *const kinds[] = {"none", "shell", "exec", "subsystem"};
+
+    memset(&row, 0, sizeof(row));
+    snprintf(row.user, sizeof(row.user), "%.64s", c->user);
+    snprintf(row.target, sizeof(row.target), "%.64s", ch->target);
+    snprintf(row.login, sizeof(row.login), "%.64s", c->up_login);
+    row.grant_id = g->id;
+    snprintf(row.kind, sizeof(row.kind), "%s", kinds[ch->kind]);
+    row.command = ch->command;
+    row.started_at = now;
+    row.exit_status = -1;
+    row.review_required = g->review_required;
+    if (access_session_start(c->store, &row) != 0) {
+        return DB_ERR_IO;
+    }
+    snprintf(ch->session_id, sizeof(ch->session_id), "%s", row.id);
+    return 0;
+}
+
+static void chan_start_target(struct chan *ch)
+{
+    struct conn *c = ch->conn;
+    struct policy_result res;
+    struct store_grant g;
+    long long now = (long long)time(NULL);
+    char err[300] = "";
+
     memset(&res, 0, sizeof(res));
-    q.subject.user = c->user;
-    q.subject.groups = (const char *const *)c->duser->groups;
-    q.subject.ngroups = c->duser->ngroups;
-    q.target = c->target;
-    policy_eval_connect(c->policy, &q, &res);
-    if (res.verdict != POLICY_ALLOW_STANDING && res.verdict != POLICY_ALLOW_GRANT) {
-        log_msg(LOG_LVL_WARN, "access.denied", "user=%s target=%s verdict=%d", c->user, c->target,
+    if (chan_authorize(ch, now, &res, &g) != 0) {
+        log_msg(LOG_LVL_WARN, "access.denied", "user=%s target=%s verdict=%d", c->user, ch->target,
                 (int)res.verdict);
+        if (c->store != NULL) {
+            access_audit_event(c->store, now, c->user, "access.denied", ch->target, NULL);
+        }
         chan_fail(ch, 1, "drawbridge: %s",
                   res.reason[0] ? res.reason : "access to this target is not allowed");
+        return;
+    }
+    if (c->up != NULL && (c->tgt != res.target || strcmp(c->up_login, res.login) != 0)) {
+        chan_fail(ch, 1, "drawbridge: this connection is already relaying to %s as %s",
+                  c->tgt->name, c->up_login);
         return;
     }
     if (c->up == NULL) {
@@ -444,10 +550,19 @@ static void chan_start_target(struct chan *ch)
         if (upstream_connect(c, res.target, res.login, err, sizeof(err)) != 0) {
             c->up_failed = 1;
             snprintf(c->up_err, sizeof(c->up_err), "%s", err);
+            if (c->store != NULL) {
+                access_audit_event(c->store, now, c->user, "upstream.fail", ch->target, NULL);
+            }
             chan_fail(ch, 255, "drawbridge: %s", err);
             return;
         }
     }
+    if (c->store == NULL || chan_session_row(ch, &g, now) != 0) {
+        chan_fail(ch, 1, "drawbridge: cannot record this session in the audit; refusing");
+        return;
+    }
+    ch->grant_id = g.id;
+    ch->grant_ends = g.ends_at;
     if (chan_hook_open(ch, c->up_login) != 0) {
         chan_fail(ch, 1, "drawbridge: cannot record this session; refusing");
         return;
@@ -462,9 +577,80 @@ static void chan_start_target(struct chan *ch)
         return;
     }
     ch->state = CHAN_OPEN;
-    log_msg(LOG_LVL_INFO, "session.start", "user=%s target=%s login=%s channel=%u kind=%s",
-            c->user, c->target, c->up_login, ch->id,
-            ch->kind == CHAN_KIND_SHELL ? "shell" : ch->kind == CHAN_KIND_EXEC ? "exec" : "sftp");
+    log_msg(LOG_LVL_INFO, "session.start",
+            "user=%s target=%s login=%s channel=%u kind=%s grant=%lld session=%s", c->user,
+            ch->target, c->up_login, ch->id,
+            ch->kind == CHAN_KIND_SHELL ? "shell" : ch->kind == CHAN_KIND_EXEC ? "exec" : "sftp",
+            g.id, ch->session_id);
+}
+
+static void chan_notice(struct chan *ch, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A one-line notice from the gateway on the engineer's terminal (stderr without a pty). */
+static void chan_notice(struct chan *ch, const char *fmt, ...)
+{
+    char msg[400];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(msg + 2, sizeof(msg) - 4, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return;
+    }
+    msg[0] = '\r';
+    msg[1] = '\n';
+    snprintf(msg + strlen(msg), 3, "\r\n");
+    if (ch->has_pty) {
+        chan_queue_down(ch, 1, msg, strlen(msg));
+    } else {
+        msg[strlen(msg) - 2] = '\n';
+        msg[strlen(msg) - 1] = '\0';
+        chan_queue_down(ch, 1, msg + 2, strlen(msg + 2));
+    }
+}
+
+void chan_check_grants(struct conn *c, long long now)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        struct chan *ch = c->chans[i];
+        struct store_grant g;
+        int r;
+
+        if (ch == NULL || ch->state != CHAN_OPEN || ch->grant_id == 0 || c->store == NULL) {
+            continue;
+        }
+        r = access_grant_status(c->store, ch->grant_id, now, &g);
+        if (r != 0 && r != DB_ERR_NOTFOUND) {
+            log_msg(LOG_LVL_WARN, "grant.check_failed", "grant=%lld %s", ch->grant_id,
+                    db_strerror(r));
+            continue; /* busy: try again next second; a vanished grant below ends it */
+        }
+        if (r == 0 && g.status == STORE_GRANT_ACTIVE) {
+            long long left = g.ends_at - now;
+
+            if (left <= 60 && ch->warned < 2) {
+                ch->warned = 2;
+                chan_notice(ch, "drawbridge: grant %lld ends in %lld second(s)", g.id, left);
+            } else if (left <= 300 && ch->warned < 1) {
+                ch->warned = 1;
+                chan_notice(ch, "drawbridge: grant %lld ends in %lld minute(s)", g.id,
+                            (left + 59) / 60);
+            }
+            continue;
+        }
+        log_msg(LOG_LVL_INFO, "session.grant_ended", "user=%s target=%s grant=%lld status=%s",
+                c->user, ch->target, ch->grant_id,
+                r == 0 ? store_grant_status_name(g.status) : "missing");
+        /* end the target side at once; the engineer gets the reason, then the close */
+        if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
+            ssh_channel_close(ch->up);
+        }
+        chan_fail(ch, 255, "%sdrawbridge: grant %lld %s; session closed",
+                  ch->has_pty ? "\r\n" : "", ch->grant_id,
+                  r == 0 && g.status == STORE_GRANT_REVOKED ? "was revoked" : "has expired");
+    }
 }
 
 /* ---- pumping ---- */
@@ -618,6 +804,30 @@ static void chan_pump_target(struct chan *ch, int *progress)
     }
 }
 
+/*
+ * `connect TARGET` in the interactive shell: this pty channel becomes a relay
+ * to the target, authorised afresh by chan_start_target as any other channel.
+ */
+static void chan_switch_to_target(struct chan *ch)
+{
+    struct relay_hook *h = &ch->conn->hook;
+
+    snprintf(ch->target, sizeof(ch->target), "%s", ch->sh.connect_target);
+    snprintf(ch->login, sizeof(ch->login), "%s", ch->sh.connect_login);
+    ch->sh.connect_target[0] = '\0';
+    shell_term_free(ch->term_ed);
+    ch->term_ed = NULL;
+    if (ch->hook_open && h->close != NULL) {
+        struct timespec ts;
+
+        chan_now(&ts);
+        h->close(h->ctx, ch->id, 0, NULL, &ts);
+    }
+    ch->hook_open = 0;
+    ch->kind = CHAN_KIND_SHELL;
+    ch->state = CHAN_START;
+}
+
 static void chan_pump_shell(struct chan *ch, int *progress)
 {
     char buf[4096];
@@ -649,6 +859,8 @@ static void chan_pump_shell(struct chan *ch, int *progress)
         if (shell_term_input(ch->term_ed, buf, (size_t)n) != 0 || ch->sh.want_exit) {
             ch->exit_status = 0;
             ch->state = CHAN_CLOSING;
+        } else if (ch->sh.connect_target[0] != '\0') {
+            chan_switch_to_target(ch);
         }
         return;
     }
@@ -683,12 +895,21 @@ static void chan_finish(struct chan *ch, int *progress)
     int down_open = !ssh_channel_is_closed(ch->down);
     struct relay_hook *h = &ch->conn->hook;
 
+    if (ch->closing_since == 0) {
+        ch->closing_since = time(NULL);
+    }
+    if (ch->up != NULL && !ssh_channel_is_closed(ch->up) && ch->exit_status < 0 &&
+        ch->exit_signal == NULL) {
+        /* the engineer's side is ending first: nothing more goes to the target */
+        ssh_channel_close(ch->up);
+    }
     if (down_open) {
         if (chan_flush(ch->down, 0, &ch->to_down[0], progress) != 0 ||
             chan_flush(ch->down, 1, &ch->to_down[1], progress) != 0) {
             down_open = 0;
-        } else if (rbuf_used(&ch->to_down[0]) > 0 || rbuf_used(&ch->to_down[1]) > 0) {
-            return; /* wait for window */
+        } else if ((rbuf_used(&ch->to_down[0]) > 0 || rbuf_used(&ch->to_down[1]) > 0) &&
+                   time(NULL) - ch->closing_since < CONN_CLOSE_GRACE_S) {
+            return; /* wait for window, but not for ever: a session must end on time */
         }
     }
     if (down_open && !ch->exit_sent) {
@@ -717,10 +938,14 @@ static void chan_finish(struct chan *ch, int *progress)
         h->close(h->ctx, ch->id, ch->exit_status, ch->exit_signal, &ts);
         ch->hook_open = 0;
     }
-    if (ch->conn->target[0] != '\0' && ch->up != NULL) {
-        log_msg(LOG_LVL_INFO, "session.end", "user=%s target=%s channel=%u exit=%d%s%s",
-                ch->conn->user, ch->conn->target, ch->id, ch->exit_status,
-                ch->exit_signal ? " signal=" : "", ch->exit_signal ? ch->exit_signal : "");
+    if (ch->session_id[0] != '\0') {
+        access_session_end(ch->conn->store, ch->session_id, ch->conn->user,
+                           (long long)time(NULL), ch->exit_status, NULL, NULL);
+        log_msg(LOG_LVL_INFO, "session.end", "user=%s target=%s channel=%u exit=%d%s%s session=%s",
+                ch->conn->user, ch->target, ch->id, ch->exit_status,
+                ch->exit_signal ? " signal=" : "", ch->exit_signal ? ch->exit_signal : "",
+                ch->session_id);
+        ch->session_id[0] = '\0';
     }
     ch->state = CHAN_DONE;
     *progress = 1;
@@ -763,7 +988,7 @@ void chan_run_all(struct conn *c, int *progress)
             continue;
         }
         if (ch->state == CHAN_START) {
-            if (c->target[0] != '\0') {
+            if (ch->target[0] != '\0') {
                 chan_start_target(ch);
             } else {
                 chan_start_shell(ch);

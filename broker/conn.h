@@ -20,6 +20,8 @@
 #define CONN_ENV_MAX 16
 /* Largest single read from a channel; see chan_pump_dir for why reads are whole. */
 #define CONN_READ_MAX (4u * 1024 * 1024)
+/* A closing channel waits this long for the engineer to take what is queued. */
+#define CONN_CLOSE_GRACE_S 3
 
 enum chan_kind { CHAN_KIND_NONE, CHAN_KIND_SHELL, CHAN_KIND_EXEC, CHAN_KIND_SUBSYSTEM };
 
@@ -60,6 +62,13 @@ struct chan {
     int exit_core;
     int exit_sent;
     int hook_open;          /* hook->open was called (so close is owed) */
+    char target[72];        /* "" for the gateway's shell */
+    char login[72];         /* asked-for upstream login ("" = default) */
+    long long grant_id;     /* the grant this channel runs on; 0 = standing/shell */
+    long long grant_ends;   /* for the expiry warnings */
+    int warned;             /* 1: 5-minute warning given, 2: 1-minute */
+    time_t closing_since;
+    char session_id[STORE_SESSION_ID_LEN + 1]; /* "" until the session row exists */
     struct shell_ctx sh;
     struct shell_term *term_ed; /* pty shell */
     struct rbuf line;           /* shell without a pty: partial input line */
@@ -78,7 +87,7 @@ struct conn {
     /* authentication: bound to the first username tried */
     char login[160];      /* the full SSH username as first sent */
     char user[72];
-    char target[72];
+    char target[72];      /* from USER+TARGET; "" for the shell */
     int authenticated;
     int auth_failures;
     int dir_down;         /* the directory could not be asked: disconnect */
@@ -93,6 +102,12 @@ struct conn {
     int up_failed;        /* connect failed once: later channels fail fast */
     char up_err[320];
 
+    /* the just-in-time state: opened after fork, one per connection */
+    struct store *store;
+    struct access access;
+    struct access_notify notify;
+    time_t last_check;    /* grants of live channels re-checked every second */
+
     struct chan *chans[CONN_CHANNELS_MAX];
     unsigned next_chan_id;
     unsigned nchan_total;
@@ -105,6 +120,8 @@ void chan_run_all(struct conn *c, int *progress);
 int chan_count_live(const struct conn *c);
 void chan_free_all(struct conn *c);
 void chan_fail(struct chan *ch, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Re-checks every live target channel's grant; ends those whose grant ended. */
+void chan_check_grants(struct conn *c, long long now);
 
 /* upstream.c */
 int upstream_connect(struct conn *c, const struct policy_target *t, const char *login, char *err,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libssh/libssh.h>
 
@@ -163,11 +164,46 @@ static int main_serve(const struct main_args *a)
     return server_run(&o) == 0 ? 0 : 1;
 }
 
-static int main_unavailable(const char *name)
+static int main_exit(int r)
 {
-    fprintf(stderr, "drawbridge: %s: needs the session store, which this build does not have yet\n",
-            name);
-    return 1;
+    return r == 0 ? 0 : r == DB_ERR_USAGE ? 2 : 1;
+}
+
+/* audit, verify, access-report, export: the store-backed operator tools. */
+static int main_admin(const char *cmd, int argc, char **argv, const struct main_args *a)
+{
+    struct config *cfg = NULL;
+    struct policy *pol = NULL;
+    char err[16384] = "";
+    int r = DB_ERR_INTERNAL;
+
+    if (config_load(a->config, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if (strcmp(cmd, "audit") == 0) {
+        if (a->first_pos < argc) {
+            fprintf(stderr, "drawbridge: audit takes no arguments\n");
+            r = DB_ERR_USAGE;
+        } else {
+            r = admin_audit(cfg, a->json, a->since, stdout);
+        }
+    } else if (strcmp(cmd, "verify") == 0) {
+        r = admin_verify(cfg, argv + a->first_pos, (size_t)(argc - a->first_pos), stdout);
+    } else if (strcmp(cmd, "access-report") == 0) {
+        if (policy_load_file(cfg->policy_path, &pol, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            r = DB_ERR_INVALID;
+        } else {
+            r = admin_access_report(cfg, pol, (long long)time(NULL), stdout);
+        }
+    } else {
+        fprintf(stderr, "drawbridge: %s: recordings are not available in this build\n", cmd);
+        r = DB_ERR_NOTFOUND;
+    }
+    policy_free(pol);
+    config_free(cfg);
+    return main_exit(r);
 }
 
 int main(int argc, char **argv)
@@ -197,6 +233,10 @@ int main(int argc, char **argv)
     if (main_parse(argc - 1, argv + 1, &a) != 0) {
         return 2;
     }
+    if ((a.json || a.since != NULL) && strcmp(cmd, "audit") != 0) {
+        fprintf(stderr, "drawbridge: --json and --since are options of audit\n");
+        return 2;
+    }
     if (strcmp(cmd, "serve") == 0) {
         return main_serve(&a);
     }
@@ -206,5 +246,5 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "keys") == 0) {
         return main_keys(&a);
     }
-    return main_unavailable(cmd);
+    return main_admin(cmd, argc - 1, argv + 1, &a);
 }

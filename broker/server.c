@@ -34,6 +34,8 @@
 #include "broker.h"
 
 #define SERVER_LISTEN_MAX 8
+/* Expired requests and grants are swept (and audited) this often. */
+#define SERVER_SWEEP_S 5
 
 struct server_child {
     pid_t pid;
@@ -171,6 +173,34 @@ static void server_reap(struct server *s)
     }
 }
 
+/*
+ * The listener's short-lived store handle: opened for one job and closed
+ * again, so that no database handle is ever inherited by a session child.
+ */
+static void server_store_job(struct server *s, const char *why, int ok, const char *detail)
+{
+    struct store *st = NULL;
+    char err[256] = "";
+    int n = 0;
+
+    if (store_open(s->cfg->state_dir, &st, err, sizeof(err)) != 0) {
+        log_msg(LOG_LVL_ERROR, "store.unavailable", "%s", err);
+        return;
+    }
+    if (why != NULL) {
+        access_audit_policy_load(st, (long long)time(NULL), s->cfg->policy_path, ok, detail);
+    } else {
+        struct access a;
+
+        memset(&a, 0, sizeof(a));
+        a.store = st;
+        if (access_expire(&a, (long long)time(NULL), &n) == 0 && n > 0) {
+            log_msg(LOG_LVL_INFO, "access.expired", "%d request(s)/grant(s) expired", n);
+        }
+    }
+    store_close(st);
+}
+
 static void server_reload(struct server *s)
 {
     struct policy *np = NULL;
@@ -183,8 +213,10 @@ static void server_reload(struct server *s)
             *nl = '\0';
         }
         log_msg(LOG_LVL_ERROR, "policy.reload_failed", "keeping the previous policy: %s", err);
+        server_store_job(s, "reload", 0, err);
         return;
     }
+    server_store_job(s, "reload", 1, NULL);
     policy_free(s->policy);
     s->policy = np;
     log_msg(LOG_LVL_INFO, "policy.reload", "loaded %s (%zu targets, %zu rules)",
@@ -416,6 +448,7 @@ int server_run(const struct server_opts *o)
     char err[4096] = "";
     sigset_t during_poll;
     struct pollfd *pf = NULL;
+    time_t last_sweep = 0;
     int r = 1;
 
     memset(s, 0, sizeof(*s));
@@ -443,6 +476,7 @@ int server_run(const struct server_opts *o)
         goto out;
     }
     server_signals(&during_poll);
+    server_store_job(s, "start", 1, NULL);
     log_msg(LOG_LVL_INFO, "server.start", "drawbridge %s listening (%zu addresses), policy %s",
             DRAWBRIDGE_VERSION, s->nlfd, s->cfg->policy_path);
     while (!server_got_term) {
@@ -483,6 +517,10 @@ int server_run(const struct server_opts *o)
             break;
         }
         server_poll_kids(s, pf + s->nlfd, n - s->nlfd);
+        if (time(NULL) - last_sweep >= SERVER_SWEEP_S) {
+            last_sweep = time(NULL);
+            server_store_job(s, NULL, 0, NULL);
+        }
         for (size_t i = 0; i < s->nlfd; i++) {
             if (pf[i].revents & POLLIN) {
                 server_accept(s, s->lfd[i]);

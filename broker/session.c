@@ -57,6 +57,10 @@ static void session_report_auth(struct conn *c)
 static void session_auth_failed(struct conn *c, const char *method, const char *why)
 {
     c->auth_failures++;
+    if (c->store != NULL) {
+        access_audit_auth(c->store, (long long)time(NULL), c->user[0] ? c->user : "-", NULL,
+                          c->peer, method, 0, why);
+    }
     log_msg(LOG_LVL_WARN, "auth.fail", "login=%s method=%s reason=%s failures=%d", c->login, method,
             why, c->auth_failures);
     if (c->auth_failures >= c->cfg->limits.max_auth_tries) {
@@ -113,6 +117,14 @@ static void session_dir_down(struct conn *c)
 
 static int session_auth_done(struct conn *c, const char *method)
 {
+    /* no audit row, no session: the chain must hold every login */
+    if (c->store == NULL || access_audit_auth(c->store, (long long)time(NULL), c->user,
+                                              c->duser->dn, c->peer, method, 1, NULL) != 0) {
+        log_msg(LOG_LVL_ERROR, "auth.refused", "user=%s the audit cannot be written", c->user);
+        session_banner(c, "drawbridge: the audit store is unavailable; try again later\r\n");
+        c->dir_down = 1;
+        return SSH_AUTH_DENIED;
+    }
     c->authenticated = 1;
     log_msg(LOG_LVL_INFO, "auth.ok", "user=%s target=%s method=%s", c->user,
             c->target[0] ? c->target : "-", method);
@@ -310,6 +322,7 @@ static void session_free(struct conn *c)
     }
     dir_user_free(c->duser);
     dir_free(c->dir);
+    store_close(c->store);
     if (c->status_fd >= 0) {
         close(c->status_fd);
     }
@@ -341,6 +354,11 @@ static int session_loop(struct conn *c)
             }
             continue;
         }
+        if (time(NULL) != c->last_check) {
+            c->last_check = time(NULL);
+            chan_check_grants(c, (long long)c->last_check);
+            notify_reap();
+        }
         do {
             progress = 0;
             chan_run_all(c, &progress);
@@ -353,6 +371,13 @@ static int session_loop(struct conn *c)
         }
     }
     return 0;
+}
+
+static void session_notify(void *ctx, const char *event, struct json_t *obj)
+{
+    struct conn *c = ctx;
+
+    notify_send(c->cfg, event, obj);
 }
 
 int session_run(const struct session_opts *o)
@@ -388,6 +413,20 @@ int session_run(const struct session_opts *o)
         goto out;
     }
     c->grace_deadline = time(NULL) + c->cfg->limits.login_grace;
+    {
+        char err[256] = "";
+
+        /* opened in the child: a database handle never crosses fork */
+        if (store_open(c->cfg->state_dir, &c->store, err, sizeof(err)) != 0) {
+            log_msg(LOG_LVL_ERROR, "store.unavailable", "%s", err);
+            c->store = NULL;
+        }
+    }
+    c->notify.fn = session_notify;
+    c->notify.ctx = c;
+    c->access.store = c->store;
+    c->access.policy = c->policy;
+    c->access.notify = &c->notify;
     session_setup_callbacks(c);
     if (ssh_handle_key_exchange(c->down) != SSH_OK) {
         log_msg(LOG_LVL_INFO, "conn.kex_fail", "%s", ssh_get_error(c->down));
