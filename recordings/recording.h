@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Session recordings: asciicast v2 files (FORMAT.md) written by a writer
+ * behind a small sink interface (a file, or memory for tests), read back by a
+ * reader, checked by the verifier, and made safe for a reviewer's terminal by
+ * the sanitiser.  Depends on nothing of ours but common/; never logs, never
+ * exits.  Every function returns 0 or a negative DB_ERR_* and, where it takes
+ * err, fills it with one line.
+ */
+#ifndef DRAWBRIDGE_RECORDING_H
+#define DRAWBRIDGE_RECORDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common.h"
+
+#define REC_KEY_LEN 32        /* HMAC key, state_dir/keys/recording.hmac */
+#define REC_HEX_LEN 64        /* SHA-256 / HMAC-SHA256 in lowercase hex */
+#define REC_FLUSH_MS 1000     /* a crash loses at most this much */
+
+/* ---- sink.c: where a writer's bytes go ---- */
+
+struct rec_sink {
+    void *ctx;
+    /* writes all of buf or fails (DB_ERR_IO, e.g. ENOSPC) */
+    int (*write)(void *ctx, const void *buf, size_t len);
+    /* makes what was written durable (fdatasync); may be NULL */
+    int (*sync)(void *ctx);
+    void (*close)(void *ctx);
+};
+
+/*
+ * Creates path with O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0600.  The
+ * directory must exist.  DB_ERR_EXISTS, DB_ERR_IO with err.
+ */
+int rec_sink_file_create(const char *path, struct rec_sink *out, char *err, size_t errlen);
+
+/* A memory sink for tests; fail_after (0: never) makes writes past that many bytes fail. */
+struct rec_mem;
+int rec_sink_mem(struct rec_sink *out, struct rec_mem **mem, size_t fail_after);
+const char *rec_mem_bytes(const struct rec_mem *m, size_t *len);
+void rec_mem_free(struct rec_mem *m);
+
+/* ---- writer.c ---- */
+
+struct rec_meta {
+    int width, height;       /* 0: 80x24 */
+    long long timestamp;     /* unix seconds of the start */
+    const char *term;        /* TERM of the pty, NULL without one */
+    const char *title;       /* NULL: "USER@TARGET (LOGIN)" */
+    /* the header's "drawbridge" object; NULL strings are omitted */
+    const char *session;
+    const char *user;
+    const char *target;
+    const char *login;
+    const char *kind;        /* "shell", "exec", "subsystem" */
+    const char *command;     /* exec command or subsystem name */
+    long long grant;         /* 0: none (standing access) */
+    int record_input;        /* 0: input events are counted, never written */
+};
+
+enum rec_stream { REC_STREAM_OUT, REC_STREAM_IN };
+
+struct rec_writer;
+
+/*
+ * Writes the header at once.  key is the HMAC key (copied); start is the
+ * monotonic time that event times are relative to.  The sink is owned by the
+ * writer from here on.  Caller frees with rec_writer_close or rec_writer_free.
+ */
+int rec_writer_new(const struct rec_sink *sink, const struct rec_meta *m,
+                   const unsigned char key[REC_KEY_LEN], const struct timespec *start,
+                   struct rec_writer **out, char *err, size_t errlen);
+/*
+ * Records bytes of one stream at ts (monotonic).  Text goes in "o"/"i"
+ * events with invalid UTF-8 escaped losslessly; chunks that are mostly not
+ * text go in "bo"/"bi" events (base64) -- see FORMAT.md.  Buffered: flushed
+ * by rec_writer_tick at least every REC_FLUSH_MS, or when the buffer fills.
+ */
+int rec_writer_data(struct rec_writer *w, enum rec_stream s, const struct timespec *ts,
+                    const void *buf, size_t len);
+int rec_writer_resize(struct rec_writer *w, const struct timespec *ts, int cols, int rows);
+/* An "m" (marker) event: file operations of sftp/scp, notices, the end reason. */
+int rec_writer_marker(struct rec_writer *w, const struct timespec *ts, const char *label);
+/* Flushes (with a checkpoint) when REC_FLUSH_MS passed since the last flush. Cheap otherwise. */
+int rec_writer_tick(struct rec_writer *w, const struct timespec *now);
+/*
+ * Flushes, writes the final checkpoint, syncs and closes the sink, frees w,
+ * and gives the SHA-256 of the whole file and its HMAC (hex, NUL-terminated).
+ */
+int rec_writer_close(struct rec_writer *w, char sha256_hex[REC_HEX_LEN + 1],
+                     char hmac_hex[REC_HEX_LEN + 1], char *err, size_t errlen);
+/* Abandons w without a final flush (what a crash leaves); closes the sink. NULL ok. */
+void rec_writer_free(struct rec_writer *w);
+/* raw: bytes given to rec_writer_data; written: bytes that reached the sink. */
+void rec_writer_stats(const struct rec_writer *w, unsigned long long *raw,
+                      unsigned long long *written);
+
+/*
+ * Text for the search index: the writer calls fn with each completed line of
+ * output or input, escape sequences and control bytes stripped, invalid
+ * UTF-8 replaced by U+FFFD, at most 512 bytes (longer lines are split), and
+ * ts the time of the line's last byte relative to the start, in seconds.
+ * At most max_bytes in total per stream (then it stops).  NULL fn: none.
+ */
+typedef void (*rec_text_fn)(void *ctx, enum rec_stream s, double ts, const char *line,
+                            size_t len);
+void rec_writer_set_text(struct rec_writer *w, rec_text_fn fn, void *ctx, size_t max_bytes);
+
+/* ---- reader.c ---- */
+
+struct rec_header {
+    int version;
+    int width, height;
+    long long timestamp;
+    char *term;
+    char *title;
+    char *session, *user, *target, *login, *kind, *command;
+    long long grant;
+};
+
+struct rec_event {
+    double time;        /* seconds from the start */
+    char code[4];       /* "o", "i", "r", "m", "bo", "bi", "c" (checkpoint) */
+    unsigned char *data; /* decoded bytes: o/i/bo/bi give the original bytes exactly */
+    size_t len;
+    int line;           /* 1-based line in the file */
+};
+
+struct rec_reader;
+
+/* The buffer is borrowed and must outlive the reader.  Parses the header. */
+int rec_reader_open_buf(const char *buf, size_t len, struct rec_reader **out, char *err,
+                        size_t errlen);
+/* Reads the whole file (regular file, at most 4 GiB). */
+int rec_reader_open_file(const char *path, struct rec_reader **out, char *err, size_t errlen);
+const struct rec_header *rec_reader_header(const struct rec_reader *r);
+/*
+ * The next event: 1 with *ev filled (ev->data owned by the reader until the
+ * next call), 0 at the end, DB_ERR_INVALID with "line N: why" in err.  A
+ * last line without its newline is reported as DB_ERR_INVALID "truncated".
+ */
+int rec_reader_next(struct rec_reader *r, struct rec_event *ev, char *err, size_t errlen);
+void rec_reader_free(struct rec_reader *r);
+
+/* ---- verify.c ---- */
+
+enum rec_verdict {
+    REC_OK,        /* sealed hash and HMAC match, or every checkpoint holds and the end is clean */
+    REC_TRUNCATED, /* every checkpoint holds but the file ends early (crash, kill) */
+    REC_TAMPERED,  /* a sealed hash, HMAC or checkpoint does not match */
+    REC_MISSING,
+};
+const char *rec_verdict_name(enum rec_verdict v);
+
+/*
+ * Checks one recording.  sealed_sha256/sealed_hmac: what the store holds for
+ * a closed session, or NULL for one that never closed.  0 with *out set (why
+ * gets a one-line explanation), or a negative DB_ERR_* when the check itself
+ * could not run.
+ */
+int rec_verify_file(const char *path, const unsigned char key[REC_KEY_LEN],
+                    const char *sealed_sha256, const char *sealed_hmac, enum rec_verdict *out,
+                    char *why, size_t whylen);
+
+/* ---- sanitize.c: safe replay on a reviewer's terminal ---- */
+
+/*
+ * A streaming filter for terminal output: keeps text, colours (SGR), cursor
+ * movement and erasing; drops what makes a terminal answer or act beyond the
+ * screen: OSC 52 (clipboard) and every OSC except titles (0/1/2, whose
+ * reports are dropped), DCS (DECRQSS, ...), APC/PM/SOS, device status and
+ * attribute queries (CSI 5n/6n/c/>c/=c, DECRQM, window reports CSI 14-21t),
+ * and 8-bit C1 controls.  Sequences split across calls are handled.
+ */
+struct rec_sanitizer;
+int rec_sanitizer_new(struct rec_sanitizer **out);
+void rec_sanitizer_free(struct rec_sanitizer *s);
+/* Appends the safe form of in[0..len) to *out (realloc'd; *outlen updated). */
+int rec_sanitize(struct rec_sanitizer *s, const void *in, size_t len, char **out, size_t *outlen,
+                 size_t *outcap);
+
+/* ---- play.c ---- */
+
+/*
+ * How long to wait before an event at t when the previous one was at prev
+ * (seconds), at speed (> 0) with idle_limit (0: none) capping each gap.
+ */
+double rec_play_delay(double prev, double t, double speed, double idle_limit);
+
+#endif
