@@ -24,21 +24,23 @@ static size_t whoami_roles(const struct shell_ctx *c, const char *roles[WHOAMI_R
         .groups = c->groups,
         .ngroups = c->ngroups,
     };
+    /* The policy in force: after a reload, the access state carries the new one. */
+    const struct policy *p = shell_policy(c);
     size_t n = 0;
 
-    if (c->policy == NULL || c->user == NULL) {
+    if (p == NULL || c->user == NULL) {
         return 0;
     }
-    if (policy_is_any_requester(c->policy, &s)) {
+    if (policy_is_any_requester(p, &s)) {
         roles[n++] = "requester";
     }
-    if (policy_is_any_approver(c->policy, &s)) {
+    if (policy_is_any_approver(p, &s)) {
         roles[n++] = "approver";
     }
-    if (policy_is_reviewer(c->policy, &s)) {
+    if (policy_is_reviewer(p, &s)) {
         roles[n++] = "reviewer";
     }
-    if (policy_is_breakglass_requester(c->policy, &s)) {
+    if (policy_is_breakglass_requester(p, &s)) {
         roles[n++] = "break-glass";
     }
     return n;

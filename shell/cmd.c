@@ -18,6 +18,17 @@
 #define SHELL_CMD_LIST(X)                                                                          \
     X(help)                                                                                        \
     X(whoami)                                                                                      \
+    X(targets)                                                                                     \
+    X(request)                                                                                     \
+    X(requests)                                                                                    \
+    X(show)                                                                                        \
+    X(cancel)                                                                                      \
+    X(approve)                                                                                     \
+    X(deny)                                                                                        \
+    X(revoke)                                                                                      \
+    X(grants)                                                                                      \
+    X(connect)                                                                                     \
+    X(breakglass)                                                                                  \
     X(exit)                                                                                        \
     X(logout)                                                                                      \
     X(quit)

@@ -312,3 +312,288 @@ long long shell_now(struct shell_ctx *c)
     }
     return (long long)time(NULL);
 }
+
+/* ---- helpers for the access commands ---- */
+
+const struct policy *shell_policy(const struct shell_ctx *c)
+{
+    if (c->access != NULL && c->access->policy != NULL) {
+        return c->access->policy;
+    }
+    return c->policy;
+}
+
+const struct policy_rule *shell_rule_find(const struct policy *p, const char *name)
+{
+    for (size_t i = 0; p != NULL && name != NULL && name[0] != '\0' && i < p->nrules; i++) {
+        if (p->rules[i].name != NULL && strcmp(p->rules[i].name, name) == 0) {
+            return &p->rules[i];
+        }
+    }
+    return NULL;
+}
+
+struct policy_subject shell_subject(const struct shell_ctx *c)
+{
+    struct policy_subject s = {
+        .user = c->user,
+        .groups = c->groups,
+        .ngroups = c->ngroups,
+    };
+
+    return s;
+}
+
+const struct access *shell_access(struct shell_ctx *c)
+{
+    if (c->access == NULL || c->access->store == NULL || c->access->policy == NULL) {
+        shell_fail(c, "the store is unavailable");
+        return NULL;
+    }
+    return c->access;
+}
+
+int shell_fail_text(struct shell_ctx *c, const char *msg)
+{
+    char shown[600];
+
+    if (msg == NULL || msg[0] == '\0') {
+        msg = "failed";
+    }
+    shell_sanitize(shown, sizeof(shown), msg, strlen(msg), 0);
+    return shell_fail(c, "%s", shown);
+}
+
+/* "invalid WHAT 'VALUE': WHY" (value sanitized) and the usage; SHELL_USAGE. */
+static int shell_bad_value(struct shell_ctx *c, const char *name, const char *what, const char *s,
+                           const char *why)
+{
+    char shown[48], msg[160];
+
+    shell_sanitize(shown, sizeof(shown), s, strlen(s), 1);
+    snprintf(msg, sizeof(msg), "invalid %s '%s': %s", what, shown, why);
+    return shell_usage(c, name, msg);
+}
+
+int shell_parse_id(struct shell_ctx *c, const char *name, const char *s, long long *out)
+{
+    long long v = 0;
+    size_t i;
+
+    *out = 0;
+    if (s == NULL) {
+        return shell_usage(c, name, "a request number is required");
+    }
+    /* Digits only: no sign, no spaces, no hex, no "1e3"; 18 digits never overflow. */
+    for (i = 0; i < 19 && s[i] >= '0' && s[i] <= '9'; i++) {
+        v = v * 10 + (s[i] - '0');
+    }
+    if (i == 0 || s[i] != '\0' || i > 18 || v <= 0) {
+        return shell_bad_value(c, name, "number", s, "expected a request number such as 12");
+    }
+    *out = v;
+    return 0;
+}
+
+int shell_parse_duration(struct shell_ctx *c, const char *name, const char *s, long long *out)
+{
+    if (s == NULL || db_parse_duration(s, out) != 0) {
+        return shell_bad_value(c, name, "duration", s != NULL ? s : "",
+                               "use a number with a unit, e.g. 90s, 30m, 4h");
+    }
+    return 0;
+}
+
+static char *shell_strftime(long long t, int iso, char *buf, size_t len)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    size_t n = 0;
+
+    if (len == 0) {
+        return buf;
+    }
+    buf[0] = '\0';
+    if (gmtime_r(&tt, &tm) != NULL) {
+        n = iso ? strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm)
+                : strftime(buf, len, "%Y-%m-%d %H:%M UTC", &tm);
+    }
+    if (n == 0) {
+        snprintf(buf, len, "@%lld", t);
+    }
+    return buf;
+}
+
+char *shell_time(long long t, char *buf, size_t len)
+{
+    return shell_strftime(t, 0, buf, len);
+}
+
+char *shell_time_iso(long long t, char *buf, size_t len)
+{
+    return shell_strftime(t, 1, buf, len);
+}
+
+int shell_json_set_time(struct json_t *o, const char *key, long long t)
+{
+    char iso_key[64], iso[SHELL_TIME_MAX];
+
+    snprintf(iso_key, sizeof(iso_key), "%s_iso", key);
+    if (t == 0) {
+        if (json_object_set_new(o, key, json_null()) < 0 ||
+            json_object_set_new(o, iso_key, json_null()) < 0) {
+            return DB_ERR_NOMEM;
+        }
+        return 0;
+    }
+    if (json_object_set_new(o, key, json_integer((json_int_t)t)) < 0 ||
+        json_object_set_new(o, iso_key, json_string(shell_time_iso(t, iso, sizeof(iso)))) < 0) {
+        return DB_ERR_NOMEM;
+    }
+    return 0;
+}
+
+static const char *shell_principal_kind(const struct policy_principal *p)
+{
+    return p->kind == POLICY_PRINCIPAL_GROUP ? "group" : "user";
+}
+
+char *shell_principals(const struct policy_principal *ps, size_t n, char *buf, size_t len)
+{
+    size_t off = 0;
+
+    if (len == 0) {
+        return buf;
+    }
+    buf[0] = '\0';
+    if (n == 0) {
+        snprintf(buf, len, "nobody");
+        return buf;
+    }
+    for (size_t i = 0; i < n && off < len; i++) {
+        int k = snprintf(buf + off, len - off, "%s%s:%s", i > 0 ? ", " : "",
+                         shell_principal_kind(&ps[i]), ps[i].name != NULL ? ps[i].name : "");
+
+        if (k < 0) {
+            break;
+        }
+        off += (size_t)k;
+    }
+    return buf;
+}
+
+struct json_t *shell_principals_json(const struct policy_principal *ps, size_t n)
+{
+    json_t *arr = json_array();
+    char one[300];
+
+    for (size_t i = 0; arr != NULL && i < n; i++) {
+        snprintf(one, sizeof(one), "%s:%s", shell_principal_kind(&ps[i]),
+                 ps[i].name != NULL ? ps[i].name : "");
+        if (json_array_append_new(arr, shell_json_string(one)) < 0) {
+            json_decref(arr);
+            return NULL;
+        }
+    }
+    return arr;
+}
+
+/* ---- text tables ---- */
+
+struct shell_table {
+    size_t ncols;
+    size_t nrows; /* the header included */
+    size_t cap;
+    char **cells; /* nrows * ncols, each owned */
+};
+
+/* Columns a sanitized cell takes: one per UTF-8 character. */
+static size_t shell_cell_width(const char *s)
+{
+    size_t w = 0;
+
+    for (; *s != '\0'; s++) {
+        w += ((unsigned char)*s & 0xc0) != 0x80;
+    }
+    return w;
+}
+
+struct shell_table *shell_table_new(size_t ncols, const char *const *headers)
+{
+    struct shell_table *t = NULL;
+
+    if (ncols == 0 || (t = calloc(1, sizeof(*t))) == NULL) {
+        return NULL;
+    }
+    t->ncols = ncols;
+    if (shell_table_add(t, headers) != 0) {
+        shell_table_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int shell_table_add(struct shell_table *t, const char *const *cells)
+{
+    char shown[SHELL_TABLE_CELL_MAX + 1];
+
+    if (t->nrows == t->cap) {
+        size_t ncap = t->cap == 0 ? 16 : t->cap * 2;
+        char **v = realloc(t->cells, ncap * t->ncols * sizeof(*v));
+
+        if (v == NULL) {
+            return DB_ERR_NOMEM;
+        }
+        t->cells = v;
+        t->cap = ncap;
+    }
+    for (size_t i = 0; i < t->ncols; i++) {
+        const char *s = cells[i] != NULL ? cells[i] : "";
+        char **dst = &t->cells[t->nrows * t->ncols + i];
+
+        shell_sanitize(shown, sizeof(shown), s, strlen(s), 0);
+        if ((*dst = strdup(shown)) == NULL) {
+            for (size_t k = 0; k < i; k++) {
+                free(t->cells[t->nrows * t->ncols + k]);
+            }
+            return DB_ERR_NOMEM;
+        }
+    }
+    t->nrows++;
+    return 0;
+}
+
+void shell_table_print(struct shell_ctx *c, const struct shell_table *t)
+{
+    size_t width[16] = {0};
+    size_t ncols = t->ncols < 16 ? t->ncols : 16;
+
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t k = 0; k < ncols; k++) {
+            size_t w = shell_cell_width(t->cells[r * t->ncols + k]);
+
+            width[k] = w > width[k] ? w : width[k];
+        }
+    }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t k = 0; k < ncols; k++) {
+            const char *cell = t->cells[r * t->ncols + k];
+            int pad = k + 1 < ncols ? (int)(width[k] - shell_cell_width(cell) + 2) : 0;
+
+            shell_out(c, "%s%*s", cell, pad, "");
+        }
+        shell_out(c, "\n");
+    }
+}
+
+void shell_table_free(struct shell_table *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < t->nrows * t->ncols; i++) {
+        free(t->cells[i]);
+    }
+    free(t->cells);
+    free(t);
+}

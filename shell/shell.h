@@ -117,6 +117,115 @@ struct json_t;
 struct json_t *shell_json_string(const char *s);
 int shell_out_json(struct shell_ctx *c, struct json_t *v);
 
+/*
+ * Helpers for the access commands (shell.c, additions).  The commands talk
+ * to the store only through access_* (broker.h) and to the policy only
+ * through policy_* (policy.h).
+ */
+/* The policy in force: c->access->policy when there is a store, else c->policy. */
+const struct policy *shell_policy(const struct shell_ctx *c);
+/* The rule called name in p; NULL when absent (break-glass: "", or a rule since removed). */
+const struct policy_rule *shell_rule_find(const struct policy *p, const char *name);
+/* Who is asking, as the policy and access functions want it. */
+struct policy_subject shell_subject(const struct shell_ctx *c);
+/*
+ * c->access, or NULL after printing "drawbridge: the store is unavailable"
+ * (the command then returns SHELL_FAIL).
+ */
+const struct access *shell_access(struct shell_ctx *c);
+/*
+ * Prints "drawbridge: <msg>
+" with msg passed through shell_sanitize, for
+ * messages that may carry what a user typed (the access functions quote
+ * targets and logins as given).  Always one line.  Returns SHELL_FAIL.
+ */
+int shell_fail_text(struct shell_ctx *c, const char *msg);
+/*
+ * A request/grant number N as typed: digits only, 1 to 18 of them, > 0.
+ * 0, or SHELL_USAGE after printing why and the usage of command name.
+ */
+int shell_parse_id(struct shell_ctx *c, const char *name, const char *s, long long *out);
+/* A DURATION (db_parse_duration): 0, or SHELL_USAGE after printing why and the usage. */
+int shell_parse_duration(struct shell_ctx *c, const char *name, const char *s, long long *out);
+
+#define SHELL_TIME_MAX 32
+/* Unix seconds as "YYYY-MM-DD HH:MM UTC" (text output); returns buf. */
+char *shell_time(long long t, char *buf, size_t len);
+/* Unix seconds as ISO-8601 "YYYY-MM-DDTHH:MM:SSZ" (JSON output); returns buf. */
+char *shell_time_iso(long long t, char *buf, size_t len);
+/*
+ * Sets key to t (unix seconds) and key + "_iso" to shell_time_iso(t) in the
+ * JSON object o; both null when t is 0 ("not yet").  0 or DB_ERR_NOMEM.
+ */
+int shell_json_set_time(struct json_t *o, const char *key, long long t);
+/* "group:sre-leads, user:carol" into buf (cut at len); "nobody" when n is 0.  Returns buf. */
+char *shell_principals(const struct policy_principal *ps, size_t n, char *buf, size_t len);
+/* A JSON array of "group:NAME" / "user:NAME" strings; NULL when out of memory. */
+struct json_t *shell_principals_json(const struct policy_principal *ps, size_t n);
+
+/*
+ * Aligned text tables for the lists: a header row, then rows of ncols
+ * cells, each passed through shell_sanitize and cut to SHELL_TABLE_CELL_MAX
+ * bytes, columns two spaces apart, the last column not padded.
+ * shell_table_add copies the cells.  Caller frees with shell_table_free.
+ */
+#define SHELL_TABLE_CELL_MAX 60
+struct shell_table;
+struct shell_table *shell_table_new(size_t ncols, const char *const *headers);
+int shell_table_add(struct shell_table *t, const char *const *cells);
+void shell_table_print(struct shell_ctx *c, const struct shell_table *t);
+void shell_table_free(struct shell_table *t);
+
+/*
+ * JSON views of store rows (cmd-show.c), shared by request, requests, show
+ * and grants.  Every string a user or the store supplied goes through
+ * shell_json_string; times through shell_json_set_time.  New references, or
+ * NULL when out of memory.
+ *
+ *   request:  {"id", "status", "requester", "target", "login", "rule" (null
+ *             for break-glass), "breakglass", "duration" (seconds), "reason",
+ *             "ticket" (null when none), "approvals", "approvals_needed",
+ *             "approvers" (the rule's, in the current policy), "created_at",
+ *             "expires_at", "decided_at", "decided_by" (null while pending)}
+ *   decision: {"approver", "decision" ("approve"/"deny"), "comment" (null when
+ *             none), "at"}
+ *   grant:    {"id", "status", "user", "target", "login", "rule",
+ *             "breakglass", "starts_at", "ends_at", "revoked_at",
+ *             "revoked_by", "revoke_reason", "review_required"}
+ *
+ * Each time key comes with its "_iso" twin.
+ */
+struct json_t *shell_request_json(const struct policy *p, const struct store_request *r);
+struct json_t *shell_decision_json(const struct store_decision *d);
+struct json_t *shell_grant_json(const struct store_grant *g);
+
+/*
+ * Where `connect TARGET` (cmd-connect.c) and `breakglass` decide whether the
+ * user may reach target now, and as which login.  The same check serves
+ * `ssh USER+TARGET@gw` so that both give the same answers: a standing rule
+ * (unprotected targets only), a live grant still backed by a rule of the
+ * current policy, or a live break-glass grant while the user is still a
+ * break_glass requester.  login NULL: the login of the live grant for the
+ * rule's default login, else of the user's live grant on target ending
+ * last, else the default.  a may be NULL (no store: standing access only).
+ *
+ * 0 with out filled (out->login points into the policy), or DB_ERR_DENIED /
+ * DB_ERR_NOTFOUND / DB_ERR_INVALID with the one-line reason the user sees
+ * in err (e.g. "no active grant; request one with: ssh gw request ...";
+ * may quote target and login as given: sanitize before printing).
+ */
+struct shell_connect {
+    const struct policy_target *target;
+    const char *login;
+    long long grant_id; /* 0: standing access */
+    long long ends_at;  /* the grant's end; 0 for standing access */
+    int breakglass;
+    const char *rule; /* the rule that allowed it; NULL for break-glass */
+};
+int shell_connect_check(const struct access *a, const struct policy *p,
+                        const struct policy_subject *who, const char *target, const char *login,
+                        long long now, struct shell_connect *out, char *err, size_t errlen);
+
 /* ---- cmd.c: the command table ---- */
 
 struct shell_cmd_entry {
