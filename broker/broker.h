@@ -486,6 +486,39 @@ int store_session_get(struct store *s, const char *id, struct store_session *out
 int store_session_list(struct store *s, int live_only, int review_pending, const char *user,
                        const char *target, size_t limit, struct store_session **out, size_t *n);
 
+/*
+ * Recordings.  store_session_terminate asks a live session to end (the
+ * session's child checks every second); DB_ERR_NOTFOUND when it is not live
+ * or already asked.  store_session_terminate_get: *at 0 when not asked.
+ * store_session_bytes: the byte counts of a session so far.
+ */
+int store_session_terminate(struct store *s, const char *id, const char *by, const char *reason,
+                            long long at);
+int store_session_terminate_get(struct store *s, const char *id, long long *at, char *by,
+                                size_t bylen, char *reason, size_t reasonlen);
+int store_session_bytes(struct store *s, const char *id, unsigned long long in,
+                        unsigned long long out);
+
+/* One line of a session's text, for the search index. */
+struct store_text {
+    const char *session;
+    int stream;        /* 0 output, 1 input */
+    double ts;         /* seconds from the session's start */
+    const char *line;  /* UTF-8, no control characters */
+    size_t len;
+    char session_buf[STORE_SESSION_ID_LEN + 1]; /* (search results) */
+};
+/* Adds a batch in one transaction (or the caller's). */
+int store_text_insert(struct store *s, const struct store_text *lines, size_t n);
+/*
+ * Lines containing text (a substring, at least 3 characters: the index is
+ * trigram-based), ordered by session and time, at most limit (0: 1000).
+ * Caller frees with store_text_free.
+ */
+int store_text_search(struct store *s, const char *text, size_t limit, struct store_text **out,
+                      size_t *n);
+void store_text_free(struct store_text *v, size_t n);
+
 /* ---- access.c: the just-in-time state machine on top of store and policy ---- */
 
 /*

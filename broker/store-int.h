@@ -40,6 +40,11 @@ enum store_stmt_id {
     ST_SESS_REVIEW,
     ST_SESS_GET,
     ST_SESS_LIST,
+    ST_SESS_TERMINATE,
+    ST_SESS_TERM_GET,
+    ST_SESS_BYTES,
+    ST_TEXT_INSERT,
+    ST_TEXT_SEARCH,
     STORE_STMT_COUNT
 };
 

@@ -666,3 +666,162 @@ int store_session_list(struct store *s, int live_only, int review_pending, const
     }
     return r;
 }
+
+/* ---- recordings: terminate requests, byte counts, the text index ---- */
+
+int store_session_terminate(struct store *s, const char *id, const char *by, const char *reason,
+                            long long at)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_TERMINATE];
+
+    if (!store_fits(by, STORE_NAME_MAX, 1) || !store_fits(reason, STORE_TEXT_MAX, 1) || at <= 0) {
+        return DB_ERR_INVALID;
+    }
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, by, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, at);
+    return store_session_changed(s, store_step_done(st));
+}
+
+int store_session_terminate_get(struct store *s, const char *id, long long *at, char *by,
+                                size_t bylen, char *reason, size_t reasonlen)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_TERM_GET];
+    int rc, r = DB_ERR_NOTFOUND;
+
+    *at = 0;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *at = sqlite3_column_int64(st, 0);
+        r = 0;
+        if (by != NULL && store_col_copy(st, 1, by, bylen) != 0) {
+            r = DB_ERR_INVALID;
+        }
+        if (reason != NULL && store_col_copy(st, 2, reason, reasonlen) != 0) {
+            r = DB_ERR_INVALID;
+        }
+    } else if (rc != SQLITE_DONE) {
+        r = store_rc(rc);
+    }
+    store_done(st);
+    return r;
+}
+
+int store_session_bytes(struct store *s, const char *id, unsigned long long in,
+                        unsigned long long out)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_BYTES];
+
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)in);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)out);
+    return store_session_changed(s, store_step_done(st));
+}
+
+int store_text_insert(struct store *s, const struct store_text *lines, size_t n)
+{
+    sqlite3_stmt *st = s->stmt[ST_TEXT_INSERT];
+    int own = !s->in_tx, r = 0;
+
+    if (n == 0) {
+        return 0;
+    }
+    /* one transaction per batch: the index is filled once a second, not per line */
+    if (own && (r = store_begin(s)) != 0) {
+        return r;
+    }
+    for (size_t i = 0; i < n && r == 0; i++) {
+        sqlite3_bind_text(st, 1, lines[i].line, (int)lines[i].len, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, lines[i].session, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, lines[i].stream == 0 ? "o" : "i", -1, SQLITE_STATIC);
+        sqlite3_bind_double(st, 4, lines[i].ts);
+        r = store_step_done(st);
+    }
+    if (own) {
+        if (r == 0) {
+            r = store_commit(s, NULL, 0);
+        } else {
+            store_rollback(s);
+        }
+    }
+    return r;
+}
+
+int store_text_search(struct store *s, const char *text, size_t limit, struct store_text **out,
+                      size_t *n)
+{
+    sqlite3_stmt *st = s->stmt[ST_TEXT_SEARCH];
+    struct store_text *v = NULL;
+    size_t len = strlen(text), cap = 0, k = 0;
+    char *phrase = NULL, *p;
+    int rc, r = 0;
+
+    *out = NULL;
+    *n = 0;
+    /* the user's text is one FTS5 phrase: quotes doubled, nothing else special */
+    phrase = malloc(2 * len + 3);
+    if (phrase == NULL) {
+        return DB_ERR_NOMEM;
+    }
+    p = phrase;
+    *p++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"') {
+            *p++ = '"';
+        }
+        *p++ = text[i];
+    }
+    *p++ = '"';
+    *p = '\0';
+    sqlite3_bind_text(st, 1, phrase, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)(limit > 0 ? limit : 1000));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct store_text *t;
+
+        if (k == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct store_text *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                r = DB_ERR_NOMEM;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        t = &v[k];
+        memset(t, 0, sizeof(*t));
+        store_col_copy(st, 0, t->session_buf, sizeof(t->session_buf));
+        t->session = t->session_buf;
+        t->stream = sqlite3_column_text(st, 1) != NULL && sqlite3_column_text(st, 1)[0] == 'i';
+        t->ts = sqlite3_column_double(st, 2);
+        t->line = store_col_dup(st, 3);
+        t->len = t->line != NULL ? strlen(t->line) : 0;
+        k++;
+    }
+    if (r == 0 && rc != SQLITE_DONE) {
+        r = store_rc(rc);
+    }
+    store_done(st);
+    free(phrase);
+    if (r != 0) {
+        store_text_free(v, k);
+        return r;
+    }
+    *out = v;
+    *n = k;
+    return 0;
+}
+
+void store_text_free(struct store_text *v, size_t n)
+{
+    if (v == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free((char *)v[i].line);
+    }
+    free(v);
+}

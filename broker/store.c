@@ -88,6 +88,15 @@ static const char *const store_migrations[] = {
     "  prev_hash TEXT NOT NULL, hash TEXT NOT NULL);"
     "CREATE INDEX audit_time ON audit(time);"
     "PRAGMA user_version = 1;",
+    /* 2: recordings: terminate requests, flags for review, the text index */
+    "ALTER TABLE sessions ADD COLUMN terminate_by TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sessions ADD COLUMN terminate_reason TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE sessions ADD COLUMN terminate_at INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sessions ADD COLUMN bytes_in INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE sessions ADD COLUMN bytes_out INTEGER NOT NULL DEFAULT 0;"
+    "CREATE VIRTUAL TABLE session_text USING fts5(line, session UNINDEXED, stream UNINDEXED,"
+    "  ts UNINDEXED, tokenize = 'trigram');"
+    "PRAGMA user_version = 2;",
 };
 
 /* Indexed by enum store_stmt_id (store-int.h); the order must match. */
@@ -146,6 +155,15 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
     [ST_SESS_REVIEW] = "UPDATE sessions SET reviewed_by = ?2, reviewed_at = ?3, "
                        "review_note = ?4 WHERE id = ?1",
     [ST_SESS_GET] = STORE_SESS_COLUMNS " WHERE id = ?1",
+    [ST_SESS_TERMINATE] = "UPDATE sessions SET terminate_by = ?2, terminate_reason = ?3, "
+                          "terminate_at = ?4 WHERE id = ?1 AND ended_at = 0 AND terminate_at = 0",
+    [ST_SESS_TERM_GET] = "SELECT terminate_at, terminate_by, terminate_reason FROM sessions "
+                         "WHERE id = ?1",
+    [ST_SESS_BYTES] = "UPDATE sessions SET bytes_in = ?2, bytes_out = ?3 WHERE id = ?1",
+    [ST_TEXT_INSERT] = "INSERT INTO session_text (line, session, stream, ts) VALUES (?1, ?2, ?3, "
+                       "?4)",
+    [ST_TEXT_SEARCH] = "SELECT session, stream, ts, line FROM session_text WHERE session_text "
+                       "MATCH ?1 ORDER BY session, ts LIMIT ?2",
     [ST_SESS_LIST] = STORE_SESS_COLUMNS " WHERE (?1 = 0 OR ended_at = 0) AND (?2 = 0 OR "
                                         "(review_required != 0 AND reviewed_at = 0)) AND "
                                         "(?3 IS NULL OR user = ?3) AND (?4 IS NULL OR target = "

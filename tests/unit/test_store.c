@@ -113,7 +113,7 @@ static void test_open_settings(void **state)
     fx_query(f, "PRAGMA journal_mode", buf, sizeof(buf));
     assert_string_equal(buf, "wal");
     fx_query(f, "PRAGMA user_version", buf, sizeof(buf));
-    assert_string_equal(buf, "1");
+    assert_string_equal(buf, "2");
     fx_query(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'grants_live'",
              buf, sizeof(buf));
     assert_string_equal(buf, "1");
@@ -139,7 +139,7 @@ static void test_open_refusals(void **state)
     assert_int_equal(store_open(f->dir, &s, f->err, sizeof(f->err)), DB_ERR_INVALID);
     assert_null(s);
     assert_non_null(strstr(f->err, "newer"));
-    fx_query(f, "PRAGMA user_version = 1", buf, sizeof(buf));
+    fx_query(f, "PRAGMA user_version = 2", buf, sizeof(buf));
     /* No anchor key: refused, with the file named. */
     snprintf(path, sizeof(path), "%s/keys/recording.hmac", f->dir);
     assert_int_equal(unlink(path), 0);
@@ -573,6 +573,65 @@ static void test_sessions(void **state)
     store_sessions_free(NULL, 0);
 }
 
+/* Terminate requests, byte counts and the trigram text index. */
+static void test_recording_rows(void **state)
+{
+    struct fx *f = *state;
+    struct store_session row;
+    struct store_text lines[3], *hits = NULL;
+    char by[STORE_NAME_MAX + 1], reason[STORE_TEXT_MAX + 1];
+    long long at = -1;
+    size_t n = 0;
+
+    memset(&row, 0, sizeof(row));
+    snprintf(row.user, sizeof(row.user), "alice");
+    snprintf(row.target, sizeof(row.target), "web-1");
+    snprintf(row.kind, sizeof(row.kind), "shell");
+    row.started_at = T0;
+    assert_int_equal(store_session_insert(f->s, &row), 0);
+    assert_int_equal(store_session_terminate_get(f->s, row.id, &at, by, sizeof(by), reason,
+                                                 sizeof(reason)),
+                     0);
+    assert_int_equal(at, 0);
+    assert_int_equal(store_session_terminate(f->s, row.id, "carol", "INC-1 looks wrong", T0 + 5),
+                     0);
+    /* asked once; a second ask and an unknown session are refused */
+    assert_int_equal(store_session_terminate(f->s, row.id, "carol", "again", T0 + 6),
+                     DB_ERR_NOTFOUND);
+    assert_int_equal(store_session_terminate(f->s, "nosuchsession00", "carol", "x", T0 + 6),
+                     DB_ERR_NOTFOUND);
+    assert_int_equal(store_session_terminate_get(f->s, row.id, &at, by, sizeof(by), reason,
+                                                 sizeof(reason)),
+                     0);
+    assert_int_equal(at, T0 + 5);
+    assert_string_equal(by, "carol");
+    assert_string_equal(reason, "INC-1 looks wrong");
+    assert_int_equal(store_session_bytes(f->s, row.id, 10, 2000), 0);
+
+    memset(lines, 0, sizeof(lines));
+    lines[0] = (struct store_text){row.id, 1, 1.5, "sudo rm -rf /srv/data", 21, ""};
+    lines[1] = (struct store_text){row.id, 0, 1.7, "removed '/srv/data/a'", 21, ""};
+    lines[2] = (struct store_text){row.id, 0, 2.0, "say \"hi\" $(id)", 15, ""};
+    assert_int_equal(store_text_insert(f->s, lines, 3), 0);
+    assert_int_equal(store_text_search(f->s, "rm -rf", 0, &hits, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(hits[0].session, row.id);
+    assert_int_equal(hits[0].stream, 1);
+    assert_string_equal(hits[0].line, "sudo rm -rf /srv/data");
+    store_text_free(hits, n);
+    /* quotes and metacharacters are text, not query syntax */
+    assert_int_equal(store_text_search(f->s, "\"hi\" $(", 0, &hits, &n), 0);
+    assert_int_equal(n, 1);
+    assert_true(hits[0].ts > 1.9 && hits[0].ts < 2.1);
+    store_text_free(hits, n);
+    assert_int_equal(store_text_search(f->s, "srv/data", 0, &hits, &n), 0);
+    assert_int_equal(n, 2);
+    store_text_free(hits, n);
+    assert_int_equal(store_text_search(f->s, "nothing like this", 0, &hits, &n), 0);
+    assert_int_equal(n, 0);
+    store_text_free(hits, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -586,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transactions, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_users_seen, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sessions, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_recording_rows, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
