@@ -16,46 +16,9 @@
 #include "shell.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
-
-/*
- * The user's live grant on target for login; with login NULL, the grant
- * for deflogin (the rule's default, may be NULL) or else the user's live
- * grant on target ending last.  1 when found (*g filled), else 0.
- */
-static int connect_find_grant(const struct access *a, const struct policy_subject *who,
-                              const char *target, const char *login, const char *deflogin,
-                              long long now, struct store_grant *g)
-{
-    struct store_grant *v = NULL;
-    size_t n = 0, best = 0;
-    char err[256];
-    int found = 0;
-
-    if (login != NULL) {
-        return access_live_grant(a->store, who->user, target, login, now, g) == 0;
-    }
-    if (deflogin != NULL && access_live_grant(a->store, who->user, target, deflogin, now, g) == 0) {
-        return 1;
-    }
-    if (access_list_grants(a, who, ACCESS_LIST_MINE, now, &v, &n, err, sizeof(err)) != 0) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(v[i].target, target) == 0 && (!found || v[i].ends_at > v[best].ends_at)) {
-            best = i;
-            found = 1;
-        }
-    }
-    if (found) {
-        *g = v[best];
-    }
-    free(v);
-    return found;
-}
 
 /* The target's own copy of login (so out->login points into the policy), or NULL. */
 static const char *connect_target_login(const struct policy_target *t, const char *login)
@@ -68,15 +31,68 @@ static const char *connect_target_login(const struct policy_target *t, const cha
     return NULL;
 }
 
-/* Fills out from a grant the policy (or break-glass) accepted. */
+/* Fills out from a live grant the policy (or break-glass) accepts for login. */
 static void connect_from_grant(struct shell_connect *out, const struct store_grant *g,
-                               const struct policy_result *res)
+                               const char *login, const struct policy_rule *rule)
 {
-    out->login = g->breakglass ? connect_target_login(out->target, g->login) : res->login;
+    out->login = login;
     out->grant_id = g->id;
     out->ends_at = g->ends_at;
     out->breakglass = g->breakglass;
-    out->rule = g->breakglass ? NULL : res->rule->name;
+    out->rule = rule != NULL ? rule->name : NULL;
+}
+
+/*
+ * Looks for a live grant that lets the subject in: for the login asked,
+ * else for the rule's default login, else for each login of the target in
+ * order -- the order the session code tries them for USER+TARGET@gw, so
+ * that both pick the same grant.  1 when one does (out filled), else 0.
+ */
+static int connect_try_grants(const struct access *a, const struct policy *p,
+                              const struct policy_connect_query *q0,
+                              const struct policy_result *first, long long now,
+                              struct shell_connect *out)
+{
+    const struct policy_target *t = first->target;
+    const char *cands[17];
+    size_t ncand = 0;
+
+    if (q0->login != NULL) {
+        cands[ncand++] = q0->login;
+    } else {
+        if (first->login != NULL) {
+            cands[ncand++] = first->login;
+        }
+        for (size_t i = 0; i < t->nlogins && ncand < 17; i++) {
+            cands[ncand++] = t->logins[i];
+        }
+    }
+    for (size_t i = 0; i < ncand; i++) {
+        struct policy_connect_query q = *q0;
+        struct policy_result res;
+        struct store_grant g;
+
+        if (access_live_grant(a->store, q0->subject.user, t->name, cands[i], now, &g) != 0) {
+            continue;
+        }
+        if (g.breakglass) {
+            /* No rule backs a break-glass grant: its holder must still be allowed break-glass. */
+            if (policy_is_breakglass_requester(p, &q0->subject) &&
+                policy_target_has_login(t, cands[i])) {
+                connect_from_grant(out, &g, connect_target_login(t, cands[i]), NULL);
+                return 1;
+            }
+            continue;
+        }
+        q.login = cands[i];
+        q.grant_login = g.login;
+        policy_eval_connect(p, &q, &res);
+        if (res.verdict == POLICY_ALLOW_GRANT) {
+            connect_from_grant(out, &g, res.login, res.rule);
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int shell_connect_check(const struct access *a, const struct policy *p,
@@ -84,8 +100,7 @@ int shell_connect_check(const struct access *a, const struct policy *p,
                         long long now, struct shell_connect *out, char *err, size_t errlen)
 {
     struct policy_connect_query q;
-    struct policy_result res, with;
-    struct store_grant g;
+    struct policy_result res;
 
     memset(out, 0, sizeof(*out));
     memset(&q, 0, sizeof(q));
@@ -107,25 +122,11 @@ int shell_connect_check(const struct access *a, const struct policy *p,
         out->rule = res.rule->name;
         return 0;
     }
-    if (a != NULL && connect_find_grant(a, who, res.target->name, login, res.login, now, &g)) {
-        if (g.breakglass) {
-            /* No rule backs a break-glass grant: its holder must still be allowed break-glass. */
-            if (policy_is_breakglass_requester(p, who) &&
-                connect_target_login(res.target, g.login) != NULL) {
-                connect_from_grant(out, &g, &res);
-                return 0;
-            }
-        } else {
-            q.grant_login = g.login;
-            policy_eval_connect(p, &q, &with);
-            if (with.verdict == POLICY_ALLOW_GRANT) {
-                connect_from_grant(out, &g, &with);
-                return 0;
-            }
-        }
+    if (a != NULL && connect_try_grants(a, p, &q, &res, now, out)) {
+        return 0;
     }
-    if (a == NULL && res.verdict == POLICY_NEED_GRANT) {
-        db_errf(err, errlen, "the store is unavailable");
+    if (a == NULL) {
+        db_errf(err, errlen, "the grant store is unavailable; refusing");
         return DB_ERR_UNAVAIL;
     }
     db_errf(err, errlen, "%s", res.reason[0] != '\0' ? res.reason : "access refused");

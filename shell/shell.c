@@ -384,11 +384,11 @@ int shell_parse_id(struct shell_ctx *c, const char *name, const char *s, long lo
     if (s == NULL) {
         return shell_usage(c, name, "a request number is required");
     }
-    /* Digits only: no sign, no spaces, no hex, no "1e3"; 18 digits never overflow. */
-    for (i = 0; i < 19 && s[i] >= '0' && s[i] <= '9'; i++) {
+    /* Digits only (no sign, spaces, hex or "1e3"), at most 18: they never overflow. */
+    for (i = 0; i < 18 && s[i] >= '0' && s[i] <= '9'; i++) {
         v = v * 10 + (s[i] - '0');
     }
-    if (i == 0 || s[i] != '\0' || i > 18 || v <= 0) {
+    if (i == 0 || s[i] != '\0' || v <= 0) {
         return shell_bad_value(c, name, "number", s, "expected a request number such as 12");
     }
     *out = v;

@@ -56,6 +56,7 @@ struct shell_ctx {
     shell_write_fn write;
     void *io;
     int want_exit; /* set by `exit` / `logout` */
+    struct shell_job *job; /* set by a command that keeps running; see "jobs" below */
     /*
      * The just-in-time state (store + current policy + notifications).  NULL
      * when the shell runs without a store (unit tests of commands that do not
@@ -205,9 +206,10 @@ struct json_t *shell_grant_json(const struct store_grant *g);
  * `ssh USER+TARGET@gw` so that both give the same answers: a standing rule
  * (unprotected targets only), a live grant still backed by a rule of the
  * current policy, or a live break-glass grant while the user is still a
- * break_glass requester.  login NULL: the login of the live grant for the
- * rule's default login, else of the user's live grant on target ending
- * last, else the default.  a may be NULL (no store: standing access only).
+ * break_glass requester.  With login NULL, grants are tried for the rule's
+ * default login and then each login of the target in order, as
+ * chan_authorize (broker/channel.c) does.  a may be NULL (no store:
+ * standing access only; anything else is refused as unavailable).
  *
  * 0 with out filled (out->login points into the policy), or DB_ERR_DENIED /
  * DB_ERR_NOTFOUND / DB_ERR_INVALID with the one-line reason the user sees
@@ -304,5 +306,31 @@ void shell_term_free(struct shell_term *t);
  * shell_run_line, so c->interactive should be 1.
  */
 int shell_term_input(struct shell_term *t, const char *buf, size_t len);
+
+/* ---- jobs: commands that keep running (replay, watch, export) ---- */
+
+/*
+ * A command that produces output over time sets ctx->job before returning
+ * (ownership passes to the session).  The session then drives it: step()
+ * when due, input() with what the user types, and free() at the end; the
+ * command's exit status is what step() returns when it finishes.  While a
+ * job runs the prompt does not come back.  step() writes through the
+ * context (shell_write), at most SHELL_JOB_CHUNK bytes per call: the session
+ * only calls it when the engineer has taken what was written before.
+ */
+#define SHELL_JOB_CHUNK (64 * 1024)
+
+struct shell_job {
+    /*
+     * now_ms: a monotonic clock in milliseconds.  Returns 1 while running
+     * (with *next_ms the monotonic time it wants the next call at; the
+     * session may call earlier), or finished: 0 - exit status (0, -1, -2
+     * for exit statuses 0, 1, 2).
+     */
+    int (*step)(struct shell_job *j, struct shell_ctx *c, long long now_ms, long long *next_ms);
+    /* What the user typed while the job runs (q or ^C stops a replay); may be NULL. */
+    void (*input)(struct shell_job *j, struct shell_ctx *c, const char *buf, size_t len);
+    void (*free)(struct shell_job *j);
+};
 
 #endif
