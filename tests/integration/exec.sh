@@ -26,6 +26,13 @@ rc=0
 gw_ssh alice+staging-1 false >/dev/null 2>&1 || rc=$?
 expect_eq "false exits 1" 1 "$rc"
 
+# A command killed by a signal: exit-signal is relayed (OpenSSH's client
+# shows it only in its debug output, and exits 255).
+rc=0
+out=$(gw_ssh alice+staging-1 -v 'kill -TERM $$' 2>&1) || rc=$?
+expect_eq "a command killed by SIGTERM: ssh exits 255" 255 "$rc"
+expect_match "the exit-signal reaches the client" 'rtype exit-signal' "$out"
+
 out=$(gw_ssh alice+staging-1 id -un 2>&1) || fail "id -un: $out"
 expect_eq "the command runs as the target's default login" "$LOGIN" "$out"
 

@@ -321,17 +321,27 @@ EOF
 }
 
 # Writes DIR/drawbridge.yaml.  GW_LIMITS may override the limits line (tests
-# of the pre-auth limits use small numbers).
+# of the pre-auth limits use small numbers).  GW_LDAP_MODE picks how the
+# gateway talks to slapd: plain (default), ldaps or starttls, the latter two
+# checking the server certificate against GW_LDAP_CA (default: the test CA
+# that signed it; LDAP_ROGUE_CA_FILE is one that did not).
 config_write() {
     local limits=${GW_LIMITS:-"{max_startups: 64, max_startups_per_source: 32, login_grace: 10s, max_auth_tries: 6}"}
+    local url=$LDAP_URL starttls=false ca=null
+    case ${GW_LDAP_MODE:-plain} in
+    plain) ;;
+    ldaps) url=$LDAPS_URL ca=${GW_LDAP_CA:-$LDAP_CA_FILE} ;;
+    starttls) starttls=true ca=${GW_LDAP_CA:-$LDAP_CA_FILE} ;;
+    *) echo "unknown GW_LDAP_MODE ${GW_LDAP_MODE}" >&2; return 1 ;;
+    esac
     cat >"$DIR/drawbridge.yaml" <<EOF
 listen: ["127.0.0.1:$GW_PORT"]
 state_dir: $DIR/state
 policy: $DIR/policy.yaml
 ldap:
-  url: $LDAP_URL
-  starttls: false
-  ca_file: null
+  url: $url
+  starttls: $starttls
+  ca_file: $ca
   bind_dn: cn=drawbridge,ou=services,$LDAP_BASE
   bind_password_file: $LDAP_SECRET
   user_base: ou=people,$LDAP_BASE
@@ -349,7 +359,8 @@ EOF
 gw_start() {
     # Its own session: a signal meant for the tests' process group (a
     # terminal's SIGHUP or SIGINT, job control) must not reach the daemon.
-    setsid "$DRAWBRIDGE_BIN" serve -c "$CFG" -f </dev/null >>"$DIR/gw.log" 2>&1 &
+    # shellcheck disable=SC2086 # GW_SERVE_ARGS: extra words (e.g. --log-json)
+    setsid "$DRAWBRIDGE_BIN" serve -c "$CFG" -f ${GW_SERVE_ARGS:-} </dev/null >>"$DIR/gw.log" 2>&1 &
     GW_PID=$!
     wait_port "$GW_PORT" "$GW_PID" "drawbridge serve" || return 1
 }
@@ -424,7 +435,7 @@ env_up() {
     fi
     TARGET_PORT=$(free_port) && DOWN_PORT=$(free_port) || return 1
     policy_write
-    config_write
+    config_write || return 1
 
     # First run generates the keys under state_dir/keys.
     local upstream

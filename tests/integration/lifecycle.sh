@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: Apache-2.0
 # The daemon's life: SIGHUP reloads the policy (a policy that fails lint is
 # not loaded and the old one stays), SIGTERM stops the listener promptly and
-# frees the port.
+# frees the port, and --log-json logs one JSON object per line.
 # Runs in an environment of its own (it edits the policy and stops the
 # gateway).
-# Depends on: server.c (signals as flags, reload, shutdown), policy load/lint.
+# Depends on: server.c (signals as flags, reload, shutdown), policy load/lint,
+# log.c (--log-json).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 private_env
@@ -73,4 +74,23 @@ rc=$?
 expect_eq "the gateway exits with status 0 on SIGTERM" 0 "$rc"
 port_listening "$GW_PORT" && fail "port $GW_PORT still listening after SIGTERM"
 pass "the port is free after SIGTERM"
+
+# --log-json: every line the gateway logs is one JSON object.
+lines=$(wc -l <"$DIR/gw.log")
+GW_SERVE_ARGS=--log-json gw_start || fail "the gateway did not start again with --log-json"
+gw_ssh_pw alice-pw-2026 alice whoami >/dev/null 2>&1 || fail "login after the restart failed"
+gw_ssh alice+staging-1 true >/dev/null 2>&1 || fail "staging-1 after the restart failed"
+rc=0
+out=$(tail -n +"$((lines + 1))" "$DIR/gw.log" | "$PY" -c '
+import json, sys
+n = 0
+for line in sys.stdin:
+    obj = json.loads(line)
+    assert isinstance(obj, dict), line
+    n += 1
+print(n)
+' 2>&1) || rc=$?
+expect_eq "--log-json: every new log line parses as a JSON object ($out)" 0 "$rc"
+expect_ne "--log-json: the gateway logged something" 0 "$out"
+expect_match "--log-json: the login is in the log" '"auth[.]ok".*alice' "$(tail -n +"$((lines + 1))" "$DIR/gw.log")"
 finish
