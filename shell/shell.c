@@ -522,7 +522,7 @@ struct shell_table *shell_table_new(size_t ncols, const char *const *headers)
 {
     struct shell_table *t = NULL;
 
-    if (ncols == 0 || (t = calloc(1, sizeof(*t))) == NULL) {
+    if (ncols == 0 || ncols > SHELL_TABLE_COLS_MAX || (t = calloc(1, sizeof(*t))) == NULL) {
         return NULL;
     }
     t->ncols = ncols;
@@ -565,8 +565,8 @@ int shell_table_add(struct shell_table *t, const char *const *cells)
 
 void shell_table_print(struct shell_ctx *c, const struct shell_table *t)
 {
-    size_t width[16] = {0};
-    size_t ncols = t->ncols < 16 ? t->ncols : 16;
+    size_t width[SHELL_TABLE_COLS_MAX] = {0};
+    size_t ncols = t->ncols;
 
     for (size_t r = 0; r < t->nrows; r++) {
         for (size_t k = 0; k < ncols; k++) {

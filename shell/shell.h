@@ -55,7 +55,7 @@ struct shell_ctx {
     int interactive; /* pty: "\n" becomes "\r\n" */
     shell_write_fn write;
     void *io;
-    int want_exit; /* set by `exit` / `logout` */
+    int want_exit;         /* set by `exit` / `logout` */
     struct shell_job *job; /* set by a command that keeps running; see "jobs" below */
     /*
      * The just-in-time state (store + current policy + notifications).  NULL
@@ -171,6 +171,7 @@ struct json_t *shell_principals_json(const struct policy_principal *ps, size_t n
  * shell_table_add copies the cells.  Caller frees with shell_table_free.
  */
 #define SHELL_TABLE_CELL_MAX 60
+#define SHELL_TABLE_COLS_MAX 16 /* shell_table_new refuses more (NULL) */
 struct shell_table;
 struct shell_table *shell_table_new(size_t ncols, const char *const *headers);
 int shell_table_add(struct shell_table *t, const char *const *cells);
@@ -306,6 +307,12 @@ void shell_term_free(struct shell_term *t);
  * shell_run_line, so c->interactive should be 1.
  */
 int shell_term_input(struct shell_term *t, const char *buf, size_t len);
+/*
+ * After a line started a job or asked to connect, the editor stops reading
+ * (the rest of that input is dropped) until shell_term_resume, which prints
+ * the prompt again.
+ */
+void shell_term_resume(struct shell_term *t);
 
 /* ---- jobs: commands that keep running (replay, watch, export) ---- */
 
