@@ -426,6 +426,19 @@ env_up() {
     ALICE_PUB=$(cat "$GW_KEY.pub")
     ldap_add_key alice "$ALICE_PUB" || { echo "ldap_add_key alice failed" >&2; return 1; }
 
+    # The target first: a port picked here can still be taken by someone
+    # else before the daemon binds it, so each daemon gets a few tries.
+    DOWN_PORT=$(free_port) || return 1
+    : >"$DIR/target_authorized_keys"
+    local attempt
+    for attempt in 1 2 3; do
+        TARGET_PORT=$(free_port) || return 1
+        target_write_config
+        target_start && break
+        [ "$attempt" = 3 ] && return 1
+        echo "target sshd did not start on port $TARGET_PORT; trying another port" >&2
+    done
+
     # GW_PORT_WANTED (the demo's 2222) is used when it is free.
     if [ -n "${GW_PORT_WANTED:-}" ] && ! port_in_use "$GW_PORT_WANTED"; then
         GW_PORT=$GW_PORT_WANTED
@@ -433,7 +446,6 @@ env_up() {
     else
         GW_PORT=$(free_port) || return 1
     fi
-    TARGET_PORT=$(free_port) && DOWN_PORT=$(free_port) || return 1
     policy_write
     config_write || return 1
 
@@ -457,9 +469,15 @@ env_up() {
         return 1
     fi
 
-    target_write_config
-    target_start || return 1
-    gw_start || return 1
+    for attempt in 1 2 3; do
+        gw_start && break
+        [ "$attempt" = 3 ] && return 1
+        # Only a port someone else took is worth another try.
+        port_in_use "$GW_PORT" || return 1
+        echo "port $GW_PORT was taken before the gateway could bind it; trying another" >&2
+        GW_PORT=$(free_port) || return 1
+        config_write || return 1
+    done
     gw_known_hosts || return 1
     env_write
 }
