@@ -20,7 +20,6 @@ set -u
 set -o pipefail
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-SRC_DIR=$(cd "$LIB_DIR/../.." && pwd)
 GW_HOST=127.0.0.1
 # The pty and TCP probe helpers are Python (python3 comes with asciinema).
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
