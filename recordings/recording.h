@@ -119,6 +119,8 @@ struct rec_header {
     char *title;
     char *session, *user, *target, *login, *kind, *command;
     long long grant;
+    int format;       /* the "drawbridge" object's format (1) */
+    int record_input; /* 1 when input events were written */
 };
 
 struct rec_event {
@@ -182,6 +184,13 @@ void rec_sanitizer_free(struct rec_sanitizer *s);
 int rec_sanitize(struct rec_sanitizer *s, const void *in, size_t len, char **out, size_t *outlen,
                  size_t *outcap);
 
+/*
+ * The sanitiser's memory is fixed when it is made: sequences it must hold
+ * back (a CSI, a title) are bounded, and longer ones are dropped whole.
+ */
+#define REC_SANITIZE_CSI_MAX 64    /* bytes of one CSI sequence */
+#define REC_SANITIZE_TITLE_MAX 512 /* bytes of one OSC 0/1/2 title */
+
 /* ---- play.c ---- */
 
 /*
@@ -189,5 +198,55 @@ int rec_sanitize(struct rec_sanitizer *s, const void *in, size_t len, char **out
  * (seconds), at speed (> 0) with idle_limit (0: none) capping each gap.
  */
 double rec_play_delay(double prev, double t, double speed, double idle_limit);
+
+/*
+ * ---- internal to recordings/ (codec.c, text.c, reader.c): not for callers ----
+ */
+
+/* Input bytes per "o"/"i"/"bo"/"bi" event; larger writes become several events. */
+#define REC_EVENT_IN_MAX (16u * 1024)
+/* Longest line the reader accepts. */
+#define REC_LINE_MAX (16u * 1024 * 1024)
+
+/*
+ * Escapes in[0..len) as the inside of a JSON string (FORMAT.md, "Text
+ * events") into out, which has room for 6 * len bytes; returns the bytes
+ * written.  Unless final, a valid but incomplete UTF-8 sequence at the end
+ * is left alone: *used says how much of in was taken.  *bad is increased by
+ * the bytes that were not text; once it passes max_bad, returns (size_t)-1.
+ */
+size_t rec_esc_json(const unsigned char *in, size_t len, int final, char *out, size_t *used,
+                    size_t *bad, size_t max_bad);
+/* The length of the UTF-8 sequence at p: 1-4, 0 when invalid, -1 when cut short by avail. */
+int rec_utf8_len(const unsigned char *p, size_t avail);
+/* Maps U+EF80..U+EFFF back to bytes 0x80..0xFF; out has room for len.  Returns the length. */
+size_t rec_pua_decode(const char *in, size_t len, unsigned char *out);
+/* A NUL-terminated copy of s with invalid UTF-8 escaped as in events; caller frees. */
+char *rec_pua_string(const char *s, size_t len);
+size_t rec_b64_encode(const unsigned char *in, size_t len, char *out);
+/* Strict: canonical padding, no whitespace.  out has room for len / 4 * 3. */
+int rec_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen);
+void rec_hex(const unsigned char *in, size_t len, char *out);
+
+/* text.c: the search-index lines of rec_writer_set_text. */
+struct rec_text;
+struct rec_text *rec_text_new(rec_text_fn fn, void *ctx, size_t max_bytes);
+void rec_text_feed(struct rec_text *t, enum rec_stream s, double ts, const unsigned char *buf,
+                   size_t len);
+/* Hands over what is left of each stream's current line. */
+void rec_text_finish(struct rec_text *t, double ts);
+void rec_text_free(struct rec_text *t);
+
+/*
+ * reader.c, shared with verify.c: one line without its newline.  The header
+ * into h (caller frees with rec_header_clear); an event into ev, whose data
+ * lives in *buf (grown as needed, caller frees).  prev is the time of the
+ * event before (0 for the first); lineno is for messages.
+ */
+int rec_parse_header(const char *line, size_t len, struct rec_header *h, char *err,
+                     size_t errlen);
+void rec_header_clear(struct rec_header *h);
+int rec_parse_event(const char *line, size_t len, int lineno, double prev, struct rec_event *ev,
+                    unsigned char **buf, size_t *cap, char *err, size_t errlen);
 
 #endif

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The byte-level encodings of a recording (FORMAT.md): the JSON string
+ * escaper of "o"/"i"/"m" events, which keeps every line valid UTF-8 by
+ * mapping each byte that is not part of valid UTF-8 to U+EF00 + byte (a
+ * Private Use code point), its inverse, standard base64 for "bo"/"bi"
+ * events, and lowercase hex for checkpoints.
+ *
+ * rec_esc_json is on the relay's hot path: runs of plain ASCII are copied
+ * eight bytes at a time, and everything else is one table look-up or one
+ * UTF-8 sequence check per character.
+ */
+#include "recording.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* What the escaper does with an ASCII byte. */
+enum {
+    ESC_COPY = 0,  /* as is */
+    ESC_SHORT = 1, /* backslash and a letter */
+    ESC_UNI = 2,   /* \u00XX, a control that is text in a terminal (ESC, BEL, SO ...) */
+    ESC_BAD = 3,   /* \u00XX, and it counts against "mostly text" */
+};
+
+static const unsigned char esc_class[128] = {
+    [0x00 ... 0x06] = ESC_BAD,  /* NUL .. ACK */
+    [0x07] = ESC_UNI,           /* BEL */
+    [0x08 ... 0x0A] = ESC_SHORT, /* BS HT LF */
+    [0x0B] = ESC_UNI,           /* VT */
+    [0x0C ... 0x0D] = ESC_SHORT, /* FF CR */
+    [0x0E ... 0x0F] = ESC_UNI,  /* SO SI */
+    [0x10 ... 0x1A] = ESC_BAD,  /* DLE .. SUB */
+    [0x1B] = ESC_UNI,           /* ESC */
+    [0x1C ... 0x1F] = ESC_BAD,  /* FS .. US */
+    ['"'] = ESC_SHORT,
+    ['\\'] = ESC_SHORT,
+    /* everything else, DEL included, is copied */
+};
+
+static const char hexdig[] = "0123456789abcdef";
+
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* Non-zero when any of the 8 bytes is >= 0x80, < 0x20, '"' or '\\'. */
+static inline uint64_t esc_attention(uint64_t x)
+{
+    uint64_t q = x ^ (ONES * '"'), b = x ^ (ONES * '\\');
+
+    return (x | ((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGH;
+}
+
+int rec_utf8_len(const unsigned char *p, size_t avail)
+{
+    unsigned c = p[0], lo = 0x80, hi = 0xBF;
+    size_t need;
+
+    if (c < 0x80) {
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80; /* overlong */
+        hi = c == 0xED ? 0x9F : 0xBF; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80; /* overlong */
+        hi = c == 0xF4 ? 0x8F : 0xBF; /* past U+10FFFF */
+    } else {
+        return 0;
+    }
+    if (avail < 2) {
+        return -1;
+    }
+    if (p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+    for (size_t k = 2; k < need; k++) {
+        if (avail <= k) {
+            return -1;
+        }
+        if ((p[k] & 0xC0) != 0x80) {
+            return 0;
+        }
+    }
+    return (int)need;
+}
+
+/* Byte b (0x80..0xFF) as U+EF00 + b. */
+static inline size_t esc_pua(unsigned char b, char *out)
+{
+    out[0] = (char)0xEE;
+    out[1] = (char)(b < 0xC0 ? 0xBE : 0xBF);
+    out[2] = (char)(0x80 | (b & 0x3F));
+    return 3;
+}
+
+size_t rec_esc_json(const unsigned char *in, size_t len, int final, char *out, size_t *used,
+                    size_t *bad, size_t max_bad)
+{
+    size_t i = 0, o = 0, nbad = *bad;
+
+    while (i < len) {
+        unsigned c;
+        int n;
+
+        while (len - i >= 8) {
+            uint64_t x;
+
+            memcpy(&x, in + i, 8);
+            if (esc_attention(x) != 0) {
+                break;
+            }
+            memcpy(out + o, &x, 8);
+            i += 8;
+            o += 8;
+        }
+        if (i == len) {
+            break;
+        }
+        c = in[i];
+        if (c < 0x80) {
+            switch (esc_class[c]) {
+            case ESC_COPY:
+                out[o++] = (char)c;
+                break;
+            case ESC_SHORT:
+                out[o++] = '\\';
+                out[o++] = c == '\b'   ? 'b'
+                           : c == '\t' ? 't'
+                           : c == '\n' ? 'n'
+                           : c == '\f' ? 'f'
+                           : c == '\r' ? 'r'
+                                       : (char)c;
+                break;
+            default:
+                nbad += esc_class[c] == ESC_BAD;
+                memcpy(out + o, "\\u00", 4);
+                out[o + 4] = hexdig[c >> 4];
+                out[o + 5] = hexdig[c & 15];
+                o += 6;
+                break;
+            }
+            i++;
+        } else if ((n = rec_utf8_len(in + i, len - i)) > 0) {
+            if (n == 3 && c == 0xEE && in[i + 1] >= 0xBE) {
+                /* a genuine U+EF80..U+EFFF: escaped so that decoding is exact */
+                o += esc_pua(in[i], out + o);
+                o += esc_pua(in[i + 1], out + o);
+                o += esc_pua(in[i + 2], out + o);
+                nbad += 3;
+            } else {
+                memcpy(out + o, in + i, (size_t)n);
+                o += (size_t)n;
+            }
+            i += (size_t)n;
+        } else if (n < 0 && !final) {
+            break; /* the rest of the character comes with the next write */
+        } else {
+            o += esc_pua(in[i++], out + o);
+            nbad++;
+        }
+        if (nbad > max_bad) {
+            *bad = nbad;
+            *used = i;
+            return (size_t)-1;
+        }
+    }
+    *bad = nbad;
+    *used = i;
+    return o;
+}
+
+size_t rec_pua_decode(const char *in, size_t len, unsigned char *out)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t i = 0, o = 0;
+
+    while (i < len) {
+        if (p[i] == 0xEE && len - i >= 3 && (p[i + 1] == 0xBE || p[i + 1] == 0xBF) &&
+            (p[i + 2] & 0xC0) == 0x80) {
+            out[o++] = (unsigned char)(((p[i + 1] & 1) << 6) | 0x80 | (p[i + 2] & 0x3F));
+            i += 3;
+        } else {
+            out[o++] = p[i++];
+        }
+    }
+    return o;
+}
+
+char *rec_pua_string(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, n = 0;
+    char *raw = malloc(len * 3 + 1), *out = NULL;
+
+    /* Plain UTF-8 here (jansson escapes controls in the header itself). */
+    if (raw == NULL) {
+        return NULL;
+    }
+    while (i < len) {
+        int k = rec_utf8_len(p + i, len - i);
+
+        if (k > 0 && !(k == 3 && p[i] == 0xEE && p[i + 1] >= 0xBE)) {
+            memcpy(raw + n, p + i, (size_t)k);
+            n += (size_t)k;
+            i += (size_t)k;
+        } else {
+            n += esc_pua(p[i++], raw + n);
+        }
+    }
+    raw[n] = '\0';
+    out = realloc(raw, n + 1);
+    return out != NULL ? out : raw;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t rec_b64_encode(const unsigned char *in, size_t len, char *out)
+{
+    size_t i = 0, o = 0;
+
+    for (; len - i >= 3; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+
+        out[o++] = b64[v >> 18];
+        out[o++] = b64[(v >> 12) & 63];
+        out[o++] = b64[(v >> 6) & 63];
+        out[o++] = b64[v & 63];
+    }
+    if (len - i == 1) {
+        out[o++] = b64[in[i] >> 2];
+        out[o++] = b64[(in[i] & 3) << 4];
+        out[o++] = '=';
+        out[o++] = '=';
+    } else if (len - i == 2) {
+        out[o++] = b64[in[i] >> 2];
+        out[o++] = b64[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+        out[o++] = b64[(in[i + 1] & 15) << 2];
+        out[o++] = '=';
+    }
+    return o;
+}
+
+static int b64_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '+') {
+        return 62;
+    }
+    if (c == '/') {
+        return 63;
+    }
+    return -1;
+}
+
+int rec_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen)
+{
+    const unsigned char *p = (const unsigned char *)in;
+    size_t o = 0;
+
+    *outlen = 0;
+    if (len % 4 != 0) {
+        return DB_ERR_INVALID;
+    }
+    for (size_t i = 0; i < len; i += 4) {
+        int v[4], pad = 0;
+
+        for (int k = 0; k < 4; k++) {
+            v[k] = b64_val(p[i + k]);
+            if (v[k] < 0) {
+                /* '=' only as the last one or two characters of the text */
+                if (p[i + k] != '=' || i + 4 != len || k < 2 || (k == 2 && p[i + 3] != '=')) {
+                    return DB_ERR_INVALID;
+                }
+                v[k] = 0;
+                pad++;
+            }
+        }
+        out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
+        if (pad == 2) {
+            if ((v[1] & 15) != 0) {
+                return DB_ERR_INVALID; /* not canonical */
+            }
+            break;
+        }
+        out[o++] = (unsigned char)((v[1] & 15) << 4 | v[2] >> 2);
+        if (pad == 1) {
+            if ((v[2] & 3) != 0) {
+                return DB_ERR_INVALID;
+            }
+            break;
+        }
+        out[o++] = (unsigned char)((v[2] & 3) << 6 | v[3]);
+    }
+    *outlen = o;
+    return 0;
+}
+
+void rec_hex(const unsigned char *in, size_t len, char *out)
+{
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hexdig[in[i] >> 4];
+        out[2 * i + 1] = hexdig[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}

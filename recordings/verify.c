@@ -1,0 +1,420 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Checks one recording (FORMAT.md, "Integrity").  A closed session's file
+ * must hash to what the store sealed, byte for byte: SHA-256 and HMAC.  A
+ * file that never closed (the gateway was killed) is judged by its own
+ * checkpoints: each must be the HMAC of every byte before it, the lines they
+ * cover must parse, and what follows the last one can only be the start of
+ * what a crash interrupted -- "truncated".  A clean end (an "e" event and a
+ * last checkpoint, nothing after) makes an unsealed file "ok".
+ *
+ * The file is read in chunks, never whole, so a large recording costs a
+ * line's worth of memory; the sealed check hashes it once and parses it only
+ * to explain a mismatch.
+ */
+#include "recording.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+
+#define V_CHUNK (1u << 20)
+
+struct v_state {
+    const unsigned char *key;
+    EVP_MD_CTX *sha;      /* the whole file */
+    EVP_MAC_CTX *hmac;    /* the whole file */
+    EVP_MAC_CTX *run;     /* the lines so far, for checkpoints */
+    int analyse;          /* split lines and parse them */
+    char *lb;             /* the current line */
+    size_t lblen;
+    int skipping;         /* inside a line too long to hold */
+    int lineno;
+    double prev;
+    unsigned char *data;
+    size_t cap;
+    int bad_line;         /* the first line that does not parse, 0: none */
+    char bad_why[160];
+    int ck_line, nck;     /* the last checkpoint that holds, and how many */
+    int e_line;           /* the end event */
+    int closed;           /* the last line is the checkpoint after the end event */
+    int tampered;
+    char why[320];
+    unsigned long long tail_lines; /* complete lines after the last checkpoint */
+};
+
+static EVP_MAC_CTX *v_hmac_new(const unsigned char *key)
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *c = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[2];
+
+    EVP_MAC_free(mac);
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    if (c != NULL && EVP_MAC_init(c, key, REC_KEY_LEN, params) != 1) {
+        EVP_MAC_CTX_free(c);
+        c = NULL;
+    }
+    return c;
+}
+
+/* The HMAC of what c has seen so far, in hex, leaving c as it was. */
+static int v_peek(EVP_MAC_CTX *c, char hex[REC_HEX_LEN + 1])
+{
+    unsigned char mac[32];
+    size_t n = 0;
+    EVP_MAC_CTX *d = EVP_MAC_CTX_dup(c);
+    int ok = d != NULL && EVP_MAC_final(d, mac, &n, sizeof(mac)) == 1 && n == 32;
+
+    EVP_MAC_CTX_free(d);
+    if (ok) {
+        rec_hex(mac, 32, hex);
+    }
+    return ok ? 0 : DB_ERR_INTERNAL;
+}
+
+static void v_bad(struct v_state *v, const char *why)
+{
+    if (v->bad_line == 0) {
+        v->bad_line = v->lineno;
+        snprintf(v->bad_why, sizeof(v->bad_why), "%s", why);
+    }
+}
+
+/* One complete line (without its newline); v->run has seen every line before it. */
+static int v_line(struct v_state *v, const char *line, size_t len)
+{
+    struct rec_header h;
+    struct rec_event ev;
+    char err[160], hex[REC_HEX_LEN + 1];
+
+    v->lineno++;
+    v->tail_lines++;
+    if (v->closed) {
+        v->closed = 0;
+        v->tampered = 1;
+        snprintf(v->why, sizeof(v->why), "line %d: bytes after the end of the recording",
+                 v->lineno);
+    } else if (v->lineno == 1) {
+        if (rec_parse_header(line, len, &h, err, sizeof(err)) != 0) {
+            v_bad(v, err);
+        }
+        rec_header_clear(&h);
+    } else if (rec_parse_event(line, len, v->lineno, v->prev, &ev, &v->data, &v->cap, err,
+                               sizeof(err)) != 0) {
+        v_bad(v, err);
+    } else if (v->e_line != 0 && strcmp(ev.code, "c") != 0) {
+        snprintf(err, sizeof(err), "line %d: an event after the end event", v->lineno);
+        v_bad(v, err);
+    } else if (strcmp(ev.code, "c") == 0) {
+        if (v_peek(v->run, hex) != 0) {
+            return DB_ERR_INTERNAL;
+        }
+        if (memcmp(hex, ev.data, REC_HEX_LEN) != 0) {
+            v->tampered = 1;
+            snprintf(v->why, sizeof(v->why),
+                     "line %d: checkpoint does not match the bytes before it", v->lineno);
+        } else if (v->bad_line != 0) {
+            v->tampered = 1;
+            snprintf(v->why, sizeof(v->why), "%s (under the checkpoint of line %d)", v->bad_why,
+                     v->lineno);
+        } else {
+            v->ck_line = v->lineno;
+            v->nck++;
+            v->tail_lines = 0;
+            v->closed = v->e_line != 0 && v->e_line == v->lineno - 1;
+            if (v->e_line != 0 && !v->closed) {
+                v_bad(v, "a checkpoint after the end");
+            }
+        }
+        v->prev = ev.time;
+    } else {
+        if (strcmp(ev.code, "e") == 0) {
+            v->e_line = v->lineno;
+        }
+        v->prev = ev.time;
+    }
+    EVP_MAC_update(v->run, (const unsigned char *)line, len);
+    EVP_MAC_update(v->run, (const unsigned char *)"\n", 1);
+    return 0;
+}
+
+static int v_chunk(struct v_state *v, const char *p, size_t n)
+{
+    while (n > 0 && !v->tampered) {
+        const char *nl = memchr(p, '\n', n);
+        size_t seg = nl != NULL ? (size_t)(nl - p) + 1 : n;
+
+        if (!v->skipping && v->lblen + seg > REC_LINE_MAX + 1) {
+            /* too long to be ours: hash it as it passes, and say so */
+            EVP_MAC_update(v->run, (const unsigned char *)v->lb, v->lblen);
+            v->lblen = 0;
+            v->skipping = 1;
+        }
+        if (v->skipping) {
+            EVP_MAC_update(v->run, (const unsigned char *)p, seg);
+        } else {
+            memcpy(v->lb + v->lblen, p, seg);
+            v->lblen += seg;
+        }
+        if (nl != NULL) {
+            if (v->skipping) {
+                v->lineno++;
+                v->tail_lines++;
+                v_bad(v, "a line longer than 16 MiB");
+                v->closed = 0;
+                v->skipping = 0;
+            } else if (v_line(v, v->lb, v->lblen - 1) != 0) {
+                return DB_ERR_INTERNAL;
+            }
+            v->lblen = 0;
+        }
+        p += seg;
+        n -= seg;
+    }
+    return 0;
+}
+
+/* Reads fd from the start: hashes every byte, and analyses lines when asked. */
+static int v_scan(int fd, struct v_state *v, char *why, size_t whylen)
+{
+    char *buf = malloc(V_CHUNK);
+    int r = DB_ERR_IO;
+
+    if (buf == NULL || (v->analyse && (v->lb = malloc(REC_LINE_MAX + 1)) == NULL)) {
+        r = DB_ERR_NOMEM;
+        db_errf(why, whylen, "out of memory");
+        goto out;
+    }
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        db_errf(why, whylen, "cannot seek: %s", strerror(errno));
+        goto out;
+    }
+    for (;;) {
+        ssize_t k = read(fd, buf, V_CHUNK);
+
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            db_errf(why, whylen, "cannot read: %s", strerror(errno));
+            goto out;
+        }
+        if (k == 0) {
+            break;
+        }
+        EVP_DigestUpdate(v->sha, buf, (size_t)k);
+        EVP_MAC_update(v->hmac, (unsigned char *)buf, (size_t)k);
+        if (v->analyse && v_chunk(v, buf, (size_t)k) != 0) {
+            r = DB_ERR_INTERNAL;
+            goto out;
+        }
+    }
+    r = 0;
+out:
+    free(buf);
+    return r;
+}
+
+/* The verdict of the line analysis, for an unsealed file. */
+static enum rec_verdict v_judge(struct v_state *v, char *why, size_t whylen)
+{
+    int partial = v->lblen > 0 || v->skipping;
+
+    if (v->tampered) {
+        db_errf(why, whylen, "%s", v->why);
+        return REC_TAMPERED;
+    }
+    if (v->closed && !partial) {
+        db_errf(why, whylen, "%d checkpoints hold and the recording ends cleanly at line %d",
+                v->nck, v->ck_line);
+        return REC_OK;
+    }
+    if (v->closed && partial) {
+        db_errf(why, whylen, "bytes after the end of the recording (line %d)", v->lineno + 1);
+        return REC_TAMPERED;
+    }
+    if (v->bad_line != 0) {
+        /* a crash leaves whole events and at most one partial line, never a bad whole line */
+        db_errf(why, whylen, "%s (after the last checkpoint)", v->bad_why);
+        return REC_TAMPERED;
+    }
+    if (v->nck == 0) {
+        db_errf(why, whylen, "no checkpoint: the recording stops before its first flush");
+        return REC_TRUNCATED;
+    }
+    db_errf(why, whylen,
+            "%d checkpoints hold; the recording stops after the checkpoint of line %d "
+            "(then %llu unverified line(s)%s)",
+            v->nck, v->ck_line, v->tail_lines, partial ? " and a partial line" : "");
+    return REC_TRUNCATED;
+}
+
+static int v_hex_ok(const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n != REC_HEX_LEN) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Opens path for reading; *out set when the answer is already known. */
+static int v_open(const char *path, int *fd, enum rec_verdict *out, int *known, char *why,
+                  size_t whylen)
+{
+    struct stat sb;
+
+    *known = 0;
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (*fd < 0) {
+        if (errno == ENOENT || errno == ENOTDIR) {
+            *out = REC_MISSING;
+            *known = 1;
+            db_errf(why, whylen, "%s: no such file", path);
+            return 0;
+        }
+        if (errno == ELOOP) {
+            *out = REC_TAMPERED;
+            *known = 1;
+            db_errf(why, whylen, "%s: a symbolic link where a recording should be", path);
+            return 0;
+        }
+        db_errf(why, whylen, "%s: %s", path, strerror(errno));
+        return DB_ERR_IO;
+    }
+    if (fstat(*fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        *out = REC_TAMPERED;
+        *known = 1;
+        db_errf(why, whylen, "%s: not a regular file", path);
+    }
+    return 0;
+}
+
+static int v_finish(struct v_state *v, char sha[REC_HEX_LEN + 1], char mac[REC_HEX_LEN + 1])
+{
+    unsigned char a[32], b[32];
+    unsigned int na = 0;
+    size_t nb = 0;
+
+    if (EVP_DigestFinal_ex(v->sha, a, &na) != 1 || na != 32 ||
+        EVP_MAC_final(v->hmac, b, &nb, sizeof(b)) != 1 || nb != 32) {
+        return DB_ERR_INTERNAL;
+    }
+    rec_hex(a, 32, sha);
+    rec_hex(b, 32, mac);
+    return 0;
+}
+
+static int v_init(struct v_state *v, const unsigned char *key, int analyse)
+{
+    memset(v, 0, sizeof(*v));
+    v->key = key;
+    v->analyse = analyse;
+    v->sha = EVP_MD_CTX_new();
+    v->hmac = v_hmac_new(key);
+    v->run = v_hmac_new(key);
+    if (v->sha == NULL || v->hmac == NULL || v->run == NULL ||
+        EVP_DigestInit_ex(v->sha, EVP_sha256(), NULL) != 1) {
+        return DB_ERR_INTERNAL;
+    }
+    return 0;
+}
+
+static void v_clear(struct v_state *v)
+{
+    EVP_MD_CTX_free(v->sha);
+    EVP_MAC_CTX_free(v->hmac);
+    EVP_MAC_CTX_free(v->run);
+    free(v->lb);
+    free(v->data);
+    memset(v, 0, sizeof(*v));
+}
+
+const char *rec_verdict_name(enum rec_verdict v)
+{
+    switch (v) {
+    case REC_OK:
+        return "ok";
+    case REC_TRUNCATED:
+        return "truncated";
+    case REC_TAMPERED:
+        return "tampered";
+    case REC_MISSING:
+        return "missing";
+    }
+    return "?";
+}
+
+int rec_verify_file(const char *path, const unsigned char key[REC_KEY_LEN],
+                    const char *sealed_sha256, const char *sealed_hmac, enum rec_verdict *out,
+                    char *why, size_t whylen)
+{
+    struct v_state v;
+    char sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1], detail[320];
+    int fd = -1, known = 0, sealed = sealed_sha256 != NULL || sealed_hmac != NULL, r;
+
+    memset(&v, 0, sizeof(v));
+    db_errf(why, whylen, "not checked");
+    *out = REC_TAMPERED;
+    if (path == NULL || key == NULL || (sealed && (sealed_sha256 == NULL || sealed_hmac == NULL ||
+                                                   !v_hex_ok(sealed_sha256) ||
+                                                   !v_hex_ok(sealed_hmac)))) {
+        db_errf(why, whylen, "a path, a key and either both sealed hashes (hex) or neither");
+        return DB_ERR_INVALID;
+    }
+    if ((r = v_open(path, &fd, out, &known, why, whylen)) != 0 || known) {
+        goto out;
+    }
+    if ((r = v_init(&v, key, !sealed)) != 0 || (r = v_scan(fd, &v, why, whylen)) != 0 ||
+        (r = v_finish(&v, sha, mac)) != 0) {
+        goto out;
+    }
+    if (!sealed) {
+        *out = v_judge(&v, why, whylen);
+        goto out;
+    }
+    if (strcasecmp(sha, sealed_sha256) == 0 && strcasecmp(mac, sealed_hmac) == 0) {
+        *out = REC_OK;
+        db_errf(why, whylen, "SHA-256 and HMAC match the sealed ones");
+        goto out;
+    }
+    *out = REC_TAMPERED;
+    if (strcasecmp(sha, sealed_sha256) == 0) {
+        db_errf(why, whylen, "the SHA-256 matches but the HMAC does not (the seal or the key?)");
+        goto out;
+    }
+    /* Say what the file looks like now: cut short, edited, or appended to. */
+    v_clear(&v);
+    if ((r = v_init(&v, key, 1)) != 0 || (r = v_scan(fd, &v, why, whylen)) != 0) {
+        goto out;
+    }
+    v_judge(&v, detail, sizeof(detail));
+    db_errf(why, whylen, "the SHA-256 differs from the sealed one; %s", detail);
+out:
+    if (r == DB_ERR_INTERNAL) {
+        db_errf(why, whylen, "SHA-256/HMAC failed");
+    }
+    v_clear(&v);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return r;
+}

@@ -1,0 +1,947 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for recordings/writer.c (and codec.c) against the memory sink:
+ * the header, the JSON escaping of every byte value, lossless round trips of
+ * invalid UTF-8 through the reader (edge cases, characters cut by writes at
+ * every position, random buffers), the choice between text and base64
+ * events, input left out when the target says so, flushing on ticks and
+ * when the buffer fills, write errors that stick, checkpoints and the final
+ * seal recomputed independently, and lines asciinema accepts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "recording.h"
+
+static const unsigned char key[REC_KEY_LEN] = "0123456789abcdef0123456789abcdef";
+
+struct rig {
+    struct rec_sink sink;
+    struct rec_mem *mem;
+    struct rec_writer *w;
+    char sha[REC_HEX_LEN + 1], hmac[REC_HEX_LEN + 1];
+};
+
+static struct timespec at_ms(long ms)
+{
+    struct timespec ts = {1000 + ms / 1000, (ms % 1000) * 1000000L};
+    return ts;
+}
+
+static void rig_open(struct rig *g, int record_input, size_t fail_after)
+{
+    struct rec_meta m;
+    struct timespec t0 = at_ms(0);
+    char err[256];
+
+    memset(g, 0, sizeof(*g));
+    memset(&m, 0, sizeof(m));
+    m.user = "alice";
+    m.target = "web-1";
+    m.login = "deploy";
+    m.record_input = record_input;
+    assert_int_equal(rec_sink_mem(&g->sink, &g->mem, fail_after), 0);
+    assert_int_equal(rec_writer_new(&g->sink, &m, key, &t0, &g->w, err, sizeof(err)), 0);
+}
+
+static void rig_close(struct rig *g)
+{
+    char err[256];
+
+    assert_int_equal(rec_writer_close(g->w, g->sha, g->hmac, err, sizeof(err)), 0);
+    g->w = NULL;
+}
+
+static void out(struct rig *g, long ms, const void *p, size_t n)
+{
+    struct timespec ts = at_ms(ms);
+    assert_int_equal(rec_writer_data(g->w, REC_STREAM_OUT, &ts, p, n), 0);
+}
+
+/* Reads the memory back: the bytes of o/bo and of i/bi events, and event counts by code. */
+struct back {
+    unsigned char *o, *i;
+    size_t no, ni;
+    int count[8];
+};
+
+static const char *const codes[] = {"o", "i", "bo", "bi", "r", "m", "c", "e"};
+
+static int code_index(const char *c)
+{
+    for (int k = 0; k < 8; k++) {
+        if (strcmp(codes[k], c) == 0) {
+            return k;
+        }
+    }
+    fail_msg("unknown code %s", c);
+    return 7;
+}
+
+static void read_back(struct rig *g, struct back *b)
+{
+    struct rec_reader *r = NULL;
+    struct rec_event ev;
+    char err[256];
+    size_t len;
+    const char *bytes = rec_mem_bytes(g->mem, &len);
+    int rc;
+
+    memset(b, 0, sizeof(*b));
+    b->o = malloc(len + 1);
+    b->i = malloc(len + 1);
+    assert_int_equal(rec_reader_open_buf(bytes, len, &r, err, sizeof(err)), 0);
+    while ((rc = rec_reader_next(r, &ev, err, sizeof(err))) == 1) {
+        int k = code_index(ev.code);
+
+        b->count[k]++;
+        if (k == 0 || k == 2) {
+            memcpy(b->o + b->no, ev.data, ev.len);
+            b->no += ev.len;
+        } else if (k == 1 || k == 3) {
+            memcpy(b->i + b->ni, ev.data, ev.len);
+            b->ni += ev.len;
+        }
+    }
+    if (rc != 0) {
+        fail_msg("reader: %s", err);
+    }
+    rec_reader_free(r);
+}
+
+static void back_free(struct back *b)
+{
+    free(b->o);
+    free(b->i);
+}
+
+static int has(const char *bytes, size_t len, const char *s)
+{
+    return memmem(bytes, len, s, strlen(s)) != NULL;
+}
+
+static void rig_free(struct rig *g)
+{
+    rec_writer_free(g->w);
+    rec_mem_free(g->mem);
+}
+
+/* Writes in[] in pieces cut at cuts[] (ascending), closes, and checks the bytes come back. */
+static void roundtrip_cuts(const unsigned char *in, size_t n, const size_t *cuts, size_t ncuts)
+{
+    struct rig g;
+    struct back b;
+    size_t prev = 0;
+
+    rig_open(&g, 1, 0);
+    for (size_t k = 0; k <= ncuts; k++) {
+        size_t end = k < ncuts ? cuts[k] : n;
+
+        out(&g, (long)k, in + prev, end - prev);
+        prev = end;
+    }
+    rig_close(&g);
+    read_back(&g, &b);
+    assert_int_equal(b.no, n);
+    assert_memory_equal(b.o, in, n);
+    back_free(&b);
+    rig_free(&g);
+}
+
+static void roundtrip(const unsigned char *in, size_t n)
+{
+    roundtrip_cuts(in, n, NULL, 0);
+}
+
+/* ---- the header ---- */
+
+static void test_header(void **state)
+{
+    struct rec_meta m;
+    struct rig g;
+    struct timespec t0 = at_ms(0);
+    char err[256];
+    size_t len;
+    const char *bytes;
+    json_t *h, *d;
+    json_error_t je;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.width = 132;
+    m.height = 43;
+    m.timestamp = 1700000000;
+    m.term = "xterm-256color";
+    m.title = "a title";
+    m.session = "s-42";
+    m.user = "alice";
+    m.target = "web-1";
+    m.login = "deploy";
+    m.kind = "exec";
+    m.command = "uptime \"now\"";
+    m.grant = 7;
+    m.record_input = 1;
+    assert_int_equal(rec_sink_mem(&g.sink, &g.mem, 0), 0);
+    assert_int_equal(rec_writer_new(&g.sink, &m, key, &t0, &g.w, err, sizeof(err)), 0);
+    bytes = rec_mem_bytes(g.mem, &len);
+    assert_non_null(memchr(bytes, '\n', len)); /* written at once, not buffered */
+    h = json_loadb(bytes, (size_t)((const char *)memchr(bytes, '\n', len) - bytes), 0, &je);
+    assert_non_null(h);
+    assert_int_equal(json_integer_value(json_object_get(h, "version")), 2);
+    assert_int_equal(json_integer_value(json_object_get(h, "width")), 132);
+    assert_int_equal(json_integer_value(json_object_get(h, "height")), 43);
+    assert_int_equal(json_integer_value(json_object_get(h, "timestamp")), 1700000000);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(h, "env"), "TERM")),
+                        "xterm-256color");
+    assert_string_equal(json_string_value(json_object_get(h, "title")), "a title");
+    d = json_object_get(h, "drawbridge");
+    assert_int_equal(json_integer_value(json_object_get(d, "format")), 1);
+    assert_string_equal(json_string_value(json_object_get(d, "session")), "s-42");
+    assert_string_equal(json_string_value(json_object_get(d, "user")), "alice");
+    assert_string_equal(json_string_value(json_object_get(d, "target")), "web-1");
+    assert_string_equal(json_string_value(json_object_get(d, "login")), "deploy");
+    assert_string_equal(json_string_value(json_object_get(d, "kind")), "exec");
+    assert_string_equal(json_string_value(json_object_get(d, "command")), "uptime \"now\"");
+    assert_int_equal(json_integer_value(json_object_get(d, "grant")), 7);
+    assert_true(json_is_true(json_object_get(d, "record_input")));
+    json_decref(h);
+    rig_close(&g);
+    rig_free(&g);
+}
+
+static void test_header_defaults(void **state)
+{
+    struct rec_meta m;
+    struct rig g;
+    struct rec_reader *r = NULL;
+    const struct rec_header *h;
+    struct timespec t0 = at_ms(0);
+    char err[256];
+    size_t len;
+    const char *bytes;
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    m.user = "bob";
+    m.target = "db-1";
+    m.login = "postgres";
+    m.command = "echo \xff\xfe\x01 done"; /* an exec command is whatever bytes were sent */
+    assert_int_equal(rec_sink_mem(&g.sink, &g.mem, 0), 0);
+    assert_int_equal(rec_writer_new(&g.sink, &m, key, &t0, &g.w, err, sizeof(err)), 0);
+    rig_close(&g);
+    bytes = rec_mem_bytes(g.mem, &len);
+    assert_null(strstr(bytes, "\"env\""));
+    assert_null(strstr(bytes, "\"grant\""));
+    assert_null(strstr(bytes, "\"session\""));
+    assert_int_equal(rec_reader_open_buf(bytes, len, &r, err, sizeof(err)), 0);
+    h = rec_reader_header(r);
+    assert_int_equal(h->width, 80);
+    assert_int_equal(h->height, 24);
+    assert_null(h->term);
+    assert_null(h->session);
+    assert_int_equal(h->grant, 0);
+    assert_int_equal(h->record_input, 0);
+    assert_string_equal(h->title, "bob@db-1 (postgres)");
+    assert_string_equal(h->command, m.command);
+    rec_reader_free(r);
+    rig_free(&g);
+}
+
+/* ---- escaping ---- */
+
+struct esc_case {
+    unsigned char byte;
+    const char *json; /* the event's data as it appears in the file */
+};
+
+static const struct esc_case esc_cases[] = {
+    {0x00, "\\u0000"}, {0x01, "\\u0001"}, {0x07, "\\u0007"}, {'\b', "\\b"},
+    {'\t', "\\t"},     {'\n', "\\n"},     {0x0b, "\\u000b"}, {'\f', "\\f"},
+    {'\r', "\\r"},     {0x1b, "\\u001b"}, {0x1f, "\\u001f"}, {'"', "\\\""},
+    {'\\', "\\\\"},    {'/', "/"},        {'A', "A"},        {0x7f, "\x7f"},
+    {0x80, "\xee\xbe\x80"}, {0xbf, "\xee\xbe\xbf"}, {0xc0, "\xee\xbf\x80"},
+    {0xe2, "\xee\xbf\xa2"}, {0xff, "\xee\xbf\xbf"},
+};
+
+static void test_escape_table(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof(esc_cases) / sizeof(esc_cases[0]); k++) {
+        struct rig g;
+        char want[64];
+        size_t len;
+        const char *bytes;
+
+        rig_open(&g, 1, 0);
+        out(&g, 10, &esc_cases[k].byte, 1);
+        rig_close(&g);
+        bytes = rec_mem_bytes(g.mem, &len);
+        snprintf(want, sizeof(want), "[0.010000, \"o\", \"%s\"]\n", esc_cases[k].json);
+        if (memmem(bytes, len, want, strlen(want)) == NULL) {
+            fail_msg("byte 0x%02x: no line %s", esc_cases[k].byte, want);
+        }
+        rig_free(&g);
+    }
+}
+
+/* Every byte value alone, as a run, and all of them in one write. */
+static void test_escape_every_byte(void **state)
+{
+    unsigned char all[256], run[100];
+
+    (void)state;
+    for (int b = 0; b < 256; b++) {
+        all[b] = (unsigned char)b;
+        roundtrip(all + b, 1);
+        memset(run, b, sizeof(run));
+        roundtrip(run, sizeof(run));
+    }
+    roundtrip(all, sizeof(all));
+    for (int b = 0; b < 256; b++) {
+        all[b] = (unsigned char)(255 - b);
+    }
+    roundtrip(all, sizeof(all));
+}
+
+/* ---- invalid UTF-8 ---- */
+
+struct utf8_case {
+    const char *name;
+    const char *bytes;
+    size_t len;
+    int literal;         /* 1: must appear as is in the file (valid, not in the escape range) */
+    const char *escaped; /* when not NULL: how it must appear in the file */
+};
+
+#define U8(name, s, lit) {name, s, sizeof(s) - 1, lit, NULL}
+#define U8E(name, s, esc) {name, s, sizeof(s) - 1, 0, esc}
+static const struct utf8_case utf8_cases[] = {
+    U8E("lone continuation", "a\x80z", "a\xee\xbe\x80z"),
+    U8("continuations", "\x80\x81\xbf", 0),
+    U8E("overlong 2", "\xc0\xaf", "\xee\xbf\x80\xee\xbe\xaf"),
+    U8("overlong 2 max", "\xc1\xbf", 0),
+    U8("overlong 3", "\xe0\x80\xaf", 0),
+    U8("overlong 4", "\xf0\x80\x80\xaf", 0),
+    U8E("surrogate high", "\xed\xa0\x80", "\xee\xbf\xad\xee\xbe\xa0\xee\xbe\x80"),
+    U8("surrogate low", "\xed\xbf\xbf", 0),
+    U8("surrogate pair", "\xed\xa0\xbd\xed\xb8\x80", 0),
+    U8("past U+10FFFF", "\xf4\x90\x80\x80", 0),
+    U8("F5", "\xf5\x80\x80\x80", 0),
+    U8("FE FF", "\xfe\xff", 0),
+    U8("cut 3 at the end", "ok \xe2\x82", 0),
+    U8("cut 4 at the end", "ok \xf0\x9f\x98", 0),
+    U8("cut 3 then ASCII", "\xe2\x82z", 0),
+    U8("lead then lead", "\xe2\xe2\x82\xac", 0),
+    U8E("U+EF80 genuine", "\xee\xbe\x80", "\"\xee\xbf\xae\xee\xbe\xbe\xee\xbe\x80\""),
+    U8E("U+EFFF genuine", "\xee\xbf\xbf", "\"\xee\xbf\xae\xee\xbe\xbf\xee\xbe\xbf\""),
+    U8("U+EFBE genuine", "x\xee\xbe\xbey", 0),
+    U8("U+EF7F not escaped", "\xee\xbd\xbf", 1),
+    U8("U+F000 not escaped", "\xef\x80\x80", 1),
+    U8("euro", "\xe2\x82\xac", 1),
+    U8("emoji", "\xf0\x9f\x98\x80", 1),
+    U8("U+10FFFF", "\xf4\x8f\xbf\xbf", 1),
+    U8("U+0080", "\xc2\x80", 1),
+    U8E("NUL inside text", "a\0b", "a\\u0000b"),
+};
+
+static void test_utf8_cases(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof(utf8_cases) / sizeof(utf8_cases[0]); k++) {
+        const struct utf8_case *c = &utf8_cases[k];
+        const unsigned char *in = (const unsigned char *)c->bytes;
+        struct rig g;
+        size_t len, cut;
+        const char *bytes;
+
+        roundtrip(in, c->len);
+        for (cut = 1; cut < c->len; cut++) {
+            roundtrip_cuts(in, c->len, &cut, 1);
+        }
+        rig_open(&g, 1, 0);
+        out(&g, 1, in, c->len);
+        rig_close(&g);
+        bytes = rec_mem_bytes(g.mem, &len);
+        if (c->literal && memmem(bytes, len, c->bytes, c->len) == NULL) {
+            fail_msg("%s: not in the file as it is", c->name);
+        }
+        if (c->escaped != NULL && !has(bytes, len, c->escaped)) {
+            fail_msg("%s: not escaped as expected", c->name);
+        }
+        assert_true(db_utf8_valid(bytes, len)); /* every line stays UTF-8 */
+        rig_free(&g);
+    }
+}
+
+/* A character cut by writes at every position is written whole, never escaped. */
+static void test_split_characters(void **state)
+{
+    static const char *const chars[] = {"\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+                                        "\xf4\x8f\xbf\xbf"};
+
+    (void)state;
+    for (size_t c = 0; c < sizeof(chars) / sizeof(chars[0]); c++) {
+        unsigned char in[16];
+        size_t n = strlen(chars[c]), total = n + 2;
+
+        in[0] = 'a';
+        memcpy(in + 1, chars[c], n);
+        in[n + 1] = 'b';
+        for (size_t i = 1; i < total; i++) {
+            for (size_t j = i; j < total; j++) {
+                size_t cuts[2] = {i, j};
+                struct rig g;
+                size_t len;
+                const char *bytes;
+
+                roundtrip_cuts(in, total, cuts, 2);
+                rig_open(&g, 1, 0);
+                out(&g, 1, in, i);
+                out(&g, 2, in + i, j - i);
+                out(&g, 3, in + j, total - j);
+                rig_close(&g);
+                bytes = rec_mem_bytes(g.mem, &len);
+                assert_non_null(memmem(bytes, len, chars[c], n));
+                assert_null(memmem(bytes, len, "\xee\xbe", 2));
+                assert_null(memmem(bytes, len, "\xee\xbf", 2));
+                rig_free(&g);
+            }
+        }
+    }
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void test_random_buffers(void **state)
+{
+    unsigned char buf[6000];
+    size_t cuts[8];
+
+    (void)state;
+    for (int round = 0; round < 300; round++) {
+        size_t n = next_rand() % sizeof(buf), ncuts = n > 0 ? next_rand() % 8 : 0;
+        int mode = round % 3;
+
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = next_rand();
+            /* all bytes; mostly text with some high bytes; UTF-8 pieces */
+            buf[i] = mode == 0   ? (unsigned char)r
+                     : mode == 1 ? (unsigned char)(r % 8 == 0 ? 0x80 + r % 128 : 0x20 + r % 95)
+                                 : (unsigned char)("\xe2\x82\xac\xf0\x9f\x98\x80\xee\xbe\xbf" "a\n"
+                                                   [r % 14]);
+        }
+        for (size_t k = 0; k < ncuts; k++) {
+            cuts[k] = next_rand() % (n + 1);
+        }
+        for (size_t a = 0; a < ncuts; a++) { /* ascending */
+            for (size_t b = a + 1; b < ncuts; b++) {
+                if (cuts[b] < cuts[a]) {
+                    size_t t = cuts[a];
+                    cuts[a] = cuts[b];
+                    cuts[b] = t;
+                }
+            }
+        }
+        roundtrip_cuts(buf, n, cuts, ncuts);
+    }
+}
+
+/* ---- text or base64 ---- */
+
+struct kind_case {
+    const char *name;
+    const char *bytes;
+    size_t len;
+    enum rec_stream s;
+    const char *code;
+};
+
+#define KC(name, s, st, code) {name, s, sizeof(s) - 1, st, code}
+static const struct kind_case kind_cases[] = {
+    KC("plain text", "total 12\r\ndrwxr-xr-x 2 alice alice 4096 .\r\n", REC_STREAM_OUT, "o"),
+    KC("colours", "\x1b[01;34mdir\x1b[0m  \x1b[01;32mrun.sh\x1b[0m\r\n\x1b[?2004h", REC_STREAM_OUT,
+       "o"),
+    KC("CJK", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"
+              "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+       REC_STREAM_OUT, "o"),
+    KC("short binary stays text", "\x00\x01\x02\xff", REC_STREAM_OUT, "o"),
+    KC("a key press", "\x03", REC_STREAM_IN, "i"),
+    /* 32 bytes, 8 of them not text: exactly a quarter is still text */
+    KC("a quarter", "\x00\x01\x02\x03\x04\x05\x06\xff" "aaaaaaaaaaaaaaaaaaaaaaaa", REC_STREAM_OUT,
+       "o"),
+    KC("over a quarter", "\x00\x01\x02\x03\x04\x05\x06\xff\xfe" "aaaaaaaaaaaaaaaaaaaaaaa",
+       REC_STREAM_OUT, "bo"),
+    KC("gzip", "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x57\x28\xcf\x2f"
+               "\xca\x49\xe1\x02\x00\x2d\x3b\x08\xaf\x0c\x00\x00\x00",
+       REC_STREAM_OUT, "bo"),
+    KC("scp data in", "C0644 12 f\n\x00\x01\x02\x03\x04\x05\x06\x07\x10\x11\x12\x13\x14\x15\x16"
+                      "\x17\x80\x81\x82\x83\x84",
+       REC_STREAM_IN, "bi"),
+};
+
+static void test_text_or_binary(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof(kind_cases) / sizeof(kind_cases[0]); k++) {
+        const struct kind_case *c = &kind_cases[k];
+        struct rig g;
+        struct back b;
+        struct timespec ts = at_ms(5);
+        char want[32];
+        size_t len;
+        const char *bytes;
+        int n = 0;
+
+        rig_open(&g, 1, 0);
+        assert_int_equal(rec_writer_data(g.w, c->s, &ts, c->bytes, c->len), 0);
+        rig_close(&g);
+        bytes = rec_mem_bytes(g.mem, &len);
+        snprintf(want, sizeof(want), "[0.005000, \"%s\", ", c->code);
+        for (const char *p = bytes; (p = memmem(p, len - (size_t)(p - bytes), want,
+                                                strlen(want))) != NULL;
+             p++) {
+            n++;
+        }
+        if (n != 1) {
+            fail_msg("%s: %d events of code %s", c->name, n, c->code);
+        }
+        read_back(&g, &b);
+        assert_int_equal(c->s == REC_STREAM_OUT ? b.no : b.ni, c->len);
+        assert_memory_equal(c->s == REC_STREAM_OUT ? b.o : b.i, c->bytes, c->len);
+        back_free(&b);
+        rig_free(&g);
+    }
+}
+
+/* ---- input ---- */
+
+static void test_input_not_recorded(void **state)
+{
+    static const struct {
+        int record_input;
+        int events;
+    } cases[] = {{0, 0}, {1, 2}};
+
+    (void)state;
+    for (size_t k = 0; k < 2; k++) {
+        struct rig g;
+        struct back b;
+        struct timespec ts = at_ms(3);
+        unsigned long long raw = 0, written = 0;
+        size_t len;
+        const char *bytes;
+
+        rig_open(&g, cases[k].record_input, 0);
+        assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, "hunter2\r", 8), 0);
+        assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, "\x00\x01\x02\x03\x04\x05\x06"
+                                                                  "\x07\x10\x11\x12\x13\x14\x15"
+                                                                  "\x16\x17\x18\x19\x1a\x1c\x1d"
+                                                                  "\x1e\x1f\x00\x00\x00\x00\x00"
+                                                                  "\x00\x00\x00\x00",
+                                         32),
+                         0);
+        out(&g, 4, "$ ", 2);
+        rec_writer_stats(g.w, &raw, &written);
+        assert_int_equal(raw, 42);
+        rig_close(&g);
+        bytes = rec_mem_bytes(g.mem, &len);
+        assert_true((has(bytes, len, "hunter2")) == cases[k].record_input);
+        assert_true(has(bytes, len, "\"e\", \"out=2 in=40\""));
+        read_back(&g, &b);
+        assert_int_equal(b.count[1] + b.count[3], cases[k].events);
+        assert_int_equal(b.ni, cases[k].record_input ? 40 : 0);
+        assert_int_equal(b.no, 2);
+        back_free(&b);
+        rig_free(&g);
+    }
+}
+
+/* ---- flushing, checkpoints, the seal ---- */
+
+static void hmac_hex(const void *p, size_t n, char hex[REC_HEX_LEN + 1])
+{
+    unsigned char mac[32];
+    unsigned int len = 0;
+
+    assert_non_null(HMAC(EVP_sha256(), key, REC_KEY_LEN, p, n, mac, &len));
+    rec_hex(mac, 32, hex);
+}
+
+/* Every "c" line holds the HMAC of all bytes before it; returns how many there are. */
+static int check_checkpoints(const char *bytes, size_t len)
+{
+    const char *p = bytes, *nl;
+    int n = 0;
+
+    while ((nl = memchr(p, '\n', len - (size_t)(p - bytes))) != NULL) {
+        const char *c = memmem(p, (size_t)(nl - p), ", \"c\", \"", 8);
+
+        if (c != NULL) {
+            char hex[REC_HEX_LEN + 1];
+
+            hmac_hex(bytes, (size_t)(p - bytes), hex);
+            assert_memory_equal(c + 8, hex, REC_HEX_LEN);
+            n++;
+        }
+        p = nl + 1;
+    }
+    assert_true(p == bytes + len); /* ends with a newline */
+    return n;
+}
+
+static void test_flush_on_tick(void **state)
+{
+    struct rig g;
+    struct timespec ts;
+    size_t len0, len1, len2, len3;
+    const char *bytes;
+
+    (void)state;
+    rig_open(&g, 1, 0);
+    bytes = rec_mem_bytes(g.mem, &len0);
+    assert_int_equal(check_checkpoints(bytes, len0), 1); /* the header's */
+    out(&g, 100, "hello\r\n", 7);
+    ts = at_ms(500);
+    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
+    rec_mem_bytes(g.mem, &len1);
+    assert_int_equal(len1, len0); /* buffered */
+    ts = at_ms(1000);
+    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
+    bytes = rec_mem_bytes(g.mem, &len2);
+    assert_true(len2 > len1);
+    assert_int_equal(check_checkpoints(bytes, len2), 2);
+    assert_true(has(bytes, len2, "[1.000000, \"c\", \""));
+    ts = at_ms(5000); /* nothing new: no checkpoint */
+    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
+    rec_mem_bytes(g.mem, &len3);
+    assert_int_equal(len3, len2);
+    rig_close(&g);
+    bytes = rec_mem_bytes(g.mem, &len3);
+    assert_int_equal(check_checkpoints(bytes, len3), 3);
+    rig_free(&g);
+}
+
+static void test_seal(void **state)
+{
+    struct rig g;
+    char hex[REC_HEX_LEN + 1];
+    unsigned char sha[32];
+    size_t len;
+    const char *bytes;
+    unsigned long long raw = 0, written = 0;
+    static char big[1 << 20];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(big); i++) {
+        big[i] = (char)("abcdefgh \xe2\x82\xac\r\n\x1b[0m"[i % 17]);
+    }
+    rig_open(&g, 1, 0);
+    out(&g, 10, big, sizeof(big)); /* more than the buffer: drained while written */
+    rec_writer_stats(g.w, &raw, &written);
+    assert_int_equal(raw, sizeof(big));
+    assert_true(written > 0);
+    assert_int_equal(rec_writer_resize(g.w, &(struct timespec){1001, 0}, 100, 40), 0);
+    assert_int_equal(rec_writer_marker(g.w, NULL, "sftp open /etc/\"x\"\n\xff"), 0);
+    rig_close(&g);
+    bytes = rec_mem_bytes(g.mem, &len);
+    EVP_Digest(bytes, len, sha, NULL, EVP_sha256(), NULL);
+    rec_hex(sha, 32, hex);
+    assert_string_equal(g.sha, hex);
+    hmac_hex(bytes, len, hex);
+    assert_string_equal(g.hmac, hex);
+    check_checkpoints(bytes, len);
+    assert_true(has(bytes, len, "[1.000000, \"r\", \"100x40\"]\n"));
+    assert_true(has(bytes, len, "\"m\", \"sftp open /etc/\\\"x\\\"\\n\xee\xbf\xbf\"]"));
+    rig_free(&g);
+    roundtrip((const unsigned char *)big, sizeof(big));
+}
+
+struct fail_case {
+    const char *name;
+    size_t extra; /* sink fails this many bytes past the header */
+    size_t nwrite;
+    int tick;
+};
+
+static void test_write_failure(void **state)
+{
+    static const struct fail_case cases[] = {
+        {"on a tick", 10, 100, 1},
+        {"when the buffer fills", 1000, 600 * 1024, 0},
+        {"on close", 10, 100, 0},
+    };
+    static char data[600 * 1024];
+
+    (void)state;
+    memset(data, 'x', sizeof(data));
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct rig g, h;
+        struct timespec ts = at_ms(2000);
+        size_t hdr;
+        char err[256], sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1];
+        int rc;
+
+        rig_open(&h, 1, 0); /* how long the header is */
+        rec_mem_bytes(h.mem, &hdr);
+        rig_free(&h);
+        rig_open(&g, 1, hdr + cases[k].extra);
+        rc = rec_writer_data(g.w, REC_STREAM_OUT, &ts, data, cases[k].nwrite);
+        if (cases[k].tick) {
+            assert_int_equal(rc, 0);
+            rc = rec_writer_tick(g.w, &ts);
+        }
+        if (cases[k].tick || cases[k].nwrite > 256 * 1024) {
+            if (rc != DB_ERR_IO) {
+                fail_msg("%s: %d", cases[k].name, rc);
+            }
+            /* it sticks */
+            assert_int_equal(rec_writer_data(g.w, REC_STREAM_OUT, &ts, "a", 1), DB_ERR_IO);
+            assert_int_equal(rec_writer_marker(g.w, &ts, "x"), DB_ERR_IO);
+            assert_int_equal(rec_writer_tick(g.w, &ts), DB_ERR_IO);
+        }
+        assert_int_equal(rec_writer_close(g.w, sha, mac, err, sizeof(err)), DB_ERR_IO);
+        assert_string_equal(sha, "");
+        assert_string_equal(mac, "");
+        assert_non_null(strstr(err, "cannot write"));
+        g.w = NULL;
+        rig_free(&g);
+    }
+}
+
+static void test_header_write_failure(void **state)
+{
+    struct rec_sink sink;
+    struct rec_mem *mem;
+    struct rec_writer *w = (struct rec_writer *)&sink;
+    struct rec_meta m;
+    struct timespec t0 = at_ms(0);
+    char err[256] = "";
+
+    (void)state;
+    memset(&m, 0, sizeof(m));
+    assert_int_equal(rec_sink_mem(&sink, &mem, 20), 0);
+    assert_int_equal(rec_writer_new(&sink, &m, key, &t0, &w, err, sizeof(err)), DB_ERR_IO);
+    assert_null(w);
+    assert_non_null(strstr(err, "header"));
+    rec_mem_free(mem);
+}
+
+/* ---- what asciinema reads: every event line [number, string, string] ---- */
+
+static void test_asciinema_lines(void **state)
+{
+    struct rig g;
+    struct timespec ts;
+    unsigned char bin[300];
+    size_t len;
+    const char *bytes, *p, *nl;
+    double prev = 0;
+    int lines = 0;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bin); i++) {
+        bin[i] = (unsigned char)(i * 7);
+    }
+    rig_open(&g, 1, 0);
+    out(&g, 2000, "late", 4);
+    out(&g, 1000, "clock went back", 15); /* times never decrease */
+    out(&g, 2500, bin, sizeof(bin));
+    ts = at_ms(2600);
+    assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, bin, sizeof(bin)), 0);
+    assert_int_equal(rec_writer_resize(g.w, &ts, 90, 30), 0);
+    assert_int_equal(rec_writer_marker(g.w, &ts, "\x01\xc0 marker"), 0);
+    ts = at_ms(3700);
+    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
+    rig_close(&g);
+    bytes = rec_mem_bytes(g.mem, &len);
+    assert_true(db_utf8_valid(bytes, len));
+    p = memchr(bytes, '\n', len) + 1;
+    while ((nl = memchr(p, '\n', len - (size_t)(p - bytes))) != NULL) {
+        json_error_t je;
+        json_t *a = json_loadb(p, (size_t)(nl - p), JSON_ALLOW_NUL, &je);
+
+        assert_non_null(a);
+        assert_true(json_is_array(a));
+        assert_int_equal(json_array_size(a), 3);
+        assert_true(json_is_real(json_array_get(a, 0)));
+        assert_true(json_is_string(json_array_get(a, 1)));
+        assert_true(json_is_string(json_array_get(a, 2)));
+        assert_true(json_real_value(json_array_get(a, 0)) >= prev);
+        prev = json_real_value(json_array_get(a, 0));
+        json_decref(a);
+        lines++;
+        p = nl + 1;
+    }
+    assert_int_equal(lines, 10); /* c o o bo bi r m c e c */
+    assert_true(has(bytes, len, "[2.000000, \"o\", \"clock went back\"]"));
+    rig_free(&g);
+}
+
+/* ---- a character cut and never finished ---- */
+
+static void test_cut_character_flushed(void **state)
+{
+    struct rig g;
+    struct back b;
+    struct timespec ts;
+    size_t len;
+    const char *bytes;
+
+    (void)state;
+    rig_open(&g, 1, 0);
+    out(&g, 100, "x\xe2\x82", 3);
+    ts = at_ms(1000);
+    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
+    bytes = rec_mem_bytes(g.mem, &len);
+    assert_false(has(bytes, len, "\xee\xbf\xa2")); /* less than a period: still waiting */
+    ts = at_ms(2200);
+    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
+    bytes = rec_mem_bytes(g.mem, &len);
+    assert_true(has(bytes, len, "[2.200000, \"o\", \"\xee\xbf\xa2\xee\xbe\x82\"]"));
+    out(&g, 2300, "\xacy", 2);
+    rig_close(&g);
+    read_back(&g, &b);
+    assert_int_equal(b.no, 5);
+    assert_memory_equal(b.o, "x\xe2\x82\xacy", 5);
+    back_free(&b);
+    rig_free(&g);
+}
+
+/* ---- text for the search index ---- */
+
+struct lines {
+    char text[4096];
+    size_t n;
+    int count[2];
+    double last_ts;
+};
+
+static void collect(void *ctx, enum rec_stream s, double ts, const char *line, size_t len)
+{
+    struct lines *l = ctx;
+
+    assert_true(len > 0 && len <= 512);
+    assert_true(db_utf8_valid(line, len));
+    l->count[s]++;
+    l->last_ts = ts;
+    if (l->n + len + 4 < sizeof(l->text)) {
+        l->text[l->n++] = s == REC_STREAM_IN ? '<' : '>';
+        memcpy(l->text + l->n, line, len);
+        l->n += len;
+        l->text[l->n++] = '|';
+        l->text[l->n] = '\0';
+    }
+}
+
+struct text_case {
+    const char *name;
+    const char *out, *in;
+    size_t max;
+    const char *want;
+};
+
+static const struct text_case text_cases[] = {
+    {"lines", "one\r\ntwo\nthree", "", 1 << 20, ">one|>two|>three|"},
+    {"colours", "\x1b[01;34mdir\x1b[0m  file\r\n", "", 1 << 20, ">dir  file|"},
+    {"title and DCS", "\x1b]0;user@host: ~\x07$ \x1bP$qm\x1b\\ls\r\n", "", 1 << 20, ">$ ls|"},
+    {"typed input", "", "lss\x7f -l\rexit\r", 1 << 20, "<ls -l|<exit|"},
+    {"echo of a backspace", "lss\b \b\r\n", "", 1 << 20, ">ls|"},
+    {"invalid UTF-8", "a\xff" "b\xc2\x9b" "c\r\n", "", 1 << 20, ">a\xef\xbf\xbd" "bc|"},
+    {"cap", "0123456789\r\nabcdef\r\n", "", 13, ">0123456789|>abc|"},
+    {"blank lines", "\r\n  \r\n\tx\r\n", "", 1 << 20, "> x|"},
+    {"unfinished line at close", "prompt$ ", "", 1 << 20, ">prompt$ |"},
+};
+
+static void test_text_lines(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof(text_cases) / sizeof(text_cases[0]); k++) {
+        const struct text_case *c = &text_cases[k];
+        size_t no = strlen(c->out);
+
+        /* whole, then cut at every position */
+        for (size_t cut = 0; cut <= no; cut++) {
+            struct rig g;
+            struct lines l;
+            struct timespec ts = at_ms(1500);
+
+            memset(&l, 0, sizeof(l));
+            rig_open(&g, 1, 0);
+            rec_writer_set_text(g.w, collect, &l, c->max);
+            out(&g, 1000, c->out, cut);
+            out(&g, 1500, c->out + cut, no - cut);
+            assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, c->in, strlen(c->in)), 0);
+            rig_close(&g);
+            if (strcmp(l.text, c->want) != 0) {
+                fail_msg("%s (cut %zu): got \"%s\", want \"%s\"", c->name, cut, l.text, c->want);
+            }
+            rig_free(&g);
+        }
+    }
+}
+
+static void test_text_long_and_hidden(void **state)
+{
+    struct rig g;
+    struct lines l;
+    struct timespec ts = at_ms(10);
+    char line[1300];
+
+    (void)state;
+    memset(&l, 0, sizeof(l));
+    memset(line, 'x', sizeof(line));
+    memcpy(line + 510, "\xe2\x82\xac", 3); /* a character across the 512-byte split */
+    rig_open(&g, 0, 0);
+    rec_writer_set_text(g.w, collect, &l, 1 << 20);
+    out(&g, 10, line, sizeof(line));
+    out(&g, 20, "\r\n", 2);
+    assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, "secret\r", 7), 0);
+    rig_close(&g);
+    assert_int_equal(l.count[REC_STREAM_OUT], 3); /* 510 + 3... split on characters */
+    assert_int_equal(l.count[REC_STREAM_IN], 0);  /* input not recorded: not indexed */
+    assert_true(l.last_ts > 0.0099 && l.last_ts < 0.0101);
+    rig_free(&g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_header),
+        cmocka_unit_test(test_header_defaults),
+        cmocka_unit_test(test_escape_table),
+        cmocka_unit_test(test_escape_every_byte),
+        cmocka_unit_test(test_utf8_cases),
+        cmocka_unit_test(test_split_characters),
+        cmocka_unit_test(test_random_buffers),
+        cmocka_unit_test(test_text_or_binary),
+        cmocka_unit_test(test_input_not_recorded),
+        cmocka_unit_test(test_flush_on_tick),
+        cmocka_unit_test(test_seal),
+        cmocka_unit_test(test_write_failure),
+        cmocka_unit_test(test_header_write_failure),
+        cmocka_unit_test(test_asciinema_lines),
+        cmocka_unit_test(test_cut_character_flushed),
+        cmocka_unit_test(test_text_lines),
+        cmocka_unit_test(test_text_long_and_hidden),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
