@@ -11,13 +11,21 @@
  * cannot drive the operator's terminal.
  */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "broker.h"
+#include "recording.h"
 
 static int admin_open(const struct config *c, struct store **s)
 {
@@ -184,23 +192,171 @@ int admin_audit(const struct config *c, int json, const char *since, FILE *out)
     return rc;
 }
 
-/*
- * Recordings: the recordings module plugs its check in here (every sealed
- * session's file hashed and HMAC'd against the store, or only the sessions
- * named).  Until it exists there is nothing to check, and saying so is
- * better than a silent "ok".
- */
-static int admin_verify_recordings(struct store *s, char *const *sessions, size_t nsessions,
-                                   FILE *out)
+/* state_dir/keys/recording.hmac: exactly REC_KEY_LEN bytes. */
+static int admin_recording_key(const struct config *c, unsigned char key[REC_KEY_LEN])
 {
-    (void)s;
-    (void)sessions;
-    if (nsessions > 0) {
-        fprintf(stderr, "drawbridge: recordings: this build cannot verify recordings yet\n");
-        return DB_ERR_UNAVAIL;
+    char path[4096];
+    ssize_t n;
+    int fd;
+
+    keys_path(c, "recording.hmac", path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        fprintf(stderr, "drawbridge: %s: cannot read the recording key\n", path);
+        return DB_ERR_IO;
     }
-    fprintf(out, "recordings: not checked (no recording verifier in this build)\n");
+    n = read(fd, key, REC_KEY_LEN);
+    close(fd);
+    if (n != REC_KEY_LEN) {
+        fprintf(stderr, "drawbridge: %s: cannot read the recording key\n", path);
+        return DB_ERR_IO;
+    }
     return 0;
+}
+
+/* What verify says of each session's recording; the order is the summary's. */
+enum admin_rec {
+    ADMIN_REC_OK,
+    ADMIN_REC_TRUNCATED,
+    ADMIN_REC_LIVE,
+    ADMIN_REC_TAMPERED,
+    ADMIN_REC_MISSING,
+    ADMIN_REC_NONE,  /* ended without a recording: refused before it started */
+    ADMIN_REC_ERROR, /* the check itself could not run */
+    ADMIN_REC_COUNT,
+};
+
+/*
+ * One session: its file against the seal in its row (none while live or
+ * when it never closed, and then the checkpoints decide).  A live session's
+ * file is expected to end early: "live", unless something in it is wrong.
+ */
+static enum admin_rec admin_verify_one(const struct store_session *s,
+                                       const unsigned char key[REC_KEY_LEN], FILE *out)
+{
+    int sealed = s->sha256[0] != '\0' && s->hmac[0] != '\0';
+    enum rec_verdict v = REC_MISSING;
+    char why[512] = "";
+    int rc;
+
+    fprintf(out, "session %s: ", s->id);
+    if (s->recording_path == NULL || s->recording_path[0] == '\0') {
+        fprintf(out, "%s\n", s->ended_at == 0 ? "live (no recording yet)" : "no recording");
+        return s->ended_at == 0 ? ADMIN_REC_LIVE : ADMIN_REC_NONE;
+    }
+    rc = rec_verify_file(s->recording_path, key, sealed ? s->sha256 : NULL,
+                         sealed ? s->hmac : NULL, &v, why, sizeof(why));
+    if (rc != 0) {
+        fputs("cannot check: ", out);
+        admin_safe(out, why[0] ? why : db_strerror(rc));
+        fputc('\n', out);
+        return ADMIN_REC_ERROR;
+    }
+    if (v == REC_TAMPERED || v == REC_MISSING) {
+        fputs(v == REC_TAMPERED ? "TAMPERED: " : "MISSING: ", out);
+        admin_safe(out, why[0] ? why : s->recording_path);
+        fputc('\n', out);
+        return v == REC_TAMPERED ? ADMIN_REC_TAMPERED : ADMIN_REC_MISSING;
+    }
+    if (s->ended_at == 0) {
+        fputs("live\n", out);
+        return ADMIN_REC_LIVE;
+    }
+    if (v == REC_TRUNCATED) {
+        fputs("truncated", out);
+        if (why[0] != '\0') {
+            fputs(" (", out);
+            admin_safe(out, why);
+            fputc(')', out);
+        }
+        fputc('\n', out);
+        return ADMIN_REC_TRUNCATED;
+    }
+    fputs("ok\n", out);
+    return ADMIN_REC_OK;
+}
+
+/* A session id as the store makes them, before it is looked up or printed. */
+static int admin_session_id_valid(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0' && i < STORE_SESSION_ID_LEN; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '2' && s[i] <= '7'))) {
+            return 0;
+        }
+    }
+    return i == STORE_SESSION_ID_LEN && s[i] == '\0';
+}
+
+/*
+ * Every session's recording (or only the sessions named): ok / truncated /
+ * live / tampered / missing each, then a summary.  Tampered wins
+ * (DB_ERR_TAMPERED); a missing recording, a named session that does not
+ * exist or a check that could not run is DB_ERR_NOTFOUND / DB_ERR_IO.
+ * Truncated (a crash, a kill) is reported, not a failure.
+ */
+static int admin_verify_recordings(const struct config *c, struct store *s, char *const *sessions,
+                                   size_t nsessions, FILE *out)
+{
+    static const char *const names[ADMIN_REC_COUNT] = {
+        "ok", "truncated", "live", "tampered", "missing", "without a recording", "not checked"};
+    unsigned char key[REC_KEY_LEN];
+    size_t count[ADMIN_REC_COUNT] = {0}, total = 0, unknown = 0;
+    struct store_session *v = NULL;
+    size_t n = 0;
+    int rc;
+
+    if ((rc = admin_recording_key(c, key)) != 0) {
+        return rc;
+    }
+    if (nsessions == 0) {
+        /* every session: no limit */
+        rc = store_session_list(s, 0, 0, NULL, NULL, (size_t)LLONG_MAX, &v, &n);
+        if (rc != 0) {
+            fprintf(stderr, "drawbridge: reading sessions: %s\n", db_strerror(rc));
+            goto out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            count[admin_verify_one(&v[i], key, out)]++;
+            total++;
+        }
+    }
+    for (size_t i = 0; i < nsessions; i++) {
+        struct store_session one;
+
+        if (!admin_session_id_valid(sessions[i]) || store_session_get(s, sessions[i], &one) != 0) {
+            fputs("session ", out);
+            admin_safe(out, sessions[i]);
+            fputs(": no such session\n", out);
+            unknown++;
+            continue;
+        }
+        count[admin_verify_one(&one, key, out)]++;
+        total++;
+        store_session_clear(&one);
+    }
+    fprintf(out, "recordings: %zu checked", total);
+    for (int k = 0; k < ADMIN_REC_COUNT; k++) {
+        if (count[k] > 0 || k <= ADMIN_REC_MISSING) {
+            fprintf(out, "%s %zu %s", k == 0 ? ":" : ",", count[k], names[k]);
+        }
+    }
+    if (unknown > 0) {
+        fprintf(out, ", %zu unknown session(s)", unknown);
+    }
+    fputc('\n', out);
+    if (count[ADMIN_REC_TAMPERED] > 0) {
+        rc = DB_ERR_TAMPERED;
+    } else if (count[ADMIN_REC_MISSING] > 0 || unknown > 0) {
+        rc = DB_ERR_NOTFOUND;
+    } else if (count[ADMIN_REC_ERROR] > 0) {
+        rc = DB_ERR_IO;
+    }
+out:
+    db_wipe(key, sizeof(key));
+    store_sessions_free(v, n);
+    return rc;
 }
 
 int admin_verify(const struct config *c, char *const *sessions, size_t nsessions, FILE *out)
@@ -223,13 +379,137 @@ int admin_verify(const struct config *c, char *const *sessions, size_t nsessions
     } else {
         fprintf(stderr, "drawbridge: audit chain: %s\n", err[0] ? err : db_strerror(rc));
     }
-    rc2 = admin_verify_recordings(s, sessions, nsessions, out);
+    rc2 = admin_verify_recordings(c, s, sessions, nsessions, out);
     store_close(s);
     /* A tamper anywhere wins over any other failure: it is what exit status 1 must mean. */
     if (rc == DB_ERR_TAMPERED || rc2 == DB_ERR_TAMPERED) {
         return DB_ERR_TAMPERED;
     }
     return rc != 0 ? rc : rc2;
+}
+
+/* The file's bytes to out, hashed on the way; 0 or DB_ERR_IO (reported). */
+static int admin_copy(const char *path, FILE *out, char sha_hex[REC_HEX_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    char buf[65536];
+    EVP_MD_CTX *sha = EVP_MD_CTX_new();
+    struct stat st;
+    int fd = -1, rc = DB_ERR_IO;
+
+    sha_hex[0] = '\0';
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1 || fd < 0 ||
+        fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fprintf(stderr, "drawbridge: the recording cannot be read\n");
+        goto out;
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            fprintf(stderr, "drawbridge: reading the recording failed\n");
+            goto out;
+        }
+        if (n == 0) {
+            break;
+        }
+        if (fwrite(buf, 1, (size_t)n, out) != (size_t)n || EVP_DigestUpdate(sha, buf, (size_t)n) != 1) {
+            fprintf(stderr, "drawbridge: writing the recording failed\n");
+            goto out;
+        }
+    }
+    if (fflush(out) != 0 || EVP_DigestFinal_ex(sha, md, &mdlen) != 1 || mdlen != sizeof(md)) {
+        fprintf(stderr, "drawbridge: writing the recording failed\n");
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof(md); i++) {
+        sha_hex[2 * i] = digits[md[i] >> 4];
+        sha_hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    sha_hex[REC_HEX_LEN] = '\0';
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    EVP_MD_CTX_free(sha);
+    return rc;
+}
+
+int admin_export(const struct config *c, const char *session, FILE *out)
+{
+    unsigned char key[REC_KEY_LEN];
+    struct store_session row;
+    struct store *s = NULL;
+    enum rec_verdict v = REC_MISSING;
+    char why[512] = "", sent[REC_HEX_LEN + 1];
+    int rc, sealed;
+
+    memset(&row, 0, sizeof(row));
+    if (!admin_session_id_valid(session)) {
+        fprintf(stderr, "drawbridge: export: '");
+        admin_safe(stderr, session);
+        fprintf(stderr, "' is not a session id (as `sessions` lists them)\n");
+        return DB_ERR_USAGE;
+    }
+    if ((rc = admin_recording_key(c, key)) != 0) {
+        return rc;
+    }
+    if ((rc = admin_open(c, &s)) != 0) {
+        goto out;
+    }
+    if ((rc = store_session_get(s, session, &row)) != 0) {
+        fprintf(stderr, "drawbridge: no session %s\n", session);
+        goto out;
+    }
+    if (row.recording_path == NULL || row.recording_path[0] == '\0') {
+        fprintf(stderr, "drawbridge: session %s has no recording\n", session);
+        rc = DB_ERR_NOTFOUND;
+        goto out;
+    }
+    sealed = row.sha256[0] != '\0' && row.hmac[0] != '\0';
+    rc = rec_verify_file(row.recording_path, key, sealed ? row.sha256 : NULL,
+                         sealed ? row.hmac : NULL, &v, why, sizeof(why));
+    if (rc != 0 || v == REC_MISSING) {
+        fprintf(stderr, "drawbridge: the recording of session %s %s: ", session,
+                rc != 0 ? "cannot be checked" : "is missing");
+        admin_safe(stderr, why[0] ? why : row.recording_path);
+        fputc('\n', stderr);
+        rc = rc != 0 ? rc : DB_ERR_NOTFOUND;
+        goto out;
+    }
+    /* The operator gets the bytes even when tampered (they are evidence), and exit status 1. */
+    if (v == REC_TAMPERED) {
+        fprintf(stderr, "drawbridge: warning: the recording of session %s is TAMPERED: ", session);
+        admin_safe(stderr, why);
+        fputc('\n', stderr);
+    } else if (row.ended_at == 0) {
+        fprintf(stderr, "drawbridge: session %s is still live: exporting what is recorded so "
+                        "far\n", session);
+    } else if (v == REC_TRUNCATED) {
+        fprintf(stderr, "drawbridge: warning: the recording of session %s ends early "
+                        "(truncated)\n", session);
+    }
+    if ((rc = admin_copy(row.recording_path, out, sent)) != 0) {
+        goto out;
+    }
+    if (v != REC_TAMPERED && sealed && strcasecmp(sent, row.sha256) != 0) {
+        fprintf(stderr, "drawbridge: the recording of session %s changed while it was "
+                        "exported: what was written does not match its seal\n", session);
+        v = REC_TAMPERED;
+    }
+    rc = v == REC_TAMPERED ? DB_ERR_TAMPERED : 0;
+out:
+    db_wipe(key, sizeof(key));
+    store_session_clear(&row);
+    store_close(s);
+    return rc;
 }
 
 static void admin_principals(FILE *out, const struct policy_principal *ps, size_t n)

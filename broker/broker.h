@@ -694,15 +694,27 @@ int access_audit_event(struct store *s, long long now, const char *actor, const 
  * audit: one row per line ("SEQ TIME ACTOR EVENT OBJECT DETAILS"), or with
  * json one JSON object per line; since: unix seconds, "YYYY-MM-DD",
  * "YYYY-MM-DDTHH:MM:SSZ", or a DURATION meaning that long ago.
- * verify: the audit chain (and, later, the sessions' recordings); prints
- * "audit chain: ok (N rows)" or the first bad row; DB_ERR_TAMPERED on any
- * tamper.  sessions (n of them) restricts the recording checks.
+ * verify: the audit chain, then the sessions' recordings; prints "audit
+ * chain: ok (N rows)" or the first bad row, then "session ID: ok" (or
+ * "truncated (why)", "live", "TAMPERED: why", "MISSING: why", "no
+ * recording") per session and "recordings: N checked: ..." counting each.
+ * DB_ERR_TAMPERED on any tamper; DB_ERR_NOTFOUND for a missing recording or
+ * an unknown session.  A truncated recording (a crash) is not a failure,
+ * and a live session's recording is "live".  sessions (n of them)
+ * restricts the recording checks to those.
+ * export: the session's recording file, byte for byte, to out, after
+ * checking it (rec_verify_file against the seal in its row) and hashing what
+ * is written against the seal.  Warnings on stderr for a live or truncated
+ * recording; a tampered one is still written (it is evidence) but returns
+ * DB_ERR_TAMPERED.  DB_ERR_USAGE for a malformed id, DB_ERR_NOTFOUND for an
+ * unknown session or a missing recording.
  * access-report: live grants (user, target, login, grant id, expiry) and
  * standing rules (which principals reach which unprotected targets, through
  * which rule).
  */
 int admin_audit(const struct config *c, int json, const char *since, FILE *out);
 int admin_verify(const struct config *c, char *const *sessions, size_t nsessions, FILE *out);
+int admin_export(const struct config *c, const char *session, FILE *out);
 int admin_access_report(const struct config *c, const struct policy *p, long long now,
                         FILE *out);
 

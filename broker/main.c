@@ -197,9 +197,16 @@ static int main_admin(const char *cmd, int argc, char **argv, const struct main_
         } else {
             r = admin_access_report(cfg, pol, (long long)time(NULL), stdout);
         }
+    } else if (strcmp(cmd, "export") == 0) {
+        if (argc - a->first_pos != 1) {
+            fprintf(stderr, "drawbridge: usage: drawbridge export -c FILE SESSION\n");
+            r = DB_ERR_USAGE;
+        } else {
+            r = admin_export(cfg, argv[a->first_pos], stdout);
+        }
     } else {
-        fprintf(stderr, "drawbridge: %s: recordings are not available in this build\n", cmd);
-        r = DB_ERR_NOTFOUND;
+        fprintf(stderr, "drawbridge: %s: unknown command\n", cmd);
+        r = DB_ERR_USAGE;
     }
     policy_free(pol);
     config_free(cfg);

@@ -29,6 +29,15 @@
     X(grants)                                                                                      \
     X(connect)                                                                                     \
     X(breakglass)                                                                                  \
+    X(sessions)                                                                                    \
+    X(replay)                                                                                      \
+    X(watch)                                                                                       \
+    X(terminate)                                                                                   \
+    X(export)                                                                                      \
+    X(review)                                                                                      \
+    X(reviews)                                                                                     \
+    X(search)                                                                                      \
+    X(audit)                                                                                       \
     X(exit)                                                                                        \
     X(logout)                                                                                      \
     X(quit)

@@ -13,11 +13,13 @@
  */
 #include "shell.h"
 
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -596,4 +598,280 @@ void shell_table_free(struct shell_table *t)
     }
     free(t->cells);
     free(t);
+}
+
+/* ---- helpers for the reviewer commands ---- */
+
+/* A session id as the store makes them: STORE_SESSION_ID_LEN characters of [a-z2-7]. */
+static int shell_session_id_valid(const char *s)
+{
+    size_t i;
+
+    for (i = 0; s[i] != '\0' && i < STORE_SESSION_ID_LEN; i++) {
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '2' && s[i] <= '7'))) {
+            return 0;
+        }
+    }
+    return i == STORE_SESSION_ID_LEN && s[i] == '\0';
+}
+
+/* "session ID" for the audit, the ID as typed in printable form and cut (it may be anything). */
+static void shell_review_object(struct shell_review *rv, const char *id)
+{
+    char shown[40];
+
+    if (id == NULL) {
+        snprintf(rv->object, sizeof(rv->object), "%s", rv->name);
+        return;
+    }
+    shell_sanitize(shown, sizeof(shown), id, strlen(id), 1);
+    snprintf(rv->object, sizeof(rv->object), "session %s", shown);
+}
+
+static int shell_review_write(struct shell_ctx *c, struct shell_review *rv, json_t *details,
+                              const char *result)
+{
+    int rc = DB_ERR_NOMEM;
+
+    if (details != NULL && json_object_set_new(details, "command", json_string(rv->name)) == 0 &&
+        json_object_set_new(details, "result", shell_json_string(result)) == 0) {
+        rc = access_audit_event(rv->a->store, shell_now(c), c->user, rv->event, rv->object,
+                                details);
+    }
+    json_decref(details);
+    return rc;
+}
+
+int shell_review_begin(struct shell_ctx *c, const char *name, const char *const *spec,
+                       int takes_id, int argc, char **argv, struct shell_opts *o,
+                       struct shell_review *rv)
+{
+    struct policy_subject who = shell_subject(c);
+    char err[256];
+    int r;
+
+    memset(rv, 0, sizeof(*rv));
+    rv->name = name;
+    snprintf(rv->event, sizeof(rv->event), "review.%s", name);
+    if ((rv->a = shell_access(c)) == NULL) {
+        return SHELL_FAIL;
+    }
+    /* A quiet first parse only to name the object of a refusal. */
+    r = shell_opts_parse(spec, argc, argv, o, err, sizeof(err));
+    shell_review_object(rv, takes_id && r == 0 && o->npos > 0 ? o->pos[0] : NULL);
+    if (!policy_is_reviewer(rv->a->policy, &who)) {
+        json_t *d = json_pack("{ss}", "command", name);
+
+        if (d != NULL) {
+            (void)access_audit_event(rv->a->store, shell_now(c), c->user, "review.refused",
+                                     rv->object, d);
+            json_decref(d);
+        }
+        return shell_fail(c, "%s is for reviewers", name);
+    }
+    if ((r = shell_cmd_opts(c, spec, argc, argv, o)) != 0) {
+        return r;
+    }
+    if (!takes_id) {
+        return 0;
+    }
+    if (o->npos == 0) {
+        return shell_usage(c, name, "a session id is required");
+    }
+    if (o->npos > 1) {
+        return shell_usage(c, name, "too many arguments");
+    }
+    if (!shell_session_id_valid(o->pos[0])) {
+        char shown[48], msg[160];
+
+        shell_sanitize(shown, sizeof(shown), o->pos[0], strlen(o->pos[0]), 1);
+        snprintf(msg, sizeof(msg), "invalid session id '%s': expected %d letters and digits "
+                 "as `sessions` lists them", shown, STORE_SESSION_ID_LEN);
+        return shell_usage(c, name, msg);
+    }
+    memcpy(rv->id, o->pos[0], STORE_SESSION_ID_LEN + 1);
+    return 0;
+}
+
+int shell_review_ok(struct shell_ctx *c, struct shell_review *rv, struct json_t *details)
+{
+    int rc = shell_review_write(c, rv, details, "ok");
+
+    if (rc != 0) {
+        return shell_fail(c, "cannot write the audit record (%s); not going on", db_strerror(rc));
+    }
+    return 0;
+}
+
+int shell_review_refuse(struct shell_ctx *c, struct shell_review *rv, struct json_t *details,
+                        const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    /* The refusal stands whether or not its audit row could be written. */
+    (void)shell_review_write(c, rv, details, msg);
+    return shell_fail_text(c, msg);
+}
+
+int shell_review_session(struct shell_ctx *c, struct shell_review *rv, struct store_session *out)
+{
+    int rc = store_session_get(rv->a->store, rv->id, out);
+
+    if (rc == DB_ERR_NOTFOUND) {
+        return shell_review_refuse(c, rv, json_object(), "no session %s", rv->id);
+    }
+    if (rc != 0) {
+        return shell_review_refuse(c, rv, json_object(), "cannot read session %s: %s", rv->id,
+                                   db_strerror(rc));
+    }
+    return 0;
+}
+
+/* state_dir/keys/recording.hmac: exactly REC_KEY_LEN bytes. */
+static int shell_recording_key(const struct shell_ctx *c, unsigned char key[REC_KEY_LEN])
+{
+    char path[4096];
+    ssize_t n;
+    int fd;
+
+    if (c->cfg == NULL || c->cfg->state_dir == NULL) {
+        return DB_ERR_UNAVAIL;
+    }
+    keys_path(c->cfg, "recording.hmac", path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return DB_ERR_IO;
+    }
+    n = read(fd, key, REC_KEY_LEN);
+    close(fd);
+    return n == REC_KEY_LEN ? 0 : DB_ERR_IO;
+}
+
+int shell_recording_check(struct shell_ctx *c, const struct store_session *s,
+                          enum rec_verdict *verdict, char *why, size_t whylen)
+{
+    unsigned char key[REC_KEY_LEN];
+    int sealed = s->sha256[0] != '\0' && s->hmac[0] != '\0';
+    int rc;
+
+    *verdict = REC_MISSING;
+    why[0] = '\0';
+    if (s->recording_path == NULL || s->recording_path[0] == '\0') {
+        db_errf(why, whylen, "session %s has no recording", s->id);
+        return DB_ERR_NOTFOUND;
+    }
+    if ((rc = shell_recording_key(c, key)) != 0) {
+        db_errf(why, whylen, "the recording key cannot be read");
+        return rc;
+    }
+    rc = rec_verify_file(s->recording_path, key, sealed ? s->sha256 : NULL,
+                         sealed ? s->hmac : NULL, verdict, why, whylen);
+    db_wipe(key, sizeof(key));
+    if (rc != 0 && why[0] == '\0') {
+        db_errf(why, whylen, "the recording cannot be checked: %s", db_strerror(rc));
+    }
+    return rc;
+}
+
+char *shell_session_label(const struct store_session *s, char *buf, size_t len)
+{
+    char raw[3 * STORE_NAME_MAX + 32];
+
+    if (s->target[0] == '\0') {
+        snprintf(raw, sizeof(raw), "%s (gateway shell)", s->user);
+    } else {
+        snprintf(raw, sizeof(raw), "%s@%s (%s)", s->user, s->target, s->login);
+    }
+    return shell_sanitize(buf, len, raw, strlen(raw), 0);
+}
+
+void shell_write_raw(struct shell_ctx *c, int is_err, const char *buf, size_t len)
+{
+    if (c != NULL && c->write != NULL && buf != NULL && len > 0) {
+        (void)c->write(c->io, is_err, buf, len);
+    }
+}
+
+static int shell_outq_room(struct shell_outq *q, size_t n)
+{
+    size_t ncap;
+    char *nb;
+
+    if (q->off > 0 && q->off == q->len) {
+        q->off = q->len = 0;
+    }
+    if (q->len + n <= q->cap) {
+        return 0;
+    }
+    /* Reuse what was written before growing. */
+    if (q->off > 0) {
+        memmove(q->buf, q->buf + q->off, q->len - q->off);
+        q->len -= q->off;
+        q->off = 0;
+        if (q->len + n <= q->cap) {
+            return 0;
+        }
+    }
+    ncap = q->cap ? q->cap : 4096;
+    while (ncap < q->len + n) {
+        ncap *= 2;
+    }
+    if ((nb = realloc(q->buf, ncap)) == NULL) {
+        return DB_ERR_NOMEM;
+    }
+    q->buf = nb;
+    q->cap = ncap;
+    return 0;
+}
+
+int shell_outq_add(struct shell_outq *q, const void *p, size_t n, int crlf)
+{
+    const char *s = p;
+
+    if (n == 0) {
+        return 0;
+    }
+    if (shell_outq_room(q, crlf ? 2 * n : n) != 0) {
+        return DB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (crlf && s[i] == '\n' && q->last != '\r') {
+            q->buf[q->len++] = '\r';
+        }
+        q->buf[q->len++] = s[i];
+        q->last = s[i];
+    }
+    return 0;
+}
+
+size_t shell_outq_flush(struct shell_ctx *c, struct shell_outq *q, int is_err, size_t max)
+{
+    size_t n = q->len - q->off;
+
+    if (n > max) {
+        n = max;
+    }
+    shell_write_raw(c, is_err, q->buf + q->off, n);
+    q->off += n;
+    return q->len - q->off;
+}
+
+void shell_outq_free(struct shell_outq *q)
+{
+    free(q->buf);
+    memset(q, 0, sizeof(*q));
+}
+
+int shell_job_quit_key(const char *buf, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] == 'q' || buf[i] == 'Q' || buf[i] == 0x03) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "broker.h"
 #include "policy.h"
+#include "recording.h"
 
 #define SHELL_LINE_MAX 8192
 #define SHELL_ARGS_MAX 64
@@ -228,6 +229,135 @@ struct shell_connect {
 int shell_connect_check(const struct access *a, const struct policy *p,
                         const struct policy_subject *who, const char *target, const char *login,
                         long long now, struct shell_connect *out, char *err, size_t errlen);
+
+/*
+ * Helpers for the reviewer commands (shell.c, additions): sessions, replay,
+ * watch, terminate, export, review, reviews, search, audit.  They are for
+ * reviewers only (policy_is_reviewer under the current policy), and every
+ * use -- allowed or refused -- leaves exactly one audit row, actor the user:
+ *
+ *   review.refused     someone who is not a reviewer tried; details {"command"}
+ *   review.CMD         a reviewer used CMD; details {"command", "result" ("ok"
+ *                      or the one-line refusal), and what the command adds}
+ *   session.terminate  `terminate` took effect (in the same transaction as
+ *                      the request); a refused terminate is review.terminate
+ *
+ * The object is "session ID" for commands that name a session (the ID in
+ * printable form as typed when it is not a valid one), else the command's
+ * name ("sessions", "reviews", "search", "audit").  A use is audited before
+ * anything is shown: when the audit row cannot be written the command
+ * refuses rather than act unaudited.
+ */
+struct shell_opts;
+struct shell_review {
+    const struct access *a;
+    const char *name;                    /* the command */
+    char id[STORE_SESSION_ID_LEN + 1];   /* the session, for commands that take one */
+    char object[STORE_SESSION_ID_LEN + 48];
+    char event[32];                      /* "review.CMD" unless the command changes it */
+};
+/*
+ * The start of every reviewer command: the store, the role, then the
+ * options (shell_cmd_opts with spec).  With takes_id, exactly one
+ * positional word, a session id (STORE_SESSION_ID_LEN characters of
+ * [a-z2-7]), is required and copied to rv->id.  0 to go on; SHELL_FAIL
+ * (refused, reported and audited) or SHELL_USAGE (reported).
+ */
+int shell_review_begin(struct shell_ctx *c, const char *name, const char *const *spec,
+                       int takes_id, int argc, char **argv, struct shell_opts *o,
+                       struct shell_review *rv);
+/*
+ * Ends a use: audits it with details (taken; NULL counts as out of memory)
+ * and "result": "ok" / the refusal.  shell_review_ok returns 0, or
+ * SHELL_FAIL when the row could not be written (reported: the command must
+ * not go on).  shell_review_refuse prints "drawbridge: <reason>" (sanitised)
+ * and returns SHELL_FAIL.
+ */
+int shell_review_ok(struct shell_ctx *c, struct shell_review *rv, struct json_t *details);
+int shell_review_refuse(struct shell_ctx *c, struct shell_review *rv, struct json_t *details,
+                        const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The session rv->id (caller calls store_session_clear), or refused "no session ID". */
+int shell_review_session(struct shell_ctx *c, struct shell_review *rv, struct store_session *out);
+/*
+ * Checks the recording of session s with rec_verify_file against the
+ * sealed SHA-256 and HMAC of its row (none while it is live or when it never
+ * closed).  The key is state_dir/keys/recording.hmac (c->cfg).  0 with
+ * *verdict and why (one line) set, or a negative DB_ERR_* with why when the
+ * check could not run (DB_ERR_NOTFOUND: the session has no recording).
+ */
+int shell_recording_check(struct shell_ctx *c, const struct store_session *s,
+                          enum rec_verdict *verdict, char *why, size_t whylen);
+/* A session as "user@target (login)", or "user (gateway shell)"; sanitised into buf. */
+char *shell_session_label(const struct store_session *s, char *buf, size_t len);
+
+/* A number for --limit: 1 to max.  0, or SHELL_USAGE (reported). */
+int shell_parse_limit(struct shell_ctx *c, const char *name, const char *s, size_t max,
+                      size_t *out);
+/*
+ * Session rows for `sessions` and `reviews` (cmd-sessions.c).  The review
+ * state is "none" (not asked for), "pending" or "reviewed".  The JSON view:
+ * {"id", "user", "target", "login", "kind", "command" (null for a shell),
+ * "grant" (null for standing access), "started_at", "ended_at" (null while
+ * live), "live", "duration" (seconds, null while live), "exit_status" (null
+ * while live or unknown), "recorded", "sealed", "sha256", "review_required",
+ * "review", "reviewed_by", "reviewed_at", "review_note"}, times with their
+ * "_iso" twins.  A new reference, or NULL when out of memory.
+ */
+const char *shell_session_review_state(const struct store_session *s);
+struct json_t *shell_session_json(const struct store_session *s);
+
+/* Writes buf unchanged even on a pty (recorded terminal output, files). */
+void shell_write_raw(struct shell_ctx *c, int is_err, const char *buf, size_t len);
+
+/*
+ * Bytes a job has produced and not yet written.  With crlf, each "\n" not
+ * already after "\r" (across calls too) is stored as "\r\n".
+ * shell_outq_flush writes at most max bytes of it, raw, and returns how many
+ * are left.  0 or DB_ERR_NOMEM.
+ */
+struct shell_outq {
+    char *buf;
+    size_t off, len, cap;
+    char last; /* the last byte added */
+};
+int shell_outq_add(struct shell_outq *q, const void *p, size_t n, int crlf);
+size_t shell_outq_flush(struct shell_ctx *c, struct shell_outq *q, int is_err, size_t max);
+void shell_outq_free(struct shell_outq *q);
+
+/*
+ * What replay and watch have in common (cmd-replay.c): turning recording
+ * events into what the reviewer's terminal is given.  "o" events go through
+ * the sanitiser (rec_sanitize); "bo" events become a note "[binary output:
+ * N bytes]"; markers a note "[NOTE]"; input, resize and checkpoint events
+ * show nothing.  Notes are one line of their own, dim on a terminal.  A
+ * recording made without a pty has "\n" made "\r\n" when it is shown on
+ * one; one made with a pty is shown as recorded.
+ */
+struct shell_player {
+    struct rec_sanitizer *san;
+    struct shell_outq q;
+    char *tmp; /* the sanitiser's output */
+    size_t tmplen, tmpcap;
+    int crlf;   /* translate "\n" (a recording without a pty, shown on one) */
+    int styled; /* a terminal: notes are dim, and the end resets the modes */
+    int at_bol; /* what was shown last ends a line */
+    int alt;    /* the recorded program switched to the alternate screen (best effort) */
+    unsigned long long shown; /* output bytes shown */
+};
+int shell_player_init(struct shell_player *p, const struct shell_ctx *c,
+                      const struct rec_header *h);
+int shell_player_event(struct shell_player *p, const struct rec_event *ev);
+/* A note of its own ("[text]"); text is sanitised. */
+int shell_player_note(struct shell_player *p, const char *text);
+/*
+ * At the end: back to the start of a line, and on a terminal the modes a
+ * recorded program may have left on (attributes, alternate screen, hidden
+ * cursor) are reset, so the reviewer's prompt comes back usable.
+ */
+int shell_player_finish(struct shell_player *p);
+void shell_player_clear(struct shell_player *p);
+/* 1 when the user typed q, Q or ^C in buf. */
+int shell_job_quit_key(const char *buf, size_t len);
 
 /* ---- cmd.c: the command table ---- */
 
