@@ -45,6 +45,7 @@ struct v_state {
     char bad_why[160];
     int ck_line, nck;     /* the last checkpoint that holds, and how many */
     int e_line;           /* the end event */
+    char e_time[24];      /* its time, as written */
     int closed;           /* the last line is the checkpoint after the end event */
     int tampered;
     char why[320];
@@ -90,6 +91,44 @@ static void v_bad(struct v_state *v, const char *why)
     }
 }
 
+/*
+ * The time at the start of a line, as written: digits, a dot, six digits.
+ * Returns its length, or 0 when it is not in the writer's form.
+ */
+static size_t v_time_text(const char *line, size_t len)
+{
+    size_t i = 1;
+
+    while (i < len && i < 20 && line[i] >= '0' && line[i] <= '9') {
+        i++;
+    }
+    if (line[0] != '[' || i == 1 || i + 7 > len || line[i] != '.') {
+        return 0;
+    }
+    for (size_t k = i + 1; k < i + 7; k++) {
+        if (line[k] < '0' || line[k] > '9') {
+            return 0;
+        }
+    }
+    return i + 7;
+}
+
+/*
+ * A checkpoint covers the bytes before its line, not the line itself, so the
+ * line must be exactly as the writer writes it -- and the last one, which no
+ * later checkpoint covers, must have the time of the end event before it.
+ */
+static int v_checkpoint_form(struct v_state *v, const char *line, size_t len, int closing)
+{
+    size_t t = v_time_text(line, len);
+
+    if (t == 0 || len != t + 8 + REC_HEX_LEN + 2 || memcmp(line + t, ", \"c\", \"", 8) != 0 ||
+        memcmp(line + len - 2, "\"]", 2) != 0) {
+        return 0;
+    }
+    return !closing || (strlen(v->e_time) == t - 1 && memcmp(v->e_time, line + 1, t - 1) == 0);
+}
+
 /* One complete line (without its newline); v->run has seen every line before it. */
 static int v_line(struct v_state *v, const char *line, size_t len)
 {
@@ -115,6 +154,10 @@ static int v_line(struct v_state *v, const char *line, size_t len)
     } else if (v->e_line != 0 && strcmp(ev.code, "c") != 0) {
         snprintf(err, sizeof(err), "line %d: an event after the end event", v->lineno);
         v_bad(v, err);
+    } else if (strcmp(ev.code, "c") == 0 &&
+               !v_checkpoint_form(v, line, len, v->e_line != 0 && v->e_line == v->lineno - 1)) {
+        snprintf(err, sizeof(err), "line %d: a checkpoint not as the writer writes it", v->lineno);
+        v_bad(v, err);
     } else if (strcmp(ev.code, "c") == 0) {
         if (v_peek(v->run, hex) != 0) {
             return DB_ERR_INTERNAL;
@@ -139,7 +182,13 @@ static int v_line(struct v_state *v, const char *line, size_t len)
         v->prev = ev.time;
     } else {
         if (strcmp(ev.code, "e") == 0) {
+            size_t t = v_time_text(line, len);
+
             v->e_line = v->lineno;
+            if (t > 0 && t - 1 < sizeof(v->e_time)) {
+                memcpy(v->e_time, line + 1, t - 1);
+                v->e_time[t - 1] = '\0';
+            }
         }
         v->prev = ev.time;
     }

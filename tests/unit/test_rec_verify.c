@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for recordings/verify.c on real files in a mkdtemp directory:
+ * a closed recording is ok sealed and unsealed; one byte flipped anywhere is
+ * tampered; a file cut at any offset (what a crash leaves) is truncated and
+ * never tampered when unsealed, and tampered against its seal; a crashed
+ * writer's file is truncated; missing files, symlinks, wrong keys, appended
+ * or forged lines, and bad arguments.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "recording.h"
+
+static const unsigned char key[REC_KEY_LEN] = "an HMAC key of thirty-two bytes";
+static char dir[64];
+
+struct rec_file {
+    char path[128];
+    char sha[REC_HEX_LEN + 1], hmac[REC_HEX_LEN + 1];
+    char *bytes;
+    size_t len;
+};
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = malloc(1 << 20);
+
+    assert_non_null(f);
+    *len = fread(buf, 1, 1 << 20, f);
+    fclose(f);
+    return buf;
+}
+
+static void spill(const char *path, const char *bytes, size_t len)
+{
+    FILE *f;
+
+    unlink(path);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(bytes, 1, len, f), len);
+    fclose(f);
+}
+
+/* A few seconds of a session with a flush each second; closed unless crash. */
+static void record(struct rec_file *rf, const char *name, int crash)
+{
+    struct rec_sink sink;
+    struct rec_writer *w = NULL;
+    struct rec_meta m;
+    struct timespec ts = {10, 0};
+    char err[256];
+
+    memset(rf, 0, sizeof(*rf));
+    snprintf(rf->path, sizeof(rf->path), "%s/%s", dir, name);
+    memset(&m, 0, sizeof(m));
+    m.user = "alice";
+    m.target = "web-1";
+    m.login = "deploy";
+    m.record_input = 1;
+    assert_int_equal(rec_sink_file_create(rf->path, &sink, err, sizeof(err)), 0);
+    assert_int_equal(rec_writer_new(&sink, &m, key, &ts, &w, err, sizeof(err)), 0);
+    for (int s = 1; s <= 4; s++) {
+        ts.tv_sec = 10 + s;
+        assert_int_equal(rec_writer_data(w, REC_STREAM_IN, &ts, "ls\r", 3), 0);
+        ts.tv_nsec = 200000000;
+        assert_int_equal(rec_writer_data(w, REC_STREAM_OUT, &ts, "a.txt  \xff b.txt\r\n$ ", 18),
+                         0);
+        ts.tv_nsec = 0;
+        assert_int_equal(rec_writer_tick(w, &ts), 0);
+    }
+    assert_int_equal(rec_writer_resize(w, &ts, 100, 30), 0);
+    assert_int_equal(rec_writer_data(w, REC_STREAM_OUT, &ts, "unflushed", 9), 0);
+    if (crash) {
+        rec_writer_free(w); /* what a killed gateway leaves */
+    } else {
+        assert_int_equal(rec_writer_close(w, rf->sha, rf->hmac, err, sizeof(err)), 0);
+    }
+    rf->bytes = slurp(rf->path, &rf->len);
+}
+
+static enum rec_verdict verify(const char *path, const unsigned char *k, const char *sha,
+                               const char *hmac, char *why, size_t whylen)
+{
+    enum rec_verdict v = REC_OK;
+
+    assert_int_equal(rec_verify_file(path, k, sha, hmac, &v, why, whylen), 0);
+    assert_true(strlen(why) > 0);
+    return v;
+}
+
+static void test_ok(void **state)
+{
+    struct rec_file rf;
+    char why[400];
+    struct stat sb;
+
+    (void)state;
+    record(&rf, "ok.cast", 0);
+    assert_int_equal(stat(rf.path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(verify(rf.path, key, rf.sha, rf.hmac, why, sizeof(why)), REC_OK);
+    assert_non_null(strstr(why, "match"));
+    assert_int_equal(verify(rf.path, key, NULL, NULL, why, sizeof(why)), REC_OK);
+    assert_non_null(strstr(why, "6 checkpoints hold"));
+    free(rf.bytes);
+}
+
+static void test_flip_every_byte(void **state)
+{
+    struct rec_file rf;
+    char flipped[128], why[400];
+
+    (void)state;
+    record(&rf, "flip.cast", 0);
+    snprintf(flipped, sizeof(flipped), "%s/flipped.cast", dir);
+    for (size_t i = 0; i < rf.len; i++) {
+        static const unsigned char masks[] = {0x01, 0x20, 0x80};
+
+        for (size_t k = 0; k < sizeof(masks); k++) {
+            enum rec_verdict v;
+
+            rf.bytes[i] ^= (char)masks[k];
+            spill(flipped, rf.bytes, rf.len);
+            rf.bytes[i] ^= (char)masks[k];
+            if (verify(flipped, key, rf.sha, rf.hmac, why, sizeof(why)) != REC_TAMPERED) {
+                fail_msg("sealed, byte %zu ^ 0x%02x: not tampered", i, masks[k]);
+            }
+            /* unsealed: checkpoints find it, but the final newline cut looks like a crash */
+            v = verify(flipped, key, NULL, NULL, why, sizeof(why));
+            if (v != (i + 1 == rf.len ? REC_TRUNCATED : REC_TAMPERED)) {
+                fail_msg("unsealed, byte %zu ^ 0x%02x: %s (%s)", i, masks[k], rec_verdict_name(v),
+                         why);
+            }
+        }
+    }
+    unlink(flipped);
+    free(rf.bytes);
+}
+
+static void test_truncated_everywhere(void **state)
+{
+    struct rec_file rf;
+    char cut[128], why[400];
+
+    (void)state;
+    record(&rf, "cut.cast", 0);
+    snprintf(cut, sizeof(cut), "%s/cut.cast.part", dir);
+    for (size_t n = 0; n < rf.len; n++) {
+        enum rec_verdict v;
+
+        spill(cut, rf.bytes, n);
+        v = verify(cut, key, NULL, NULL, why, sizeof(why));
+        if (v != REC_TRUNCATED) {
+            fail_msg("cut at %zu of %zu: %s (%s)", n, rf.len, rec_verdict_name(v), why);
+        }
+        v = verify(cut, key, rf.sha, rf.hmac, why, sizeof(why));
+        if (v != REC_TAMPERED || strstr(why, "differs from the sealed") == NULL) {
+            fail_msg("sealed, cut at %zu: %s (%s)", n, rec_verdict_name(v), why);
+        }
+    }
+    unlink(cut);
+    free(rf.bytes);
+}
+
+static void test_crash(void **state)
+{
+    struct rec_file rf;
+    char why[400];
+
+    (void)state;
+    record(&rf, "crash.cast", 1);
+    assert_null(memmem(rf.bytes, rf.len, "unflushed", 9)); /* lost with the process */
+    assert_int_equal(verify(rf.path, key, NULL, NULL, why, sizeof(why)), REC_TRUNCATED);
+    assert_non_null(strstr(why, "5 checkpoints hold"));
+    free(rf.bytes);
+}
+
+struct edit_case {
+    const char *name;
+    const char *append;  /* added at the end of the file */
+    int closed;          /* of a closed (1) or a crashed (0) recording */
+    enum rec_verdict v;  /* unsealed */
+    const char *why;
+};
+
+static const struct edit_case edits[] = {
+    {"a line after the end", "[9.0, \"o\", \"x\"]\n", 1, REC_TAMPERED, "after the end"},
+    {"a partial line after the end", "[9.0, \"o\"", 1, REC_TAMPERED, "after the end"},
+    {"a whole event after a crash", "[9.0, \"o\", \"x\"]\n", 0, REC_TRUNCATED, "1 unverified"},
+    {"a partial line after a crash", "[9.0, \"o\", \"", 0, REC_TRUNCATED, "a partial line"},
+    {"a bad line after a crash", "[9.0, \"o\", \"x\"] junk\n", 0, REC_TAMPERED, "line 15: not JSON"},
+    {"a forged end", "[9.000000, \"e\", \"out=0 in=0\"]\n[9.000000, \"c\", \""
+                     "0000000000000000000000000000000000000000000000000000000000000000\"]\n",
+     0, REC_TAMPERED, "line 16: checkpoint does not match"},
+    {"a checkpoint in another form", "[9.0, \"c\", \""
+                     "0000000000000000000000000000000000000000000000000000000000000000\"]\n",
+     0, REC_TAMPERED, "line 15: a checkpoint not as the writer writes it"},
+};
+
+static void test_edits(void **state)
+{
+    char path[128], why[400];
+
+    (void)state;
+    snprintf(path, sizeof(path), "%s/edited.cast", dir);
+    for (size_t k = 0; k < sizeof(edits) / sizeof(edits[0]); k++) {
+        struct rec_file rf;
+        size_t n = strlen(edits[k].append);
+        enum rec_verdict v;
+
+        record(&rf, edits[k].closed ? "edit-closed.cast" : "edit-crashed.cast", !edits[k].closed);
+        rf.bytes = realloc(rf.bytes, rf.len + n);
+        memcpy(rf.bytes + rf.len, edits[k].append, n);
+        spill(path, rf.bytes, rf.len + n);
+        v = verify(path, key, NULL, NULL, why, sizeof(why));
+        if (v != edits[k].v || strstr(why, edits[k].why) == NULL) {
+            fail_msg("%s: %s (%s)", edits[k].name, rec_verdict_name(v), why);
+        }
+        unlink(rf.path);
+        free(rf.bytes);
+    }
+    unlink(path);
+}
+
+static void test_forged_event(void **state)
+{
+    struct rec_file rf;
+    char *p, why[400];
+
+    (void)state;
+    record(&rf, "forged.cast", 0);
+    p = memmem(rf.bytes, rf.len, "\"ls\\r\"", 6);
+    assert_non_null(p);
+    memcpy(p, "\"id\\r\"", 6); /* still a good line, but not what was typed */
+    spill(rf.path, rf.bytes, rf.len);
+    assert_int_equal(verify(rf.path, key, NULL, NULL, why, sizeof(why)), REC_TAMPERED);
+    assert_non_null(strstr(why, "checkpoint does not match"));
+    free(rf.bytes);
+}
+
+static void test_other_files(void **state)
+{
+    struct rec_file rf;
+    unsigned char other[REC_KEY_LEN] = "another key, another installatio";
+    char path[128], why[400];
+    enum rec_verdict v = REC_OK;
+
+    (void)state;
+    record(&rf, "keys.cast", 0);
+    assert_int_equal(verify(rf.path, other, NULL, NULL, why, sizeof(why)), REC_TAMPERED);
+    assert_non_null(strstr(why, "line 2: checkpoint does not match"));
+    assert_int_equal(verify(rf.path, other, rf.sha, rf.hmac, why, sizeof(why)), REC_TAMPERED);
+    assert_non_null(strstr(why, "the SHA-256 matches but the HMAC does not"));
+    snprintf(path, sizeof(path), "%s/nothing-here.cast", dir);
+    assert_int_equal(verify(path, key, rf.sha, rf.hmac, why, sizeof(why)), REC_MISSING);
+    snprintf(path, sizeof(path), "%s/no-dir/x.cast", dir);
+    assert_int_equal(verify(path, key, NULL, NULL, why, sizeof(why)), REC_MISSING);
+    snprintf(path, sizeof(path), "%s/link.cast", dir);
+    assert_int_equal(symlink(rf.path, path), 0);
+    assert_int_equal(verify(path, key, rf.sha, rf.hmac, why, sizeof(why)), REC_TAMPERED);
+    assert_non_null(strstr(why, "symbolic link"));
+    unlink(path);
+    assert_int_equal(verify(dir, key, NULL, NULL, why, sizeof(why)), REC_TAMPERED);
+    assert_non_null(strstr(why, "not a regular file"));
+    /* a sealed hash that is not one, or only half a seal: the check cannot run */
+    assert_int_equal(rec_verify_file(rf.path, key, "abc", rf.hmac, &v, why, sizeof(why)),
+                     DB_ERR_INVALID);
+    assert_int_equal(rec_verify_file(rf.path, key, rf.sha, NULL, &v, why, sizeof(why)),
+                     DB_ERR_INVALID);
+    assert_int_equal(rec_verify_file(rf.path, NULL, NULL, NULL, &v, why, sizeof(why)),
+                     DB_ERR_INVALID);
+    /* the seal's case does not matter */
+    for (char *c = rf.sha; *c != '\0'; c++) {
+        *c = (char)(*c >= 'a' && *c <= 'f' ? *c - 32 : *c);
+    }
+    assert_int_equal(verify(rf.path, key, rf.sha, rf.hmac, why, sizeof(why)), REC_OK);
+    free(rf.bytes);
+}
+
+static void test_names(void **state)
+{
+    (void)state;
+    assert_string_equal(rec_verdict_name(REC_OK), "ok");
+    assert_string_equal(rec_verdict_name(REC_TRUNCATED), "truncated");
+    assert_string_equal(rec_verdict_name(REC_TAMPERED), "tampered");
+    assert_string_equal(rec_verdict_name(REC_MISSING), "missing");
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof(dir), "/tmp/drawbridge-rec-verify-XXXXXX");
+    return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+
+    (void)state;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ok),          cmocka_unit_test(test_flip_every_byte),
+        cmocka_unit_test(test_truncated_everywhere), cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_edits),       cmocka_unit_test(test_forged_event),
+        cmocka_unit_test(test_other_files), cmocka_unit_test(test_names),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
