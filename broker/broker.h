@@ -146,6 +146,9 @@ struct relay_chan_info {
     const char *command;  /* exec command or subsystem name; NULL for shell */
     const char *term;     /* TERM of the pty; NULL without a pty */
     int cols, rows;
+    const char *session;  /* the session row's id; NULL for the gateway's shell */
+    long long grant;      /* 0: standing access */
+    int record_input;     /* the target's record_input */
 };
 
 struct relay_hook {
@@ -154,8 +157,16 @@ struct relay_hook {
     int (*data)(void *ctx, unsigned id, enum relay_dir dir, int is_stderr, const char *buf,
                 size_t len, const struct timespec *ts);
     int (*resize)(void *ctx, unsigned id, int cols, int rows, const struct timespec *ts);
+    /* A one-line note in the record (sftp file operations, why a session ended). */
+    int (*note)(void *ctx, unsigned id, const char *text, const struct timespec *ts);
+    /* Called about once a second per open channel (flushes); non-zero ends the channel. */
+    int (*tick)(void *ctx, unsigned id, const struct timespec *ts);
+    /*
+     * The channel ended; sha256/hmac (REC_HEX_LEN + 1 bytes each) receive the
+     * sealed record's digests, or "" when there is none (or it failed).
+     */
     void (*close)(void *ctx, unsigned id, int exit_status, const char *exit_signal,
-                  const struct timespec *ts);
+                  const struct timespec *ts, char *sha256, char *hmac);
 };
 
 /* A growable byte queue; consumed from the front. */
@@ -183,6 +194,67 @@ struct session_opts {
 };
 /* Serves one connection to its end; returns the process exit code. */
 int session_run(const struct session_opts *o);
+
+/* ---- sftp.c: a passive SFTP observer for the audit ---- */
+
+#define SFTP_HEAD_MAX 8192          /* bytes of each packet kept for parsing */
+#define SFTP_PACKET_MAX (1u << 20)  /* larger packets are not sftp as OpenSSH speaks it */
+#define SFTP_HANDLE_MAX 256
+#define SFTP_HANDLES_MAX 64
+#define SFTP_PENDING_MAX 64
+
+/*
+ * op: "open-read", "open-write", "list", "read" / "write" (at close, with the
+ * byte count), "remove", "mkdir", "rmdir", "setstat", "rename", "symlink"
+ * (path2 set).  Paths are as the client sent them (not validated UTF-8).
+ */
+typedef void (*sftp_event_fn)(void *ctx, const char *op, const char *path, const char *path2,
+                              unsigned long long bytes);
+
+struct sftp_handle {
+    unsigned char h[SFTP_HANDLE_MAX];
+    size_t hlen;
+    char *path;
+    int write;
+    unsigned long long bytes_read, bytes_written;
+};
+
+struct sftp_pending {
+    uint32_t id;
+    int write;
+    char *path;
+};
+
+struct sftp_read {
+    uint32_t id;
+    unsigned char h[SFTP_HANDLE_MAX];
+    size_t hlen;
+};
+
+struct sftp_dir {
+    unsigned char head[SFTP_HEAD_MAX];
+    size_t have, want;
+    uint32_t total;
+    unsigned long long skip;
+};
+
+struct sftp_watch {
+    sftp_event_fn fn;
+    void *ctx;
+    struct sftp_dir dir[2]; /* 0: from the client, 1: from the server */
+    struct sftp_handle handles[SFTP_HANDLES_MAX];
+    size_t nhandles;
+    struct sftp_pending pending[SFTP_PENDING_MAX];
+    size_t npending;
+    struct sftp_read reads[SFTP_PENDING_MAX];
+    size_t nreads;
+    int lost; /* the stream stopped looking like sftp */
+};
+
+void sftp_watch_init(struct sftp_watch *w, sftp_event_fn fn, void *ctx);
+void sftp_watch_feed(struct sftp_watch *w, int from_client, const void *buf, size_t len);
+/* Reports totals for files still open and frees what the watch holds. */
+void sftp_watch_finish(struct sftp_watch *w);
 
 /* ---- notify.c: notify_command ---- */
 

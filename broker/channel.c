@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "conn.h"
+#include "recording.h"
 
 /* ---- byte queue ---- */
 
@@ -77,9 +78,10 @@ void rbuf_free(struct rbuf *b)
 
 /* ---- hook helpers ---- */
 
+/* Event times are monotonic: a clock step must not reorder a recording. */
 static void chan_now(struct timespec *ts)
 {
-    clock_gettime(CLOCK_REALTIME, ts);
+    clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
 static int chan_hook_data(struct chan *ch, enum relay_dir dir, int is_err, const char *buf,
@@ -113,8 +115,16 @@ static int chan_hook_open(struct chan *ch, const char *login)
     ci.term = ch->has_pty ? ch->term : NULL;
     ci.cols = ch->cols;
     ci.rows = ch->rows;
+    ci.session = ch->session_id[0] != '\0' ? ch->session_id : NULL;
+    ci.grant = ch->grant_id;
+    ci.record_input = ch->conn->tgt != NULL ? ch->conn->tgt->record_input : 1;
     chan_now(&ts);
-    r = h->open != NULL ? h->open(h->ctx, &ci, &ts) : 0;
+    if (h->open == NULL) {
+        /* no recorder: a session to a target is refused, the shell is not a session */
+        r = ci.session != NULL ? DB_ERR_IO : 0;
+    } else {
+        r = h->open(h->ctx, &ci, &ts);
+    }
     ch->hook_open = (r == 0);
     return r;
 }
@@ -406,7 +416,8 @@ static void chan_start_shell(struct chan *ch)
         chan_hook_data(ch, RELAY_DIR_IN, 0, ch->command, len);
         log_msg(LOG_LVL_INFO, "shell.exec", "user=%s", c->user);
         ch->exit_status = shell_run_line(&ch->sh, ch->command, len);
-        ch->state = CHAN_CLOSING;
+        /* a command that keeps running (replay, export...) is driven by the loop */
+        ch->state = ch->sh.job != NULL ? CHAN_OPEN : CHAN_CLOSING;
         return;
     }
     ch->state = CHAN_OPEN;
@@ -611,6 +622,48 @@ static void chan_notice(struct chan *ch, const char *fmt, ...)
     }
 }
 
+/*
+ * Once a second for an open channel: let the recorder flush (a failure ends
+ * the session), and honour a reviewer's terminate request.
+ */
+static int chan_tick(struct chan *ch)
+{
+    struct relay_hook *h = &ch->conn->hook;
+    struct timespec ts;
+    char by[STORE_NAME_MAX + 1] = "", reason[STORE_TEXT_MAX + 1] = "";
+    long long at = 0;
+
+    chan_now(&ts);
+    if (ch->hook_open && h->tick != NULL && h->tick(h->ctx, ch->id, &ts) != 0) {
+        if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
+            ssh_channel_close(ch->up);
+        }
+        chan_fail(ch, 255, "%sdrawbridge: the recording cannot be written; session ended",
+                  ch->has_pty ? "\r\n" : "");
+        return 1;
+    }
+    if (ch->session_id[0] == '\0' || ch->conn->store == NULL ||
+        store_session_terminate_get(ch->conn->store, ch->session_id, &at, by, sizeof(by), reason,
+                                    sizeof(reason)) != 0 ||
+        at == 0) {
+        return 0;
+    }
+    log_msg(LOG_LVL_INFO, "session.terminated", "user=%s target=%s session=%s by=%s",
+            ch->conn->user, ch->target, ch->session_id, by);
+    if (h->note != NULL && ch->hook_open) {
+        char note[300];
+
+        snprintf(note, sizeof(note), "terminated by %s", by);
+        h->note(h->ctx, ch->id, note, &ts);
+    }
+    if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
+        ssh_channel_close(ch->up);
+    }
+    chan_fail(ch, 255, "%sdrawbridge: session terminated by %s: %.300s",
+              ch->has_pty ? "\r\n" : "", by, reason);
+    return 1;
+}
+
 void chan_check_grants(struct conn *c, long long now)
 {
     for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
@@ -618,7 +671,11 @@ void chan_check_grants(struct conn *c, long long now)
         struct store_grant g;
         int r;
 
-        if (ch == NULL || ch->state != CHAN_OPEN || ch->grant_id == 0 || c->store == NULL) {
+        if (ch == NULL || ch->state != CHAN_OPEN) {
+            continue;
+        }
+        if (chan_tick(ch) != 0 || ch->state != CHAN_OPEN || ch->grant_id == 0 ||
+            c->store == NULL) {
             continue;
         }
         r = access_grant_status(c->store, ch->grant_id, now, &g);
@@ -819,13 +876,63 @@ static void chan_switch_to_target(struct chan *ch)
     ch->term_ed = NULL;
     if (ch->hook_open && h->close != NULL) {
         struct timespec ts;
+        char sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1];
 
         chan_now(&ts);
-        h->close(h->ctx, ch->id, 0, NULL, &ts);
+        h->close(h->ctx, ch->id, 0, NULL, &ts, sha, mac);
     }
     ch->hook_open = 0;
     ch->kind = CHAN_KIND_SHELL;
     ch->state = CHAN_START;
+}
+
+static long long chan_now_ms(void)
+{
+    struct timespec ts;
+
+    chan_now(&ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Drives a running job (replay, watch, export) while the engineer keeps up. */
+static void chan_job_run(struct chan *ch, int *progress)
+{
+    struct shell_job *j = ch->sh.job;
+    struct conn *c = ch->conn;
+    long long now_ms = chan_now_ms(), next = now_ms + 200;
+    size_t before = rbuf_used(&ch->to_down[0]) + rbuf_used(&ch->to_down[1]);
+    int r;
+
+    if (before > SHELL_JOB_CHUNK) {
+        return; /* the engineer has not taken the last chunk yet: wait for window */
+    }
+    if (now_ms < ch->job_due_ms) {
+        if (ch->job_due_ms < c->next_due_ms) {
+            c->next_due_ms = ch->job_due_ms;
+        }
+        return;
+    }
+    r = j->step(j, &ch->sh, now_ms, &next);
+    if (rbuf_used(&ch->to_down[0]) + rbuf_used(&ch->to_down[1]) != before) {
+        *progress = 1;
+    }
+    if (r == 1) {
+        ch->job_due_ms = next;
+        if (next < c->next_due_ms) {
+            c->next_due_ms = next;
+        }
+        return;
+    }
+    j->free(j);
+    ch->sh.job = NULL;
+    ch->job_due_ms = 0;
+    ch->exit_status = r == 0 ? 0 : r == -2 ? 2 : 1;
+    *progress = 1;
+    if (ch->kind == CHAN_KIND_EXEC || ch->term_ed == NULL) {
+        ch->state = CHAN_CLOSING;
+    } else {
+        shell_term_resume(ch->term_ed);
+    }
 }
 
 static void chan_pump_shell(struct chan *ch, int *progress)
@@ -838,11 +945,28 @@ static void chan_pump_shell(struct chan *ch, int *progress)
         ch->state = CHAN_CLOSING;
         return;
     }
+    if (ch->sh.job != NULL) {
+        chan_job_run(ch, progress);
+        if (ch->state != CHAN_OPEN) {
+            return;
+        }
+    }
     /* Output is small, but do not let a client that never reads pile it up. */
     if (rbuf_used(&ch->to_down[0]) + rbuf_used(&ch->to_down[1]) > 256 * 1024) {
         return;
     }
+    if (ch->input_eof) {
+        if (ssh_channel_is_closed(ch->down)) {
+            ch->state = CHAN_CLOSING;
+        }
+        return;
+    }
     n = ssh_channel_read_nonblocking(ch->down, buf, sizeof(buf), 0);
+    if (n == SSH_EOF && ch->sh.job != NULL && !ssh_channel_is_closed(ch->down)) {
+        /* `ssh gw export 7 < /dev/null`: no more input, but the job goes on */
+        ch->input_eof = 1;
+        return;
+    }
     if (n == SSH_EOF || (n < 0) || ssh_channel_is_closed(ch->down)) {
         if (ch->exit_status < 0) {
             ch->exit_status = 0;
@@ -855,6 +979,12 @@ static void chan_pump_shell(struct chan *ch, int *progress)
     }
     *progress = 1;
     chan_hook_data(ch, RELAY_DIR_IN, 0, buf, (size_t)n);
+    if (ch->sh.job != NULL) {
+        if (ch->sh.job->input != NULL) {
+            ch->sh.job->input(ch->sh.job, &ch->sh, buf, (size_t)n);
+        }
+        return;
+    }
     if (ch->term_ed != NULL) {
         if (shell_term_input(ch->term_ed, buf, (size_t)n) != 0 || ch->sh.want_exit) {
             ch->exit_status = 0;
@@ -894,6 +1024,7 @@ static void chan_finish(struct chan *ch, int *progress)
 {
     int down_open = !ssh_channel_is_closed(ch->down);
     struct relay_hook *h = &ch->conn->hook;
+    char sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1];
 
     if (ch->closing_since == 0) {
         ch->closing_since = time(NULL);
@@ -931,16 +1062,18 @@ static void chan_finish(struct chan *ch, int *progress)
     if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
         ssh_channel_close(ch->up);
     }
+    sha[0] = mac[0] = '\0';
     if (ch->hook_open && h->close != NULL) {
         struct timespec ts;
 
         chan_now(&ts);
-        h->close(h->ctx, ch->id, ch->exit_status, ch->exit_signal, &ts);
+        h->close(h->ctx, ch->id, ch->exit_status, ch->exit_signal, &ts, sha, mac);
         ch->hook_open = 0;
     }
     if (ch->session_id[0] != '\0') {
         access_session_end(ch->conn->store, ch->session_id, ch->conn->user,
-                           (long long)time(NULL), ch->exit_status, NULL, NULL);
+                           (long long)time(NULL), ch->exit_status, sha[0] ? sha : NULL,
+                           mac[0] ? mac : NULL);
         log_msg(LOG_LVL_INFO, "session.end", "user=%s target=%s channel=%u exit=%d%s%s session=%s",
                 ch->conn->user, ch->target, ch->id, ch->exit_status,
                 ch->exit_signal ? " signal=" : "", ch->exit_signal ? ch->exit_signal : "",
@@ -967,6 +1100,9 @@ static void chan_free(struct chan *ch)
     for (int i = 0; i < ch->nenv; i++) {
         free(ch->env_name[i]);
         free(ch->env_value[i]);
+    }
+    if (ch->sh.job != NULL) {
+        ch->sh.job->free(ch->sh.job);
     }
     shell_term_free(ch->term_ed);
     rbuf_free(&ch->to_up);

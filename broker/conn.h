@@ -72,6 +72,8 @@ struct chan {
     struct shell_ctx sh;
     struct shell_term *term_ed; /* pty shell */
     struct rbuf line;           /* shell without a pty: partial input line */
+    long long job_due_ms;       /* when the running job wants its next step */
+    int input_eof;              /* the engineer sent EOF while a job runs */
 };
 
 struct conn {
@@ -107,6 +109,7 @@ struct conn {
     struct access access;
     struct access_notify notify;
     time_t last_check;    /* grants of live channels re-checked every second */
+    long long next_due_ms; /* the earliest job step due (monotonic ms); LLONG_MAX: none */
 
     struct chan *chans[CONN_CHANNELS_MAX];
     unsigned next_chan_id;
@@ -128,7 +131,7 @@ int upstream_connect(struct conn *c, const struct policy_target *t, const char *
                      size_t errlen);
 int upstream_open_channel(struct conn *c, struct chan *ch, char *err, size_t errlen);
 
-/* hook.c: the default relay hook (byte counts into the log) */
-void hook_default(struct relay_hook *h);
+/* recorder.c: the recording hook (recordings/, the search index, sftp audit) */
+int recorder_init(struct conn *c, struct relay_hook *h, char *err, size_t errlen);
 
 #endif

@@ -12,6 +12,7 @@
  * be asked refuses, with a banner saying so, and never allows.
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -328,6 +329,21 @@ static void session_free(struct conn *c)
     }
 }
 
+/* How long the next poll may sleep: until a job step is due, at most 200 ms. */
+static int session_timeout(const struct conn *c)
+{
+    struct timespec ts;
+    long long now_ms, wait;
+
+    if (c->next_due_ms == LLONG_MAX) {
+        return 200;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    wait = c->next_due_ms - now_ms;
+    return wait <= 0 ? 0 : wait > 200 ? 200 : (int)wait;
+}
+
 /* The loop: poll both legs, pump every channel, enforce deadlines. */
 static int session_loop(struct conn *c)
 {
@@ -336,7 +352,7 @@ static int session_loop(struct conn *c)
     while (!session_stop) {
         int progress = 0, rc;
 
-        rc = ssh_event_dopoll(c->ev, progress ? 0 : 200);
+        rc = ssh_event_dopoll(c->ev, session_timeout(c));
         if (rc == SSH_ERROR && !ssh_is_connected(c->down)) {
             break;
         }
@@ -359,6 +375,7 @@ static int session_loop(struct conn *c)
             chan_check_grants(c, (long long)c->last_check);
             notify_reap();
         }
+        c->next_due_ms = LLONG_MAX;
         do {
             progress = 0;
             chan_run_all(c, &progress);
@@ -394,7 +411,7 @@ int session_run(const struct session_opts *o)
     c->peer = o->peer;
     c->status_fd = o->status_fd;
     c->next_chan_id = 1;
-    hook_default(&c->hook);
+    c->next_due_ms = LLONG_MAX;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = session_on_term;
@@ -420,6 +437,14 @@ int session_run(const struct session_opts *o)
         if (store_open(c->cfg->state_dir, &c->store, err, sizeof(err)) != 0) {
             log_msg(LOG_LVL_ERROR, "store.unavailable", "%s", err);
             c->store = NULL;
+        }
+    }
+    {
+        char err[300] = "";
+
+        /* without a recorder no target session can start (fail-closed) */
+        if (recorder_init(c, &c->hook, err, sizeof(err)) != 0) {
+            log_msg(LOG_LVL_ERROR, "recording.unavailable", "%s", err);
         }
     }
     c->notify.fn = session_notify;

@@ -58,6 +58,7 @@ struct shell_term {
 
     int last_cr; /* the previous byte was CR: an LF right after it is not a new line */
     int ended;
+    int paused; /* a job or a connect took over; see shell_term_resume */
 
     char out[TERM_OUT_MAX];
     size_t nout;
@@ -340,6 +341,11 @@ static void term_run(struct shell_term *t)
         t->ended = 1;
         return;
     }
+    if (t->c->job != NULL || t->c->connect_target[0] != '\0') {
+        /* the session takes over; shell_term_resume brings the prompt back */
+        t->paused = 1;
+        return;
+    }
     term_prompt(t);
 }
 
@@ -556,11 +562,21 @@ int shell_term_input(struct shell_term *t, const char *buf, size_t len)
     if (t == NULL) {
         return 1;
     }
-    for (size_t i = 0; i < len && !t->ended; i++) {
+    for (size_t i = 0; i < len && !t->ended && !t->paused; i++) {
         term_byte(t, (unsigned char)buf[i]);
     }
     term_flush(t);
     return t->ended;
+}
+
+void shell_term_resume(struct shell_term *t)
+{
+    if (t == NULL || !t->paused) {
+        return;
+    }
+    t->paused = 0;
+    term_prompt(t);
+    term_flush(t);
 }
 
 struct shell_term *shell_term_new(struct shell_ctx *c)

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The relay's recording hook: one asciicast file per session channel under
+ * state_dir/recordings/YYYY/MM/DD/SESSION.cast (recordings/FORMAT.md), the
+ * lines of text fed to the search index, sftp file operations turned into
+ * markers and audit rows, and on close the file's SHA-256 and HMAC handed
+ * back for the session row.
+ *
+ * Recording is fail-closed: when the file cannot be created or written the
+ * hook says so and the channel is refused or ended.  There is no switch that
+ * turns it off.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "conn.h"
+#include "recording.h"
+
+#define RECORDER_TEXT_MAX (16u * 1024 * 1024) /* indexed text per stream and session */
+#define RECORDER_LINES_MAX 1024               /* lines held before a forced index write */
+
+struct rec_slot {
+    unsigned id; /* 0: free */
+    struct recorder *r;
+    struct rec_writer *w;
+    char session[STORE_SESSION_ID_LEN + 1];
+    char path[4096];
+    struct sftp_watch *sftp;
+    struct store_text lines[RECORDER_LINES_MAX];
+    size_t nlines;
+    unsigned long long in, out;
+    struct timespec now; /* of the event being recorded (for sftp markers) */
+};
+
+struct recorder {
+    struct conn *c;
+    unsigned char key[REC_KEY_LEN];
+    struct rec_slot slots[CONN_CHANNELS_MAX];
+};
+
+static struct recorder recorder_state;
+
+static struct rec_slot *recorder_slot(struct recorder *r, unsigned id)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        if (r->slots[i].id == id) {
+            return &r->slots[i];
+        }
+    }
+    return NULL;
+}
+
+static void recorder_flush_text(struct rec_slot *sl)
+{
+    struct store *st = sl->r->c->store;
+
+    if (sl->nlines > 0 && st != NULL && store_text_insert(st, sl->lines, sl->nlines) != 0) {
+        log_msg(LOG_LVL_WARN, "search.index_failed", "session=%s %zu line(s) not indexed",
+                sl->session, sl->nlines);
+    }
+    for (size_t i = 0; i < sl->nlines; i++) {
+        free((char *)sl->lines[i].line);
+    }
+    sl->nlines = 0;
+}
+
+static void recorder_text(void *ctx, enum rec_stream s, double ts, const char *line, size_t len)
+{
+    struct rec_slot *sl = ctx;
+    struct store_text *t;
+    char *copy;
+
+    if (len == 0) {
+        return;
+    }
+    if (sl->nlines == RECORDER_LINES_MAX) {
+        recorder_flush_text(sl);
+    }
+    copy = malloc(len + 1);
+    if (copy == NULL) {
+        return;
+    }
+    memcpy(copy, line, len);
+    copy[len] = '\0';
+    t = &sl->lines[sl->nlines++];
+    memset(t, 0, sizeof(*t));
+    t->session = sl->session;
+    t->stream = s == REC_STREAM_IN;
+    t->ts = ts;
+    t->line = copy;
+    t->len = len;
+}
+
+/* A copy safe for JSON and logs: controls become '?', and so do all bytes >= 0x80 unless UTF-8. */
+static char *recorder_printable(const char *s)
+{
+    size_t n = strlen(s);
+    int utf8 = db_utf8_valid(s, n);
+    char *d = strdup(s);
+
+    if (d == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)d[i];
+
+        if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
+            d[i] = '?';
+        }
+    }
+    return d;
+}
+
+static void recorder_sftp(void *ctx, const char *op, const char *path, const char *path2,
+                          unsigned long long bytes)
+{
+    struct rec_slot *sl = ctx;
+    struct conn *c = sl->r->c;
+    char label[1200], object[64];
+    char *p1 = recorder_printable(path), *p2 = path2 ? recorder_printable(path2) : NULL;
+    json_t *d = NULL;
+
+    if (p1 == NULL) {
+        goto out;
+    }
+    if (p2 != NULL) {
+        snprintf(label, sizeof(label), "sftp %s %.500s -> %.500s", op, p1, p2);
+    } else if (strcmp(op, "read") == 0 || strcmp(op, "write") == 0) {
+        snprintf(label, sizeof(label), "sftp %s %.500s (%llu bytes)", op, p1, bytes);
+    } else {
+        snprintf(label, sizeof(label), "sftp %s %.500s", op, p1);
+    }
+    if (sl->w != NULL) {
+        rec_writer_marker(sl->w, &sl->now, label);
+    }
+    d = json_pack("{ss ss}", "op", op, "path", p1);
+    if (d != NULL && p2 != NULL) {
+        json_object_set_new(d, "to", json_string(p2));
+    }
+    if (d != NULL && (strcmp(op, "read") == 0 || strcmp(op, "write") == 0)) {
+        json_object_set_new(d, "bytes", json_integer((json_int_t)bytes));
+    }
+    snprintf(object, sizeof(object), "session %s", sl->session);
+    if (c->store != NULL) {
+        access_audit_event(c->store, (long long)time(NULL), c->user, "sftp.file", object, d);
+    }
+out:
+    json_decref(d);
+    free(p1);
+    free(p2);
+}
+
+/* state_dir/recordings/YYYY/MM/DD, created 0700 as needed. */
+static int recorder_dir(const struct config *cfg, char *buf, size_t buflen)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    int n[3], len;
+
+    gmtime_r(&now, &tm);
+    n[0] = tm.tm_year + 1900;
+    n[1] = tm.tm_mon + 1;
+    n[2] = tm.tm_mday;
+    len = snprintf(buf, buflen, "%s/recordings", cfg->state_dir);
+    for (int i = 0; i < 3; i++) {
+        if (len < 0 || (size_t)len >= buflen - 8) {
+            return DB_ERR_INVALID;
+        }
+        len += snprintf(buf + len, buflen - (size_t)len, i == 0 ? "/%04d" : "/%02d", n[i]);
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+            return DB_ERR_IO;
+        }
+    }
+    return 0;
+}
+
+static int recorder_open(void *ctx, const struct relay_chan_info *ci, const struct timespec *ts)
+{
+    struct recorder *r = ctx;
+    struct rec_slot *sl = NULL;
+    struct rec_sink sink;
+    struct rec_meta m;
+    char dir[4000], err[300] = "", title[256];
+    int rc = DB_ERR_IO;
+
+    if (ci->session == NULL) {
+        return 0; /* the gateway's own shell: its commands are in the audit */
+    }
+    sl = recorder_slot(r, 0);
+    if (sl == NULL || recorder_dir(r->c->cfg, dir, sizeof(dir)) != 0) {
+        db_errf(err, sizeof(err), "cannot create the recordings directory under %s",
+                r->c->cfg->state_dir);
+        goto out;
+    }
+    memset(sl, 0, sizeof(*sl));
+    sl->r = r;
+    snprintf(sl->session, sizeof(sl->session), "%s", ci->session);
+    snprintf(sl->path, sizeof(sl->path), "%s/%s.cast", dir, ci->session);
+    if ((rc = rec_sink_file_create(sl->path, &sink, err, sizeof(err))) != 0) {
+        goto out;
+    }
+    memset(&m, 0, sizeof(m));
+    snprintf(title, sizeof(title), "%s@%s (%s)", ci->user, ci->target, ci->login);
+    m.width = ci->cols;
+    m.height = ci->rows;
+    m.timestamp = (long long)time(NULL);
+    m.term = ci->term;
+    m.title = title;
+    m.session = ci->session;
+    m.user = ci->user;
+    m.target = ci->target;
+    m.login = ci->login;
+    m.kind = ci->kind;
+    m.command = ci->command;
+    m.grant = ci->grant;
+    m.record_input = ci->record_input;
+    if ((rc = rec_writer_new(&sink, &m, r->key, ts, &sl->w, err, sizeof(err))) != 0) {
+        goto out;
+    }
+    rec_writer_set_text(sl->w, recorder_text, sl, RECORDER_TEXT_MAX);
+    if (r->c->store != NULL && store_session_set_recording(r->c->store, ci->session, sl->path) != 0) {
+        db_errf(err, sizeof(err), "cannot note the recording in the store");
+        rc = DB_ERR_IO;
+        goto out;
+    }
+    if (strcmp(ci->kind, "subsystem") == 0 && ci->command != NULL &&
+        strcmp(ci->command, "sftp") == 0) {
+        sl->sftp = malloc(sizeof(*sl->sftp));
+        if (sl->sftp == NULL) {
+            rc = DB_ERR_NOMEM;
+            goto out;
+        }
+        sftp_watch_init(sl->sftp, recorder_sftp, sl);
+    }
+    sl->id = ci->id;
+    rc = 0;
+out:
+    if (rc != 0) {
+        log_msg(LOG_LVL_ERROR, "recording.fail", "session=%s %s", ci->session, err);
+        if (r->c->store != NULL) {
+            json_t *d = json_pack("{ss}", "error", err);
+
+            access_audit_event(r->c->store, (long long)time(NULL), ci->user, "recording.fail",
+                               ci->session, d);
+            json_decref(d);
+        }
+        if (sl != NULL) {
+            rec_writer_free(sl->w);
+            free(sl->sftp);
+            memset(sl, 0, sizeof(*sl));
+        }
+    }
+    return rc;
+}
+
+static int recorder_fail(struct rec_slot *sl, const char *what)
+{
+    log_msg(LOG_LVL_ERROR, "recording.fail", "session=%s %s failed; ending the session",
+            sl->session, what);
+    if (sl->r->c->store != NULL) {
+        access_audit_event(sl->r->c->store, (long long)time(NULL), sl->r->c->user,
+                           "recording.fail", sl->session, NULL);
+    }
+    return DB_ERR_IO;
+}
+
+static int recorder_data(void *ctx, unsigned id, enum relay_dir dir, int is_stderr,
+                         const char *buf, size_t len, const struct timespec *ts)
+{
+    struct rec_slot *sl = recorder_slot(ctx, id);
+
+    (void)is_stderr;
+    if (sl == NULL) {
+        return 0;
+    }
+    if (dir == RELAY_DIR_IN) {
+        sl->in += len;
+    } else {
+        sl->out += len;
+    }
+    if (sl->sftp != NULL) {
+        sl->now = *ts;
+        sftp_watch_feed(sl->sftp, dir == RELAY_DIR_IN, buf, len);
+    }
+    if (rec_writer_data(sl->w, dir == RELAY_DIR_IN ? REC_STREAM_IN : REC_STREAM_OUT, ts, buf,
+                        len) != 0) {
+        return recorder_fail(sl, "writing the recording");
+    }
+    return 0;
+}
+
+static int recorder_resize(void *ctx, unsigned id, int cols, int rows, const struct timespec *ts)
+{
+    struct rec_slot *sl = recorder_slot(ctx, id);
+
+    if (sl == NULL) {
+        return 0;
+    }
+    return rec_writer_resize(sl->w, ts, cols, rows) == 0 ? 0 : recorder_fail(sl, "resize");
+}
+
+static int recorder_note(void *ctx, unsigned id, const char *text, const struct timespec *ts)
+{
+    struct rec_slot *sl = recorder_slot(ctx, id);
+
+    if (sl == NULL) {
+        return 0;
+    }
+    return rec_writer_marker(sl->w, ts, text) == 0 ? 0 : recorder_fail(sl, "a marker");
+}
+
+static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
+{
+    struct rec_slot *sl = recorder_slot(ctx, id);
+
+    if (sl == NULL) {
+        return 0;
+    }
+    if (rec_writer_tick(sl->w, ts) != 0) {
+        return recorder_fail(sl, "flushing the recording");
+    }
+    recorder_flush_text(sl);
+    if (sl->r->c->store != NULL) {
+        store_session_bytes(sl->r->c->store, sl->session, sl->in, sl->out);
+    }
+    return 0;
+}
+
+static void recorder_close(void *ctx, unsigned id, int exit_status, const char *exit_signal,
+                           const struct timespec *ts, char *sha256, char *hmac)
+{
+    struct rec_slot *sl = recorder_slot(ctx, id);
+    char label[96], err[300] = "";
+
+    sha256[0] = '\0';
+    hmac[0] = '\0';
+    if (sl == NULL) {
+        return;
+    }
+    if (sl->sftp != NULL) {
+        sl->now = *ts;
+        sftp_watch_finish(sl->sftp);
+        free(sl->sftp);
+        sl->sftp = NULL;
+    }
+    if (exit_signal != NULL) {
+        snprintf(label, sizeof(label), "end: signal %.32s", exit_signal);
+    } else {
+        snprintf(label, sizeof(label), "end: exit status %d", exit_status);
+    }
+    rec_writer_marker(sl->w, ts, label);
+    if (rec_writer_close(sl->w, sha256, hmac, err, sizeof(err)) != 0) {
+        sha256[0] = '\0';
+        hmac[0] = '\0';
+        recorder_fail(sl, "sealing the recording");
+    }
+    sl->w = NULL;
+    recorder_flush_text(sl);
+    if (sl->r->c->store != NULL) {
+        store_session_bytes(sl->r->c->store, sl->session, sl->in, sl->out);
+    }
+    memset(sl, 0, sizeof(*sl));
+}
+
+int recorder_init(struct conn *c, struct relay_hook *h, char *err, size_t errlen)
+{
+    struct recorder *r = &recorder_state;
+    char path[4096];
+    int fd, rc = DB_ERR_IO;
+
+    memset(r, 0, sizeof(*r));
+    memset(h, 0, sizeof(*h));
+    r->c = c;
+    keys_path(c->cfg, "recording.hmac", path, sizeof(path));
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 || read(fd, r->key, sizeof(r->key)) != (ssize_t)sizeof(r->key)) {
+        db_errf(err, errlen, "%s: cannot read the recording key", path);
+        goto out;
+    }
+    h->ctx = r;
+    h->open = recorder_open;
+    h->data = recorder_data;
+    h->resize = recorder_resize;
+    h->note = recorder_note;
+    h->tick = recorder_tick;
+    h->close = recorder_close;
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
