@@ -267,13 +267,31 @@ target_start() {
 # Writes DIR/policy.yaml.  Besides the targets the tests use, db-1 is a
 # second protected target so that web-oncall (one approval) does not select
 # every protected target, which lint refuses.
+#
+# Tests that need more add it through the environment (set before env_up, or
+# later followed by gw_reload_policy):
+#   GW_REQUEST_TTL     request_ttl (default 24h)
+#   GW_POLICY_TARGETS  YAML appended to the targets list ("  - name: ...")
+#   GW_POLICY_RULES    YAML appended to the rules list
+# In both, @ADDR@, @HOST_KEY@ and @LOGIN@ stand for the target sshd's
+# address, its pinned host key and the upstream login.
+policy_extra() {
+    local hk=$1 text=$2
+    text=${text//@ADDR@/127.0.0.1:$TARGET_PORT}
+    text=${text//@HOST_KEY@/$hk}
+    text=${text//@LOGIN@/$LOGIN}
+    printf '%s' "$text"
+}
+
 policy_write() {
-    local hk wrong
+    local hk wrong xt xr nl=$'\n'
     hk=$(cut -d' ' -f1,2 "$DIR/target_host_ed25519.pub")
     wrong=$(cut -d' ' -f1,2 "$DIR/wrong_host_ed25519.pub")
+    xt=$(policy_extra "$hk" "${GW_POLICY_TARGETS:-}")
+    xr=$(policy_extra "$hk" "${GW_POLICY_RULES:-}")
     cat >"$DIR/policy.yaml" <<EOF
 protected: {env: [prod]}
-request_ttl: 24h
+request_ttl: ${GW_REQUEST_TTL:-24h}
 targets:
   - name: web-1
     address: 127.0.0.1:$TARGET_PORT
@@ -299,7 +317,7 @@ targets:
     address: 127.0.0.1:$DOWN_PORT
     host_key: "$hk"
     logins: [$LOGIN]
-    labels: {env: staging}
+    labels: {env: staging}${xt:+$nl$xt}
 rules:
   - name: web-oncall
     requesters: ["group:sre"]
@@ -311,7 +329,7 @@ rules:
   - name: staging-standing
     requesters: ["group:engineers"]
     targets: {labels: {env: staging}}
-    standing: true
+    standing: true${xr:+$nl$xr}
 reviewers: ["group:security"]
 break_glass:
   requesters: ["group:oncall"]
@@ -320,13 +338,14 @@ EOF
 }
 
 # Writes DIR/drawbridge.yaml.  GW_LIMITS may override the limits line (tests
-# of the pre-auth limits use small numbers).  GW_LDAP_MODE picks how the
+# of the pre-auth limits use small numbers), GW_NOTIFY sets notify_command
+# (default null; @DIR@ in it stands for DIR).  GW_LDAP_MODE picks how the
 # gateway talks to slapd: plain (default), ldaps or starttls, the latter two
 # checking the server certificate against GW_LDAP_CA (default: the test CA
 # that signed it; LDAP_ROGUE_CA_FILE is one that did not).
 config_write() {
     local limits=${GW_LIMITS:-"{max_startups: 64, max_startups_per_source: 32, login_grace: 10s, max_auth_tries: 6}"}
-    local url=$LDAP_URL starttls=false ca=null
+    local url=$LDAP_URL starttls=false ca=null notify=${GW_NOTIFY:-null}
     case ${GW_LDAP_MODE:-plain} in
     plain) ;;
     ldaps) url=$LDAPS_URL ca=${GW_LDAP_CA:-$LDAP_CA_FILE} ;;
@@ -351,7 +370,7 @@ ldap:
   ssh_key_attribute: sshPublicKey
   timeout: 3s
 limits: $limits
-notify_command: null
+notify_command: ${notify//@DIR@/$DIR}
 EOF
 }
 
@@ -366,6 +385,45 @@ gw_start() {
 
 gw_stop() {
     stop_pid "${GW_PID:-}" "drawbridge serve"
+}
+
+# gw_reload_policy: writes the policy again (with the GW_POLICY_* and
+# GW_REQUEST_TTL of now), checks it, sends SIGHUP and waits until the
+# gateway logs that it loaded it.  Returns 1 (with the reason on stderr) when
+# the policy fails check or the gateway does not take it within 10 s.
+gw_reload_policy() {
+    local lines
+    policy_write
+    if ! "$DRAWBRIDGE_BIN" check -c "$CFG" >"$DIR/check.out" 2>&1; then
+        echo "the new policy fails check: $(cat "$DIR/check.out")" >&2
+        return 1
+    fi
+    lines=$(wc -l <"$DIR/gw.log")
+    kill -HUP "$GW_PID" || return 1
+    for i in $(seq 1 100); do
+        if tail -n +"$((lines + 1))" "$DIR/gw.log" | grep -q 'policy\.reload_failed'; then
+            echo "the gateway refused the new policy" >&2
+            return 1
+        fi
+        if tail -n +"$((lines + 1))" "$DIR/gw.log" | grep -q 'policy\.reload\b'; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "the gateway did not reload the policy within 10 s" >&2
+    return 1
+}
+
+# db_query SQL: runs SQL read-only against state_dir/drawbridge.db and
+# prints the rows, columns separated by '|' (as the sqlite3 shell does).
+# Python's sqlite3 module, so that the tests need no sqlite3 program.
+db_query() {
+    "$PY" - "$DIR/state/drawbridge.db" "$1" <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=10)
+for row in db.execute(sys.argv[2]):
+    print("|".join("" if v is None else str(v) for v in row))
+PYEOF
 }
 
 # Records the gateway's host key so that clients check it (and print no

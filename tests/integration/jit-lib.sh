@@ -1,0 +1,142 @@
+# SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
+#
+# Helpers for the access (jit-*.sh) and recording (rec-*.sh) tests, sourced
+# after lib.sh: acting as one of the demo users, reading the audit chain and
+# the store, and checking refusals the way users see them.
+#
+# Users and how they log in: alice with her key (it is in LDAP), everyone
+# else with the password "<name>-pw-2026".  Their groups (lib-ldap.sh):
+#   alice  sre, engineers         bob   sre-leads, sre
+#   carol  security (reviewer)    dave  oncall (break-glass), engineers
+#   erin   sre-leads              frank none
+
+# as WHO [ssh args...]: WHO is USER or USER+TARGET.
+as() {
+    local who=$1 user
+    shift
+    user=${who%%+*}
+    if [ "$user" = alice ]; then
+        gw_ssh "$who" "$@"
+    else
+        gw_ssh_pw "$user-pw-2026" "$who" "$@"
+    fi
+}
+
+# run WHO [ssh args...]: sets RC, OUT (stdout) and ERR (stderr); stdin is
+# /dev/null.  Needs T, a scratch directory.
+run() {
+    RC=0
+    as "$@" </dev/null >"${T:?}/run.out" 2>"$T/run.err" || RC=$?
+    OUT=$(cat "$T/run.out")
+    ERR=$(cat "$T/run.err")
+}
+
+# expect_refusal WHAT STATUS ERE: the last run exited STATUS and said ERE on
+# stderr in one "drawbridge: ..." line (a usage line may follow a usage
+# error, status 2), with nothing on stdout.
+expect_refusal() {
+    local what=$1 status=$2 ere=$3 first n
+    if [ "$RC" != "$status" ]; then
+        fail "$what: exit status $RC, expected $status (stdout: $OUT; stderr: $ERR)"
+    fi
+    first=$(printf '%s\n' "$ERR" | head -n 1)
+    if ! printf '%s\n' "$first" | grep -qE -- "^drawbridge: .*($ere)"; then
+        fail "$what: stderr's first line is not 'drawbridge: ... /$ere/': $ERR"
+    fi
+    n=$(printf '%s\n' "$ERR" | grep -c . || true)
+    if [ "$status" = 2 ]; then
+        if [ "$n" -gt 2 ] || { [ "$n" = 2 ] && ! printf '%s\n' "$ERR" | sed -n 2p | grep -q '^usage: '; }; then
+            fail "$what: more than the error and a usage line on stderr: $ERR"
+        fi
+    elif [ "$n" != 1 ]; then
+        fail "$what: expected one line on stderr, got $n: $ERR"
+    fi
+    if [ -n "$OUT" ]; then
+        fail "$what: a refusal printed on stdout: $OUT"
+    fi
+    pass "$what (exit $status: $first)"
+}
+
+# req_id TEXT: N of "request N pending..." (empty when absent).
+req_id() {
+    printf '%s\n' "$1" | sed -n 's/^request \([0-9][0-9]*\) pending.*/\1/p' | head -n 1
+}
+
+# request WHO TARGET DURATION [more request args]: creates a request, sets N.
+request() {
+    local who=$1 target=$2 dur=$3
+    shift 3
+    run "$who" request "$target" --for "$dur" --reason "'test of $TEST_NAME'" "$@"
+    [ "$RC" = 0 ] || fail "$who request $target --for $dur: exit $RC: $ERR"
+    N=$(req_id "$OUT")
+    [ -n "$N" ] || fail "$who request $target: no request number in: $OUT"
+}
+
+# approve WHO N: must succeed; sets OUT.
+approve() {
+    run "$1" approve "$2"
+    [ "$RC" = 0 ] || fail "$1 approve $2: exit $RC: $ERR"
+}
+
+# audit_rows EVENT [OBJECT [ACTOR]]: the matching rows of the chain, one
+# JSON object per line (drawbridge audit --json).
+audit_rows() {
+    "$DRAWBRIDGE_BIN" audit -c "$CFG" --json 2>"${T:?}/audit.err" | "$PY" -c '
+import json, sys
+ev, obj, actor = sys.argv[1:4]
+for line in sys.stdin:
+    r = json.loads(line)
+    if r.get("event") == ev and (not obj or r.get("object") == obj) \
+            and (not actor or r.get("actor") == actor):
+        print(json.dumps(r, sort_keys=True))
+' "$1" "${2:-}" "${3:-}"
+}
+
+# audit_count EVENT [OBJECT [ACTOR]]
+audit_count() {
+    audit_rows "$@" | grep -c . || true
+}
+
+# expect_audit WHAT EVENT OBJECT ACTOR [ERE on the row]: at least one row.
+expect_audit() {
+    local what=$1 rows
+    rows=$(audit_rows "$2" "$3" "$4")
+    [ -n "$rows" ] || fail "$what: no audit row $2 / $3 / $4 (audit: $(cat "$T/audit.err"))"
+    if [ -n "${5:-}" ] && ! printf '%s\n' "$rows" | grep -qE -- "$5"; then
+        fail "$what: audit row $2 / $3 / $4 does not match /$5/: $rows"
+    fi
+    pass "$what"
+}
+
+# json_get FIELD: reads one JSON object on stdin, prints FIELD ("" if absent).
+json_get() {
+    "$PY" -c '
+import json, sys
+v = json.loads(sys.stdin.readline()).get(sys.argv[1])
+print("" if v is None else (json.dumps(v) if isinstance(v, (dict, list, bool)) else v))
+' "$1"
+}
+
+# expect_verify_ok WHAT: drawbridge verify exits 0 and says the chain is ok.
+expect_verify_ok() {
+    local rc=0 out
+    out=$("$DRAWBRIDGE_BIN" verify -c "$CFG" 2>&1) || rc=$?
+    [ "$rc" = 0 ] || fail "$1: drawbridge verify exited $rc: $out"
+    expect_match "$1" 'audit chain: ok' "$out"
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds.
+wait_until() {
+    local deadline=$(($(now_ms) + $1 * 1000))
+    shift
+    while ! "$@"; do
+        [ "$(now_ms)" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+# Session ids of the store, newest first, for WHERE (SQL on table sessions).
+session_ids() {
+    db_query "SELECT id FROM sessions WHERE $1 ORDER BY started_at DESC, rowid DESC"
+}
