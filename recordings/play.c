@@ -22,7 +22,7 @@ double rec_play_delay(double prev, double t, double speed, double idle_limit)
     if (isfinite(idle_limit) && idle_limit > 0 && d > idle_limit) {
         d = idle_limit;
     }
-    if (isfinite(speed) && speed > 0) {
+    if (speed > 0) { /* NaN, 0 and negative speeds play as recorded; infinity does not wait */
         d /= speed;
     }
     if (!isfinite(d) || d < 0) {
