@@ -140,3 +140,55 @@ wait_until() {
 session_ids() {
     db_query "SELECT id FROM sessions WHERE $1 ORDER BY started_at DESC, rowid DESC"
 }
+
+# A remote command for a session that should stay up until the gateway ends
+# it: it says "started", then writes a dot now and then, so that it also
+# ends on the target (SIGPIPE) once its channel is gone.
+LIVE_CMD='echo started; while sleep 0.3; do printf .; done'
+
+# Background clients.  bg_cleanup ends those still running (call it from
+# the EXIT trap, before env_down).
+BG_PIDS=()
+bg_cleanup() {
+    local p
+    for p in "${BG_PIDS[@]}"; do
+        kill_tree "$p"
+    done
+    return 0
+}
+
+# bg_session NAME WHO COMMAND: an exec session in the background; in T:
+# NAME.out, NAME.err, NAME.rc (its exit status) and NAME.end (now_ms when
+# the client exited).
+bg_session() {
+    local name=$1 who=$2 cmd=$3
+    (
+        rc=0
+        as "$who" "$cmd" </dev/null >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+        now_ms >"$T/$name.end"
+        echo "$rc" >"$T/$name.rc"
+    ) &
+    BG_PIDS+=($!)
+}
+
+# bg_pty NAME WHO STEPS...: ptydrive (24x80) on `ssh -t WHO` in the
+# background; NAME.log is the transcript, NAME.drive its errors, NAME.rc and
+# NAME.end as above.  Only alice (key) can be driven this way.
+bg_pty() {
+    local name=$1 who=$2
+    shift 2
+    _ssh_opts
+    (
+        rc=0
+        "$PY" "$LIB_DIR/ptydrive.py" --timeout 30 --log "$T/$name.log" size:24:80 "$@" \
+            -- ssh "${SSH_OPTS[@]}" "${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -l "$who" -t "$GW_HOST" \
+            2>"$T/$name.drive" || rc=$?
+        now_ms >"$T/$name.end"
+        echo "$rc" >"$T/$name.rc"
+    ) &
+    BG_PIDS+=($!)
+}
+
+has_file() { [ -s "$1" ]; }
+# file_has FILE ERE
+file_has() { grep -qE -- "$2" "$1" 2>/dev/null; }
