@@ -192,3 +192,43 @@ bg_pty() {
 has_file() { [ -s "$1" ]; }
 # file_has FILE ERE
 file_has() { grep -qE -- "$2" "$1" 2>/dev/null; }
+
+# asciinema_cat FILE: `asciinema cat FILE` on a pty of its own in raw mode
+# (it opens /dev/tty; raw, so that no CR is added), its output on stdout,
+# its exit status returned.
+asciinema_cat() {
+    "$PY" - "$1" <<'PYEOF'
+import os, pty, sys, tty
+pid, fd = pty.fork()
+if pid == 0:
+    tty.setraw(0)
+    os.execvp("asciinema", ["asciinema", "cat", sys.argv[1]])
+out = b""
+while True:
+    try:
+        data = os.read(fd, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+_, status = os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+sys.exit(os.waitstatus_to_exitcode(status))
+PYEOF
+}
+
+# cast_events FILE CODE: the data of every CODE event ("o", "i", "r", "m"
+# ...) of an asciicast, one JSON string per line.
+cast_events() {
+    "$PY" - "$1" "$2" <<'PYEOF'
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    next(f)
+    for line in f:
+        if line.strip():
+            ev = json.loads(line)
+            if ev[1] == sys.argv[2]:
+                print(json.dumps(ev[2]))
+PYEOF
+}
