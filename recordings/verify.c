@@ -26,7 +26,7 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
-#define V_CHUNK (1u << 20)
+#define V_CHUNK (256u * 1024)
 
 struct v_state {
     const unsigned char *key;
@@ -34,8 +34,8 @@ struct v_state {
     EVP_MAC_CTX *hmac;    /* the whole file */
     EVP_MAC_CTX *run;     /* the lines so far, for checkpoints */
     int analyse;          /* split lines and parse them */
-    char *lb;             /* the current line */
-    size_t lblen;
+    char *lb;             /* the current line, grown as needed up to REC_LINE_MAX + 1 */
+    size_t lblen, lbcap;
     int skipping;         /* inside a line too long to hold */
     int lineno;
     double prev;
@@ -209,6 +209,16 @@ static int v_chunk(struct v_state *v, const char *p, size_t n)
             v->lblen = 0;
             v->skipping = 1;
         }
+        if (!v->skipping && v->lblen + seg > v->lbcap) {
+            size_t cap = v->lbcap * 2 > v->lblen + seg ? v->lbcap * 2 : v->lblen + seg;
+            char *nb = realloc(v->lb, cap < REC_LINE_MAX + 1 ? cap : REC_LINE_MAX + 1);
+
+            if (nb == NULL) {
+                return DB_ERR_NOMEM;
+            }
+            v->lb = nb;
+            v->lbcap = cap < REC_LINE_MAX + 1 ? cap : REC_LINE_MAX + 1;
+        }
         if (v->skipping) {
             EVP_MAC_update(v->run, (const unsigned char *)p, seg);
         } else {
@@ -239,7 +249,7 @@ static int v_scan(int fd, struct v_state *v, char *why, size_t whylen)
     char *buf = malloc(V_CHUNK);
     int r = DB_ERR_IO;
 
-    if (buf == NULL || (v->analyse && (v->lb = malloc(REC_LINE_MAX + 1)) == NULL)) {
+    if (buf == NULL) {
         r = DB_ERR_NOMEM;
         db_errf(why, whylen, "out of memory");
         goto out;
@@ -263,10 +273,11 @@ static int v_scan(int fd, struct v_state *v, char *why, size_t whylen)
         }
         EVP_DigestUpdate(v->sha, buf, (size_t)k);
         EVP_MAC_update(v->hmac, (unsigned char *)buf, (size_t)k);
-        if (v->analyse && v_chunk(v, buf, (size_t)k) != 0) {
-            r = DB_ERR_INTERNAL;
+        if (v->analyse && (r = v_chunk(v, buf, (size_t)k)) != 0) {
+            db_errf(why, whylen, "%s", db_strerror(r));
             goto out;
         }
+        r = DB_ERR_IO;
     }
     r = 0;
 out:
