@@ -41,6 +41,8 @@ struct config_limits {
     int max_startups_per_source;
     int login_grace;           /* seconds */
     int max_auth_tries;
+    /* recent failures from one source address before its attempts are answered slowly */
+    int slow_after_failures;
 };
 
 struct config {
@@ -52,6 +54,7 @@ struct config {
     struct config_ldap ldap;
     struct config_limits limits;
     char *notify_command;      /* NULL when not set */
+    char *user;                /* the account to run as when started as root; NULL: see server.c */
 };
 
 /* Parses and validates; err gets "file:line: message".  Caller frees. */
@@ -190,7 +193,8 @@ struct session_opts {
     void *bind;          /* ssh_bind holding the host key */
     int fd;              /* the accepted socket */
     const char *peer;    /* "addr:port" */
-    int status_fd;       /* write end of a pipe to the listener: "A" once authenticated */
+    int status_fd;       /* write end of a pipe to the listener: "F" per failure, "A" once in */
+    int fail_delay_ms;   /* answer each failed attempt this late (the source has been failing) */
 };
 /* Serves one connection to its end; returns the process exit code. */
 int session_run(const struct session_opts *o);

@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,14 +311,18 @@ static int cfg_duration(struct cparse *c, const struct ytree *v, const char *wha
 
 static int cfg_limits(struct cparse *c, const struct ytree *n, struct config_limits *l)
 {
-    static const char *const keys[] = {"max_startups", "max_startups_per_source", "login_grace",
-                                       "max_auth_tries", NULL};
+    static const char *const keys[] = {"max_startups",   "max_startups_per_source",
+                                       "login_grace",    "max_auth_tries",
+                                       "slow_after_failures", NULL};
     static const struct {
         const char *key;
         long long max;
-    } ints[] = {
-        {"max_startups", 10000}, {"max_startups_per_source", 10000}, {"max_auth_tries", 100}};
-    int *dst[] = {&l->max_startups, &l->max_startups_per_source, &l->max_auth_tries};
+    } ints[] = {{"max_startups", 10000},
+                {"max_startups_per_source", 10000},
+                {"max_auth_tries", 100},
+                {"slow_after_failures", 1000000}};
+    int *dst[] = {&l->max_startups, &l->max_startups_per_source, &l->max_auth_tries,
+                  &l->slow_after_failures};
     const struct ytree *v = NULL;
     long long x = 0;
     int r = DB_ERR_INTERNAL;
@@ -516,7 +521,7 @@ static int cfg_state_dir(struct cparse *c, const struct ytree *root, struct conf
 static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cfg)
 {
     static const char *const keys[] = {"listen", "state_dir",      "policy", "ldap",
-                                       "limits", "notify_command", NULL};
+                                       "limits", "notify_command", "user",   NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
@@ -540,8 +545,15 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
     cfg->limits.max_startups_per_source = 8;
     cfg->limits.login_grace = 30;
     cfg->limits.max_auth_tries = 6;
+    cfg->limits.slow_after_failures = 10;
     if ((v = cfg_opt(root, "limits")) != NULL && (r = cfg_limits(c, v, &cfg->limits)) < 0) {
         return r;
+    }
+    if ((r = cfg_opt_str(c, root, "user", "user", NULL, &cfg->user)) < 0) {
+        return r;
+    }
+    if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
+        return cfg_fail(c, ytree_get(root, "user")->line, "user: %s: no such user", cfg->user);
     }
     return cfg_opt_str(c, root, "notify_command", "notify_command", NULL, &cfg->notify_command);
 }
@@ -632,5 +644,6 @@ void config_free(struct config *c)
     free(c->ldap.group_name_attribute);
     free(c->ldap.ssh_key_attribute);
     free(c->notify_command);
+    free(c->user);
     free(c);
 }

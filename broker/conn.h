@@ -85,6 +85,7 @@ struct conn {
     struct ssh_server_callbacks_struct server_cb;
     const char *peer;
     int status_fd;
+    int fail_delay_ms;
 
     /* authentication: bound to the first username tried */
     char login[160];      /* the full SSH username as first sent */

@@ -14,6 +14,10 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ftw.h>
+#include <grp.h>
+#include <math.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -21,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -36,6 +41,10 @@
 #define SERVER_LISTEN_MAX 8
 /* Expired requests and grants are swept (and audited) this often. */
 #define SERVER_SWEEP_S 5
+/* Authentication failures remembered per source (see server_fail_score). */
+#define SERVER_FAIL_SOURCES 1024
+#define SERVER_FAIL_HALFLIFE_S 300.0
+#define SERVER_FAIL_DELAY_MAX_MS 5000
 
 struct server_child {
     pid_t pid;
@@ -45,7 +54,15 @@ struct server_child {
     char src[INET6_ADDRSTRLEN];
 };
 
+struct server_fail {
+    char src[INET6_ADDRSTRLEN];
+    double score;
+    time_t updated;
+};
+
 struct server {
+    struct server_fail fails[SERVER_FAIL_SOURCES];
+    size_t nfails;
     struct config *cfg;
     struct policy *policy;
     ssh_bind bind;
@@ -56,6 +73,8 @@ struct server {
 };
 
 static volatile sig_atomic_t server_got_term, server_got_hup, server_got_chld;
+static uid_t server_run_uid;
+static gid_t server_run_gid;
 
 static void server_on_signal(int sig)
 {
@@ -237,7 +256,8 @@ static void server_count(const struct server *s, const char *src, int *total, in
     }
 }
 
-static void server_child(struct server *s, int fd, const char *peer, int status_w)
+static void server_child(struct server *s, int fd, const char *peer, int status_w,
+                         int fail_delay_ms)
 {
     struct session_opts o;
     unsigned char rnd[6];
@@ -273,7 +293,63 @@ static void server_child(struct server *s, int fd, const char *peer, int status_
     o.fd = fd;
     o.peer = peer;
     o.status_fd = status_w;
+    o.fail_delay_ms = fail_delay_ms;
+    /* nothing in a session child is for a debugger or a core file */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     _exit(session_run(&o));
+}
+
+/*
+ * Authentication failures per source address, decaying with a half-life of
+ * SERVER_FAIL_HALFLIFE_S.  A source past limits.slow_after_failures recent failures gets
+ * its later failures answered slowly (see session_opts.fail_delay_ms), so
+ * spraying passwords from one address costs time, while a user who mistypes
+ * a few times notices nothing.
+ */
+static double server_fail_score(struct server_fail *f, time_t now)
+{
+    if (now > f->updated) {
+        f->score *= pow(0.5, (double)(now - f->updated) / SERVER_FAIL_HALFLIFE_S);
+        f->updated = now;
+    }
+    return f->score;
+}
+
+static struct server_fail *server_fail_find(struct server *s, const char *src, int create)
+{
+    size_t victim = 0;
+    time_t now = time(NULL);
+
+    for (size_t i = 0; i < s->nfails; i++) {
+        if (strcmp(s->fails[i].src, src) == 0) {
+            return &s->fails[i];
+        }
+        if (server_fail_score(&s->fails[i], now) < server_fail_score(&s->fails[victim], now)) {
+            victim = i;
+        }
+    }
+    if (!create) {
+        return NULL;
+    }
+    if (s->nfails < SERVER_FAIL_SOURCES) {
+        victim = s->nfails++;
+    }
+    memset(&s->fails[victim], 0, sizeof(s->fails[victim]));
+    snprintf(s->fails[victim].src, sizeof(s->fails[victim].src), "%s", src);
+    s->fails[victim].updated = now;
+    return &s->fails[victim];
+}
+
+static int server_fail_delay_ms(struct server *s, const char *src)
+{
+    struct server_fail *f = server_fail_find(s, src, 0);
+    double score = f != NULL ? server_fail_score(f, time(NULL)) : 0;
+
+    if (score <= s->cfg->limits.slow_after_failures) {
+        return 0;
+    }
+    score = 250.0 * (score - s->cfg->limits.slow_after_failures);
+    return score > SERVER_FAIL_DELAY_MAX_MS ? SERVER_FAIL_DELAY_MAX_MS : (int)score;
 }
 
 static void server_accept(struct server *s, int lfd)
@@ -281,7 +357,7 @@ static void server_accept(struct server *s, int lfd)
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     char src[INET6_ADDRSTRLEN] = "?", peer[INET6_ADDRSTRLEN + 8];
-    int fd, port = 0, total, per, pipefd[2];
+    int fd, port = 0, total, per, pipefd[2], delay;
     pid_t pid;
 
     fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
@@ -322,10 +398,11 @@ static void server_accept(struct server *s, int lfd)
         close(fd);
         return;
     }
+    delay = server_fail_delay_ms(s, src);
     pid = fork();
     if (pid == 0) {
         close(pipefd[0]);
-        server_child(s, fd, peer, pipefd[1]);
+        server_child(s, fd, peer, pipefd[1], delay);
     }
     close(fd);
     close(pipefd[1]);
@@ -351,16 +428,29 @@ static void server_poll_kids(struct server *s, struct pollfd *pf, size_t npf)
             continue;
         }
         for (size_t k = 0; k < s->nkids; k++) {
-            if (s->kids[k].status_fd == pf[i].fd) {
-                char b;
+            char b[64];
+            ssize_t n;
 
-                if (read(pf[i].fd, &b, 1) == 1 && b == 'A') {
+            if (s->kids[k].status_fd != pf[i].fd) {
+                continue;
+            }
+            /* 'F' per failed attempt, 'A' once authenticated; EOF when the child ends */
+            n = read(pf[i].fd, b, sizeof(b));
+            for (ssize_t j = 0; j < n; j++) {
+                if (b[j] == 'A') {
                     s->kids[k].authed = 1;
+                } else if (b[j] == 'F') {
+                    struct server_fail *f = server_fail_find(s, s->kids[k].src, 1);
+
+                    server_fail_score(f, now);
+                    f->score += 1.0;
                 }
+            }
+            if (n <= 0 || s->kids[k].authed) {
                 close(s->kids[k].status_fd);
                 s->kids[k].status_fd = -1;
-                break;
             }
+            break;
         }
     }
     for (size_t k = 0; k < s->nkids; k++) {
@@ -389,6 +479,67 @@ static void server_shutdown(struct server *s)
     }
     server_reap(s);
     log_msg(LOG_LVL_INFO, "server.stop", "shut down");
+}
+
+static int server_chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    /* never follow links: lchown, and nftw runs with FTW_PHYS */
+    return lchown(path, server_run_uid, server_run_gid) == 0 ? 0 : -1;
+}
+
+/*
+ * Started as root: hand state_dir to the service account and become it, after
+ * the listeners are bound and the keys exist.  The account is `user:` from
+ * the config, else "drawbridge" when that account exists; without either the
+ * daemon stays root and says so.  Privileges cannot be regained afterwards.
+ */
+static int server_drop_privileges(const struct server *s, char *err, size_t errlen)
+{
+    const char *name = s->cfg->user;
+    struct passwd *pw = NULL;
+
+    if (geteuid() != 0) {
+        return 0;
+    }
+    if (name == NULL && getpwnam("drawbridge") != NULL) {
+        name = "drawbridge";
+    }
+    if (name == NULL) {
+        log_msg(LOG_LVL_WARN, "server.root",
+                "running as root: set `user:` in the config (or create a drawbridge account) "
+                "to run unprivileged");
+        return 0;
+    }
+    pw = getpwnam(name);
+    if (pw == NULL) {
+        db_errf(err, errlen, "user %s: no such account", name);
+        return DB_ERR_INVALID;
+    }
+    if (pw->pw_uid == 0) {
+        log_msg(LOG_LVL_WARN, "server.root", "user %s is root: running with full privileges",
+                name);
+        return 0;
+    }
+    server_run_uid = pw->pw_uid;
+    server_run_gid = pw->pw_gid;
+    if (nftw(s->cfg->state_dir, server_chown_one, 32, FTW_PHYS) != 0) {
+        db_errf(err, errlen, "%s: cannot hand it to %s: %s", s->cfg->state_dir, name,
+                strerror(errno));
+        return DB_ERR_IO;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        db_errf(err, errlen, "cannot become %s: %s", name, strerror(errno));
+        return DB_ERR_INTERNAL;
+    }
+    if (setuid(0) == 0 || seteuid(0) == 0) {
+        db_errf(err, errlen, "could regain root after dropping to %s; refusing to run", name);
+        return DB_ERR_INTERNAL;
+    }
+    log_msg(LOG_LVL_INFO, "server.user", "running as %s (uid %d)", name, (int)pw->pw_uid);
+    return 0;
 }
 
 static int server_daemonize(void)
@@ -471,6 +622,10 @@ int server_run(const struct server_opts *o)
             goto out;
         }
         s->nlfd++;
+    }
+    if (server_drop_privileges(s, err, sizeof(err)) != 0) {
+        fprintf(stderr, "drawbridge: %s\n", err);
+        goto out;
     }
     if (!o->foreground && server_daemonize() != 0) {
         goto out;

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "conn.h"
 
 static volatile sig_atomic_t session_stop;
@@ -58,6 +60,19 @@ static void session_report_auth(struct conn *c)
 static void session_auth_failed(struct conn *c, const char *method, const char *why)
 {
     c->auth_failures++;
+    if (c->status_fd >= 0) {
+        ssize_t n;
+
+        do {
+            n = write(c->status_fd, "F", 1);
+        } while (n < 0 && errno == EINTR);
+    }
+    if (c->fail_delay_ms > 0) {
+        /* this connection only: its source has been failing a lot */
+        struct timespec ts = {c->fail_delay_ms / 1000, (c->fail_delay_ms % 1000) * 1000000L};
+
+        nanosleep(&ts, NULL);
+    }
     if (c->store != NULL) {
         access_audit_auth(c->store, (long long)time(NULL), c->user[0] ? c->user : "-", NULL,
                           c->peer, method, 0, why);
@@ -251,6 +266,19 @@ static int session_auth_none(ssh_session s, const char *login, void *ud)
     return SSH_AUTH_DENIED;
 }
 
+/* Logs and audits something the gateway refuses on an authenticated connection. */
+static void session_refused(struct conn *c, const char *what)
+{
+    log_msg(LOG_LVL_WARN, "request.refused", "user=%s %s is not allowed", c->user, what);
+    if (c->authenticated && c->store != NULL) {
+        json_t *d = json_pack("{ss ss}", "what", what, "peer", c->peer);
+
+        access_audit_event(c->store, (long long)time(NULL), c->user, "forwarding.refused",
+                           c->target[0] ? c->target : "gateway", d);
+        json_decref(d);
+    }
+}
+
 /*
  * Everything libssh does not route to a callback: other channel types (port
  * forwarding), global requests (tcpip-forward), agent and X11 requests,
@@ -265,16 +293,22 @@ static int session_message(ssh_session s, ssh_message m, void *ud)
     (void)s;
     switch (type) {
     case SSH_REQUEST_CHANNEL_OPEN:
-        log_msg(LOG_LVL_WARN, "channel.refused", "user=%s type=%d (forwarding is not allowed)",
-                c->user, sub);
+        session_refused(c, sub == SSH_CHANNEL_DIRECT_TCPIP      ? "local or dynamic forwarding"
+                           : sub == SSH_CHANNEL_FORWARDED_TCPIP ? "remote forwarding"
+                           : sub == SSH_CHANNEL_X11             ? "X11 forwarding"
+                           : sub == SSH_CHANNEL_AUTH_AGENT      ? "agent forwarding"
+                                                                : "channel type");
         break;
     case SSH_REQUEST_GLOBAL:
-        log_msg(LOG_LVL_WARN, "global.refused", "user=%s type=%d (forwarding is not allowed)",
-                c->user, sub);
+        session_refused(c, sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ? "remote forwarding"
+                                                                   : "global request");
         break;
     case SSH_REQUEST_CHANNEL:
-        if (sub == SSH_CHANNEL_REQUEST_X11 || sub == SSH_CHANNEL_REQUEST_UNKNOWN) {
-            log_msg(LOG_LVL_WARN, "request.refused", "user=%s request=%d", c->user, sub);
+        if (sub == SSH_CHANNEL_REQUEST_X11) {
+            session_refused(c, "X11 forwarding");
+        } else if (sub == SSH_CHANNEL_REQUEST_UNKNOWN) {
+            /* auth-agent-req@openssh.com arrives as an unknown request in 0.10 */
+            session_refused(c, "agent forwarding or an unknown request");
         }
         break;
     case SSH_REQUEST_AUTH:
@@ -410,6 +444,7 @@ int session_run(const struct session_opts *o)
     c->policy = o->policy;
     c->peer = o->peer;
     c->status_fd = o->status_fd;
+    c->fail_delay_ms = o->fail_delay_ms;
     c->next_chan_id = 1;
     c->next_due_ms = LLONG_MAX;
 
