@@ -344,7 +344,8 @@ EOF
 # checking the server certificate against GW_LDAP_CA (default: the test CA
 # that signed it; LDAP_ROGUE_CA_FILE is one that did not).
 config_write() {
-    local limits=${GW_LIMITS:-"{max_startups: 64, max_startups_per_source: 32, login_grace: 10s, max_auth_tries: 6}"}
+    # slow_after_failures: the tests fail logins on purpose, many times, from one address
+    local limits=${GW_LIMITS:-"{max_startups: 64, max_startups_per_source: 32, login_grace: 10s, max_auth_tries: 6, slow_after_failures: 100000}"}
     local url=$LDAP_URL starttls=false ca=null notify=${GW_NOTIFY:-null}
     case ${GW_LDAP_MODE:-plain} in
     plain) ;;
@@ -371,6 +372,7 @@ ldap:
   timeout: 3s
 limits: $limits
 notify_command: ${notify//@DIR@/$DIR}
+${GW_CONFIG_EXTRA:-}
 EOF
 }
 
