@@ -230,3 +230,119 @@ int access_show(const struct access *a, const struct policy_subject *who, long l
     }
     return 0;
 }
+
+/* ---- may this user reach this target now? ---- */
+
+/* The target's own copy of login (so out->login points into the policy), or NULL. */
+static const char *access_connect_login(const struct policy_target *t, const char *login)
+{
+    for (size_t i = 0; t != NULL && login != NULL && i < t->nlogins; i++) {
+        if (strcmp(t->logins[i], login) == 0) {
+            return t->logins[i];
+        }
+    }
+    return NULL;
+}
+
+/* Fills out from a live grant the policy (or break-glass) accepts for login. */
+static void access_connect_from_grant(struct access_connect *out, const struct store_grant *g,
+                               const char *login, const struct policy_rule *rule)
+{
+    out->login = login;
+    out->grant_id = g->id;
+    out->ends_at = g->ends_at;
+    out->breakglass = g->breakglass;
+    out->review_required = g->review_required;
+    out->rule = rule != NULL ? rule->name : NULL;
+}
+
+/*
+ * Looks for a live grant that lets the subject in: for the login asked,
+ * else for the rule's default login, else for each login of the target in
+ * order -- the order the session code tries them for USER+TARGET@gw, so
+ * that both pick the same grant.  1 when one does (out filled), else 0.
+ */
+static int access_connect_grants(const struct access *a, const struct policy *p,
+                              const struct policy_connect_query *q0,
+                              const struct policy_result *first, long long now,
+                              struct access_connect *out)
+{
+    const struct policy_target *t = first->target;
+    const char *cands[17];
+    size_t ncand = 0;
+
+    if (q0->login != NULL) {
+        cands[ncand++] = q0->login;
+    } else {
+        if (first->login != NULL) {
+            cands[ncand++] = first->login;
+        }
+        for (size_t i = 0; i < t->nlogins && ncand < 17; i++) {
+            cands[ncand++] = t->logins[i];
+        }
+    }
+    for (size_t i = 0; i < ncand; i++) {
+        struct policy_connect_query q = *q0;
+        struct policy_result res;
+        struct store_grant g;
+
+        if (access_live_grant(a->store, q0->subject.user, t->name, cands[i], now, &g) != 0) {
+            continue;
+        }
+        if (g.breakglass) {
+            /* No rule backs a break-glass grant: its holder must still be allowed break-glass. */
+            if (policy_is_breakglass_requester(p, &q0->subject) &&
+                policy_target_has_login(t, cands[i])) {
+                access_connect_from_grant(out, &g, access_connect_login(t, cands[i]), NULL);
+                return 1;
+            }
+            continue;
+        }
+        q.login = cands[i];
+        q.grant_login = g.login;
+        policy_eval_connect(p, &q, &res);
+        if (res.verdict == POLICY_ALLOW_GRANT) {
+            access_connect_from_grant(out, &g, res.login, res.rule);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int access_connect_check(const struct access *a, const struct policy *p,
+                        const struct policy_subject *who, const char *target, const char *login,
+                        long long now, struct access_connect *out, char *err, size_t errlen)
+{
+    struct policy_connect_query q;
+    struct policy_result res;
+
+    memset(out, 0, sizeof(*out));
+    memset(&q, 0, sizeof(q));
+    if (p == NULL || who == NULL || who->user == NULL || target == NULL) {
+        db_errf(err, errlen, "no policy is loaded");
+        return DB_ERR_UNAVAIL;
+    }
+    q.subject = *who;
+    q.target = target;
+    q.login = login;
+    policy_eval_connect(p, &q, &res);
+    out->target = res.target;
+    if (res.verdict == POLICY_UNKNOWN_TARGET || res.verdict == POLICY_BAD_LOGIN) {
+        db_errf(err, errlen, "%s", res.reason);
+        return res.verdict == POLICY_UNKNOWN_TARGET ? DB_ERR_NOTFOUND : DB_ERR_INVALID;
+    }
+    if (res.verdict == POLICY_ALLOW_STANDING) {
+        out->login = res.login;
+        out->rule = res.rule->name;
+        return 0;
+    }
+    if (a != NULL && access_connect_grants(a, p, &q, &res, now, out)) {
+        return 0;
+    }
+    if (a == NULL) {
+        db_errf(err, errlen, "the grant store is unavailable; refusing");
+        return DB_ERR_UNAVAIL;
+    }
+    db_errf(err, errlen, "%s", res.reason[0] != '\0' ? res.reason : "access refused");
+    return DB_ERR_DENIED;
+}

@@ -760,6 +760,35 @@ int access_session_end(struct store *s, const char *id, const char *user, long l
 int access_audit_event(struct store *s, long long now, const char *actor, const char *event,
                        const char *object, struct json_t *details);
 
+/*
+ * May who reach target now, and as which login?  One check for
+ * `ssh USER+TARGET@gw`, `connect` and `breakglass`, so that all give the same
+ * answers: a standing rule (unprotected targets only), a live grant still
+ * backed by a rule of the current policy, or a live break-glass grant while
+ * the user is still a break_glass requester.  With login NULL, grants are
+ * tried for the rule's default login and then each login of the target in
+ * order.  a may be NULL (no store: standing access only; anything else is
+ * refused as unavailable).
+ *
+ * 0 with out filled (out->login points into the policy), or DB_ERR_DENIED /
+ * DB_ERR_NOTFOUND / DB_ERR_INVALID / DB_ERR_UNAVAIL with the one-line reason
+ * the user sees in err (e.g. "no active grant; request one with: ssh gw
+ * request ..."; may quote target and login as given: sanitize before
+ * printing).  out->target is set whenever the target exists.
+ */
+struct access_connect {
+    const struct policy_target *target;
+    const char *login;
+    long long grant_id; /* 0: standing access */
+    long long ends_at;  /* the grant's end; 0 for standing access */
+    int breakglass;
+    int review_required;
+    const char *rule; /* the rule that allowed it; NULL for break-glass */
+};
+int access_connect_check(const struct access *a, const struct policy *p,
+                         const struct policy_subject *who, const char *target, const char *login,
+                         long long now, struct access_connect *out, char *err, size_t errlen);
+
 /* ---- admin.c: back-ends of `drawbridge audit`, `verify`, `access-report` ---- */
 
 /*

@@ -429,84 +429,7 @@ static void chan_start_shell(struct chan *ch)
     }
 }
 
-static void chan_subject(const struct conn *c, struct policy_subject *sub)
-{
-    sub->user = c->user;
-    sub->groups = (const char *const *)c->duser->groups;
-    sub->ngroups = c->duser->ngroups;
-}
-
-/*
- * May this channel reach its target now?  Standing access, or a live grant
- * for (user, target, login) that a rule still backs, or a live break-glass
- * grant of a user who is still a break-glass requester.  On success res->login
- * is the upstream login and *g the grant (g->id 0 for standing access).
- */
-static int chan_authorize(struct chan *ch, long long now, struct policy_result *res,
-                          struct store_grant *g)
-{
-    struct conn *c = ch->conn;
-    struct policy_connect_query q;
-    struct policy_result first;
-    const struct policy_target *t;
-    const char *cands[16];
-    size_t ncand = 0;
-
-    memset(&q, 0, sizeof(q));
-    memset(g, 0, sizeof(*g));
-    chan_subject(c, &q.subject);
-    q.target = ch->target;
-    q.login = ch->login[0] != '\0' ? ch->login : NULL;
-    policy_eval_connect(c->policy, &q, res);
-    if (res->verdict == POLICY_ALLOW_STANDING) {
-        return 0;
-    }
-    if (res->verdict == POLICY_UNKNOWN_TARGET || res->verdict == POLICY_BAD_LOGIN) {
-        return DB_ERR_DENIED;
-    }
-    first = *res;
-    t = res->target;
-    if (c->store == NULL) {
-        snprintf(res->reason, sizeof(res->reason), "the grant store is unavailable; refusing");
-        return DB_ERR_UNAVAIL;
-    }
-    /* the asked login, else the default, else any login the target offers */
-    if (q.login != NULL) {
-        cands[ncand++] = q.login;
-    } else {
-        if (res->login != NULL) {
-            cands[ncand++] = res->login;
-        }
-        for (size_t i = 0; i < t->nlogins && ncand < 16; i++) {
-            cands[ncand++] = t->logins[i];
-        }
-    }
-    for (size_t i = 0; i < ncand; i++) {
-        if (access_live_grant(c->store, c->user, ch->target, cands[i], now, g) != 0) {
-            continue;
-        }
-        if (g->breakglass) {
-            if (policy_is_breakglass_requester(c->policy, &q.subject) &&
-                policy_target_has_login(t, cands[i])) {
-                res->verdict = POLICY_ALLOW_GRANT;
-                res->login = cands[i];
-                return 0;
-            }
-            continue;
-        }
-        q.grant_login = g->login;
-        q.login = cands[i];
-        policy_eval_connect(c->policy, &q, res);
-        if (res->verdict == POLICY_ALLOW_GRANT) {
-            return 0;
-        }
-    }
-    memset(g, 0, sizeof(*g));
-    *res = first;
-    return DB_ERR_DENIED;
-}
-
-static int chan_session_row(struct chan *ch, const struct store_grant *g, long long now)
+static int chan_session_row(struct chan *ch, const struct access_connect *ac, long long now)
 {
     struct conn *c = ch->conn;
     struct store_session row;
@@ -516,12 +439,12 @@ static int chan_session_row(struct chan *ch, const struct store_grant *g, long l
     snprintf(row.user, sizeof(row.user), "%.64s", c->user);
     snprintf(row.target, sizeof(row.target), "%.64s", ch->target);
     snprintf(row.login, sizeof(row.login), "%.64s", c->up_login);
-    row.grant_id = g->id;
+    row.grant_id = ac->grant_id;
     snprintf(row.kind, sizeof(row.kind), "%s", kinds[ch->kind]);
     row.command = ch->command;
     row.started_at = now;
     row.exit_status = -1;
-    row.review_required = g->review_required;
+    row.review_required = ac->review_required;
     if (access_session_start(c->store, &row) != 0) {
         return DB_ERR_IO;
     }
@@ -532,23 +455,26 @@ static int chan_session_row(struct chan *ch, const struct store_grant *g, long l
 static void chan_start_target(struct chan *ch)
 {
     struct conn *c = ch->conn;
-    struct policy_result res;
-    struct store_grant g;
+    struct access_connect ac;
+    struct policy_subject who;
     long long now = (long long)time(NULL);
     char err[300] = "";
 
-    memset(&res, 0, sizeof(res));
-    if (chan_authorize(ch, now, &res, &g) != 0) {
-        log_msg(LOG_LVL_WARN, "access.denied", "user=%s target=%s verdict=%d", c->user, ch->target,
-                (int)res.verdict);
-        if (c->store != NULL) {
-            access_audit_event(c->store, now, c->user, "access.denied", ch->target, NULL);
+    who.user = c->user;
+    who.groups = (const char *const *)c->duser->groups;
+    who.ngroups = c->duser->ngroups;
+    memset(&ac, 0, sizeof(ac));
+    if (access_connect_check(c->store != NULL ? &c->access : NULL, c->policy, &who, ch->target,
+                             ch->login[0] != '\0' ? ch->login : NULL, now, &ac, err,
+                             sizeof(err)) != 0) {
+        log_msg(LOG_LVL_WARN, "access.denied", "user=%s target=%s %s", c->user, ch->target, err);
+        if (c->store != NULL && ac.target != NULL) {
+            access_audit_event(c->store, now, c->user, "access.refused", ch->target, NULL);
         }
-        chan_fail(ch, 1, "drawbridge: %s",
-                  res.reason[0] ? res.reason : "access to this target is not allowed");
+        chan_fail(ch, 1, "drawbridge: %s", err[0] ? err : "access to this target is not allowed");
         return;
     }
-    if (c->up != NULL && (c->tgt != res.target || strcmp(c->up_login, res.login) != 0)) {
+    if (c->up != NULL && (c->tgt != ac.target || strcmp(c->up_login, ac.login) != 0)) {
         chan_fail(ch, 1, "drawbridge: this connection is already relaying to %s as %s",
                   c->tgt->name, c->up_login);
         return;
@@ -558,7 +484,7 @@ static void chan_start_target(struct chan *ch)
             chan_fail(ch, 255, "drawbridge: %s", c->up_err);
             return;
         }
-        if (upstream_connect(c, res.target, res.login, err, sizeof(err)) != 0) {
+        if (upstream_connect(c, ac.target, ac.login, err, sizeof(err)) != 0) {
             c->up_failed = 1;
             snprintf(c->up_err, sizeof(c->up_err), "%s", err);
             if (c->store != NULL) {
@@ -568,12 +494,12 @@ static void chan_start_target(struct chan *ch)
             return;
         }
     }
-    if (c->store == NULL || chan_session_row(ch, &g, now) != 0) {
+    if (c->store == NULL || chan_session_row(ch, &ac, now) != 0) {
         chan_fail(ch, 1, "drawbridge: cannot record this session in the audit; refusing");
         return;
     }
-    ch->grant_id = g.id;
-    ch->grant_ends = g.ends_at;
+    ch->grant_id = ac.grant_id;
+    ch->grant_ends = ac.ends_at;
     if (chan_hook_open(ch, c->up_login) != 0) {
         chan_fail(ch, 1, "drawbridge: cannot record this session; refusing");
         return;
@@ -592,7 +518,7 @@ static void chan_start_target(struct chan *ch)
             "user=%s target=%s login=%s channel=%u kind=%s grant=%lld session=%s", c->user,
             ch->target, c->up_login, ch->id,
             ch->kind == CHAN_KIND_SHELL ? "shell" : ch->kind == CHAN_KIND_EXEC ? "exec" : "sftp",
-            g.id, ch->session_id);
+            ac.grant_id, ch->session_id);
 }
 
 static void chan_notice(struct chan *ch, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -202,33 +202,7 @@ struct json_t *shell_request_json(const struct policy *p, const struct store_req
 struct json_t *shell_decision_json(const struct store_decision *d);
 struct json_t *shell_grant_json(const struct store_grant *g);
 
-/*
- * Where `connect TARGET` (cmd-connect.c) and `breakglass` decide whether the
- * user may reach target now, and as which login.  The same check serves
- * `ssh USER+TARGET@gw` so that both give the same answers: a standing rule
- * (unprotected targets only), a live grant still backed by a rule of the
- * current policy, or a live break-glass grant while the user is still a
- * break_glass requester.  With login NULL, grants are tried for the rule's
- * default login and then each login of the target in order, as
- * chan_authorize (broker/channel.c) does.  a may be NULL (no store:
- * standing access only; anything else is refused as unavailable).
- *
- * 0 with out filled (out->login points into the policy), or DB_ERR_DENIED /
- * DB_ERR_NOTFOUND / DB_ERR_INVALID with the one-line reason the user sees
- * in err (e.g. "no active grant; request one with: ssh gw request ...";
- * may quote target and login as given: sanitize before printing).
- */
-struct shell_connect {
-    const struct policy_target *target;
-    const char *login;
-    long long grant_id; /* 0: standing access */
-    long long ends_at;  /* the grant's end; 0 for standing access */
-    int breakglass;
-    const char *rule; /* the rule that allowed it; NULL for break-glass */
-};
-int shell_connect_check(const struct access *a, const struct policy *p,
-                        const struct policy_subject *who, const char *target, const char *login,
-                        long long now, struct shell_connect *out, char *err, size_t errlen);
+/* connect and breakglass decide with access_connect_check (broker.h). */
 
 /*
  * Helpers for the reviewer commands (shell.c, additions): sessions, replay,
