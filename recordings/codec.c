@@ -51,7 +51,8 @@ static inline uint64_t esc_attention(uint64_t x)
     return (x | ((x - ONES * 0x20) & ~x) | ((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGH;
 }
 
-int rec_utf8_len(const unsigned char *p, size_t avail)
+/* Inlined into the escaper's loop; rec_utf8_len is the same for other files. */
+static inline int utf8_len(const unsigned char *p, size_t avail)
 {
     unsigned c = p[0], lo = 0x80, hi = 0xBF;
     size_t need;
@@ -87,6 +88,11 @@ int rec_utf8_len(const unsigned char *p, size_t avail)
         }
     }
     return (int)need;
+}
+
+int rec_utf8_len(const unsigned char *p, size_t avail)
+{
+    return utf8_len(p, avail);
 }
 
 /* Byte b (0x80..0xFF) as U+EF00 + b. */
@@ -145,7 +151,7 @@ size_t rec_esc_json(const unsigned char *in, size_t len, int final, char *out, s
                 break;
             }
             i++;
-        } else if ((n = rec_utf8_len(in + i, len - i)) > 0) {
+        } else if ((n = utf8_len(in + i, len - i)) > 0) {
             if (n == 3 && c == 0xEE && in[i + 1] >= 0xBE) {
                 /* a genuine U+EF80..U+EFFF: escaped so that decoding is exact */
                 o += esc_pua(in[i], out + o);
@@ -202,7 +208,7 @@ char *rec_pua_string(const char *s, size_t len)
         return NULL;
     }
     while (i < len) {
-        int k = rec_utf8_len(p + i, len - i);
+        int k = utf8_len(p + i, len - i);
 
         if (k > 0 && !(k == 3 && p[i] == 0xEE && p[i + 1] >= 0xBE)) {
             memcpy(raw + n, p + i, (size_t)k);

@@ -209,6 +209,31 @@ void rec_text_feed(struct rec_text *t, enum rec_stream s, double ts, const unsig
         return;
     }
     for (size_t i = 0; i < len && !t->st[s].stopped; i++) {
+        struct t_stream *st = &t->st[s];
+
+        if (st->state == T_GROUND && st->nu8 == 0) {
+            /* a run of printable ASCII goes to the line as it is */
+            size_t j = i;
+
+            while (j < len && buf[j] >= 0x20 && buf[j] < 0x7F) {
+                j++;
+            }
+            while (i < j) {
+                size_t k = j - i < TEXT_LINE_MAX - st->len ? j - i : TEXT_LINE_MAX - st->len;
+
+                if (k == 0) {
+                    t_emit(t, s);
+                    continue;
+                }
+                memcpy(st->line + st->len, buf + i, k);
+                st->len += k;
+                st->ts = ts;
+                i += k;
+            }
+            if (i == len || st->stopped) {
+                break;
+            }
+        }
         t_byte(t, s, ts, buf[i]);
     }
 }

@@ -27,6 +27,7 @@
 #define W_MARKER_MAX (16u * 1024)                         /* label bytes kept in an "m" event */
 #define W_META_MAX (1u << 20)                             /* one header string */
 #define W_MIN_BINARY 32 /* shorter chunks are always text events */
+#define W_SAMPLE 256    /* a chunk whose start is mostly not text is binary at once */
 
 struct w_stream {
     unsigned char pend[4]; /* the start of a UTF-8 character cut by the end of a write */
@@ -225,6 +226,16 @@ static int w_chunk(struct rec_writer *w, enum rec_stream s, long long us, const 
     w_prefix(w, us, s == REC_STREAM_OUT ? "o" : "i");
     out = w->buf + w->len;
     o = 0;
+    if (n >= W_MIN_BINARY) {
+        /* Binary data is mostly not text from its first bytes on: deciding on
+         * a sample saves escaping half a chunk only to throw it away. */
+        size_t sn = n < W_SAMPLE ? n : W_SAMPLE;
+
+        if (rec_esc_json(p, sn, 0, out, &used, &bad, sn / 4) == (size_t)-1) {
+            goto binary;
+        }
+        bad = used = 0;
+    }
     if (npend > 0) {
         size_t take = n < 4 - npend ? n : 4 - npend;
         int cl;
@@ -263,6 +274,7 @@ static int w_chunk(struct rec_writer *w, enum rec_stream s, long long us, const 
             return 0;
         }
     }
+binary:
     /* mostly not text: the raw bytes in base64 */
     w->len = start;
     w_prefix(w, us, s == REC_STREAM_OUT ? "bo" : "bi");

@@ -532,6 +532,53 @@ static void test_text_or_binary(void **state)
     }
 }
 
+/*
+ * Large chunks: binary from the start is decided on the first 256 bytes;
+ * text that turns binary later is still decided on the whole chunk.
+ */
+static void test_text_or_binary_large(void **state)
+{
+    static const struct {
+        const char *name;
+        size_t binary_from, binary_to; /* the rest is text */
+        const char *code;
+    } cases[] = {
+        {"all text", 0, 0, "o"},
+        {"binary start", 0, 100, "bo"},       /* 100 of the first 256: more than a quarter */
+        {"binary start, short", 0, 60, "o"},  /* 60 of 256, and of 8192 */
+        {"binary end", 5000, 8192, "bo"},     /* 3192 of 8192 */
+        {"binary middle", 3000, 4000, "o"},   /* 1000 of 8192 */
+    };
+    static unsigned char buf[8192];
+
+    (void)state;
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        struct rig g;
+        struct back b;
+        char want[32];
+        size_t len;
+        const char *bytes;
+
+        for (size_t i = 0; i < sizeof(buf); i++) {
+            buf[i] = i >= cases[k].binary_from && i < cases[k].binary_to ? (unsigned char)(i % 7)
+                                                                         : (unsigned char)('a' + i % 26);
+        }
+        rig_open(&g, 1, 0);
+        out(&g, 7, buf, sizeof(buf));
+        rig_close(&g);
+        bytes = rec_mem_bytes(g.mem, &len);
+        snprintf(want, sizeof(want), "[0.007000, \"%s\", ", cases[k].code);
+        if (!has(bytes, len, want)) {
+            fail_msg("%s: not a \"%s\" event", cases[k].name, cases[k].code);
+        }
+        read_back(&g, &b);
+        assert_int_equal(b.no, sizeof(buf));
+        assert_memory_equal(b.o, buf, sizeof(buf));
+        back_free(&b);
+        rig_free(&g);
+    }
+}
+
 /* ---- input ---- */
 
 static void test_input_not_recorded(void **state)
@@ -933,6 +980,7 @@ int main(void)
         cmocka_unit_test(test_split_characters),
         cmocka_unit_test(test_random_buffers),
         cmocka_unit_test(test_text_or_binary),
+        cmocka_unit_test(test_text_or_binary_large),
         cmocka_unit_test(test_input_not_recorded),
         cmocka_unit_test(test_flush_on_tick),
         cmocka_unit_test(test_seal),
