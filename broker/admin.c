@@ -244,8 +244,8 @@ static enum admin_rec admin_verify_one(const struct store_session *s,
         fprintf(out, "%s\n", s->ended_at == 0 ? "live (no recording yet)" : "no recording");
         return s->ended_at == 0 ? ADMIN_REC_LIVE : ADMIN_REC_NONE;
     }
-    rc = rec_verify_file(s->recording_path, key, sealed ? s->sha256 : NULL,
-                         sealed ? s->hmac : NULL, &v, why, sizeof(why));
+    rc = rec_verify_file(s->recording_path, key, sealed ? s->sha256 : NULL, sealed ? s->hmac : NULL,
+                         &v, why, sizeof(why));
     if (rc != 0) {
         fputs("cannot check: ", out);
         admin_safe(out, why[0] ? why : db_strerror(rc));
@@ -419,7 +419,8 @@ static int admin_copy(const char *path, FILE *out, char sha_hex[REC_HEX_LEN + 1]
         if (n == 0) {
             break;
         }
-        if (fwrite(buf, 1, (size_t)n, out) != (size_t)n || EVP_DigestUpdate(sha, buf, (size_t)n) != 1) {
+        if (fwrite(buf, 1, (size_t)n, out) != (size_t)n ||
+            EVP_DigestUpdate(sha, buf, (size_t)n) != 1) {
             fprintf(stderr, "drawbridge: writing the recording failed\n");
             goto out;
         }
@@ -490,18 +491,24 @@ int admin_export(const struct config *c, const char *session, FILE *out)
         admin_safe(stderr, why);
         fputc('\n', stderr);
     } else if (row.ended_at == 0) {
-        fprintf(stderr, "drawbridge: session %s is still live: exporting what is recorded so "
-                        "far\n", session);
+        fprintf(stderr,
+                "drawbridge: session %s is still live: exporting what is recorded so "
+                "far\n",
+                session);
     } else if (v == REC_TRUNCATED) {
-        fprintf(stderr, "drawbridge: warning: the recording of session %s ends early "
-                        "(truncated)\n", session);
+        fprintf(stderr,
+                "drawbridge: warning: the recording of session %s ends early "
+                "(truncated)\n",
+                session);
     }
     if ((rc = admin_copy(row.recording_path, out, sent)) != 0) {
         goto out;
     }
     if (v != REC_TAMPERED && sealed && strcasecmp(sent, row.sha256) != 0) {
-        fprintf(stderr, "drawbridge: the recording of session %s changed while it was "
-                        "exported: what was written does not match its seal\n", session);
+        fprintf(stderr,
+                "drawbridge: the recording of session %s changed while it was "
+                "exported: what was written does not match its seal\n",
+                session);
         v = REC_TAMPERED;
     }
     rc = v == REC_TAMPERED ? DB_ERR_TAMPERED : 0;

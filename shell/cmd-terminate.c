@@ -88,7 +88,7 @@ static int cmd_terminate_exec(struct shell_ctx *c, int argc, char **argv)
         return shell_usage(c, argv[0], "--reason TEXT is required");
     }
     if (access_check_text("reason", reason, 1, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+        return shell_review_refuse(c, &rv, json_object(), "%s", err);
     }
     if (terminate_tx(c, &rv, reason, &s, err, sizeof(err)) != 0) {
         r = shell_review_refuse(c, &rv, json_pack("{so}", "reason", shell_json_string(reason)),

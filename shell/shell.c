@@ -635,16 +635,15 @@ static int shell_review_write(struct shell_ctx *c, struct shell_review *rv, json
 
     if (details != NULL && json_object_set_new(details, "command", json_string(rv->name)) == 0 &&
         json_object_set_new(details, "result", shell_json_string(result)) == 0) {
-        rc = access_audit_event(rv->a->store, shell_now(c), c->user, rv->event, rv->object,
-                                details);
+        rc =
+            access_audit_event(rv->a->store, shell_now(c), c->user, rv->event, rv->object, details);
     }
     json_decref(details);
     return rc;
 }
 
-int shell_review_begin(struct shell_ctx *c, const char *name, const char *const *spec,
-                       int takes_id, int argc, char **argv, struct shell_opts *o,
-                       struct shell_review *rv)
+int shell_review_begin(struct shell_ctx *c, const char *name, const char *const *spec, int takes_id,
+                       int argc, char **argv, struct shell_opts *o, struct shell_review *rv)
 {
     struct policy_subject who = shell_subject(c);
     char err[256];
@@ -685,8 +684,10 @@ int shell_review_begin(struct shell_ctx *c, const char *name, const char *const 
         char shown[48], msg[160];
 
         shell_sanitize(shown, sizeof(shown), o->pos[0], strlen(o->pos[0]), 1);
-        snprintf(msg, sizeof(msg), "invalid session id '%s': expected %d letters and digits "
-                 "as `sessions` lists them", shown, STORE_SESSION_ID_LEN);
+        snprintf(msg, sizeof(msg),
+                 "invalid session id '%s': expected %d letters and digits "
+                 "as `sessions` lists them",
+                 shown, STORE_SESSION_ID_LEN);
         return shell_usage(c, name, msg);
     }
     memcpy(rv->id, o->pos[0], STORE_SESSION_ID_LEN + 1);
@@ -768,8 +769,8 @@ int shell_recording_check(struct shell_ctx *c, const struct store_session *s,
         db_errf(why, whylen, "the recording key cannot be read");
         return rc;
     }
-    rc = rec_verify_file(s->recording_path, key, sealed ? s->sha256 : NULL,
-                         sealed ? s->hmac : NULL, verdict, why, whylen);
+    rc = rec_verify_file(s->recording_path, key, sealed ? s->sha256 : NULL, sealed ? s->hmac : NULL,
+                         verdict, why, whylen);
     db_wipe(key, sizeof(key));
     if (rc != 0 && why[0] == '\0') {
         db_errf(why, whylen, "the recording cannot be checked: %s", db_strerror(rc));

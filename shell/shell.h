@@ -220,7 +220,8 @@ struct json_t *shell_grant_json(const struct store_grant *g);
  * printable form as typed when it is not a valid one), else the command's
  * name ("sessions", "reviews", "search", "audit").  A use is audited before
  * anything is shown: when the audit row cannot be written the command
- * refuses rather than act unaudited.
+ * refuses rather than act unaudited.  A usage error (exit status 2) is not
+ * a use and leaves no row.
  */
 struct shell_opts;
 struct shell_review {

@@ -1155,6 +1155,7 @@ static void test_terminate(void **state)
 
     expect_usage(f, "sam", fmt("terminate %s", live.id), "--reason TEXT is required");
     expect_refused(f, "sam", fmt("terminate %s --reason ''", live.id), "a reason is required");
+    expect_audit(f, "sam", "review.terminate", fmt("session %s", live.id), "a reason is required");
     run(f, "sam", fmt("terminate %s --reason 'copying the customer table'", live.id));
     expect_status(&C, "terminate", 0);
     assert_string_equal(C.out, fmt("session %s (bob@db-1 (postgres)): asked to end; it ends "
@@ -1292,6 +1293,7 @@ static void test_review_and_pending(void **state)
 
     expect_usage(f, "sam", fmt("review %s", mbg.id), "--note TEXT is required");
     expect_refused(f, "sam", fmt("review %s --note '   '", mbg.id), "note");
+    expect_audit(f, "sam", "review.review", fmt("session %s", mbg.id), "note");
     run(f, "sam", fmt("review %s --note 'restarted nginx only; fine'", mbg.id));
     expect_status(&C, "review", 0);
     assert_string_equal(C.out, fmt("session %s reviewed\n", mbg.id));
