@@ -209,8 +209,8 @@ int session_run(const struct session_opts *o);
 
 /*
  * op: "open-read", "open-write", "list", "read" / "write" (at close, with the
- * byte count), "remove", "mkdir", "rmdir", "setstat", "rename", "symlink"
- * (path2 set).  Paths are as the client sent them (not validated UTF-8).
+ * byte count), "remove", "mkdir", "rmdir", "setstat", "rename", "symlink",
+ * "hardlink" (path2 set; rename also from posix-rename@openssh.com).  Paths are as the client sent them (not validated UTF-8).
  */
 typedef void (*sftp_event_fn)(void *ctx, const char *op, const char *path, const char *path2,
                               unsigned long long bytes);

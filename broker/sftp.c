@@ -19,6 +19,7 @@ enum {
     FXP_INIT = 1, FXP_VERSION = 2, FXP_OPEN = 3, FXP_CLOSE = 4, FXP_READ = 5, FXP_WRITE = 6,
     FXP_SETSTAT = 9, FXP_OPENDIR = 11, FXP_REMOVE = 13, FXP_MKDIR = 14, FXP_RMDIR = 15,
     FXP_RENAME = 18, FXP_SYMLINK = 20, FXP_STATUS = 101, FXP_HANDLE = 102, FXP_DATA = 103,
+    FXP_EXTENDED = 200,
 };
 
 static uint32_t sftp_u32(const unsigned char *p)
@@ -182,6 +183,25 @@ static void sftp_request(struct sftp_watch *w, int type, const unsigned char *h,
             sftp_emit(w, type == FXP_RENAME ? "rename" : "symlink", a, b, 0);
         }
         break;
+    case FXP_EXTENDED: {
+        /* OpenSSH's sftp renames with posix-rename@openssh.com when the server has it */
+        const char *op = NULL;
+
+        if (sftp_str(h, len, &off, &s1, &n1) == 0) {
+            if (n1 == 24 && memcmp(s1, "posix-rename@openssh.com", 24) == 0) {
+                op = "rename";
+            } else if (n1 == 20 && memcmp(s1, "hardlink@openssh.com", 20) == 0) {
+                op = "hardlink";
+            }
+        }
+        if (op != NULL && sftp_str(h, len, &off, &s1, &n1) == 0 &&
+            sftp_str(h, len, &off, &s2, &n2) == 0) {
+            a = sftp_dup(s1, n1);
+            b = sftp_dup(s2, n2);
+            sftp_emit(w, op, a, b, 0);
+        }
+        break;
+    }
     default:
         break;
     }

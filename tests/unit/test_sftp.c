@@ -212,6 +212,45 @@ static void test_operations_any_split(void **state)
     }
 }
 
+/* OpenSSH's sftp renames through the posix-rename@openssh.com extension. */
+static void test_extended_rename(void **state)
+{
+    struct sftp_watch *w = malloc(sizeof(*w));
+    struct seen seen;
+    struct pkt p;
+    size_t at;
+
+    (void)state;
+    assert_non_null(w);
+    memset(&seen, 0, sizeof(seen));
+    memset(&p, 0, sizeof(p));
+    sftp_watch_init(w, on_event, &seen);
+    at = begin(&p, 200, 1);
+    put_str(&p, "posix-rename@openssh.com", 24);
+    put_str(&p, "/srv/a", 6);
+    put_str(&p, "/srv/b", 6);
+    fix_len(&p, at);
+    at = begin(&p, 200, 2);
+    put_str(&p, "hardlink@openssh.com", 20);
+    put_str(&p, "/srv/b", 6);
+    put_str(&p, "/srv/c", 6);
+    fix_len(&p, at);
+    at = begin(&p, 200, 3); /* an extension we do not report, and a cut-short one */
+    put_str(&p, "statvfs@openssh.com", 19);
+    put_str(&p, "/", 1);
+    fix_len(&p, at);
+    at = begin(&p, 200, 4);
+    put_str(&p, "posix-rename@openssh.com", 24);
+    put_u32(&p, 99);
+    fix_len(&p, at);
+    for (size_t i = 0; i < p.len; i++) {
+        sftp_watch_feed(w, 1, p.b + i, 1);
+    }
+    sftp_watch_finish(w);
+    assert_string_equal(seen.log, "rename /srv/a > /srv/b 0;hardlink /srv/b > /srv/c 0;");
+    free(w);
+}
+
 static void test_hostile_streams(void **state)
 {
     struct sftp_watch *w = malloc(sizeof(*w));
@@ -281,6 +320,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_operations_any_split),
+        cmocka_unit_test(test_extended_rename),
         cmocka_unit_test(test_hostile_streams),
     };
 
