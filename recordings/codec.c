@@ -24,15 +24,15 @@ enum {
 };
 
 static const unsigned char esc_class[128] = {
-    [0x00 ... 0x06] = ESC_BAD,  /* NUL .. ACK */
-    [0x07] = ESC_UNI,           /* BEL */
+    [0x00 ... 0x06] = ESC_BAD,   /* NUL .. ACK */
+    [0x07] = ESC_UNI,            /* BEL */
     [0x08 ... 0x0A] = ESC_SHORT, /* BS HT LF */
-    [0x0B] = ESC_UNI,           /* VT */
+    [0x0B] = ESC_UNI,            /* VT */
     [0x0C ... 0x0D] = ESC_SHORT, /* FF CR */
-    [0x0E ... 0x0F] = ESC_UNI,  /* SO SI */
-    [0x10 ... 0x1A] = ESC_BAD,  /* DLE .. SUB */
-    [0x1B] = ESC_UNI,           /* ESC */
-    [0x1C ... 0x1F] = ESC_BAD,  /* FS .. US */
+    [0x0E ... 0x0F] = ESC_UNI,   /* SO SI */
+    [0x10 ... 0x1A] = ESC_BAD,   /* DLE .. SUB */
+    [0x1B] = ESC_UNI,            /* ESC */
+    [0x1C ... 0x1F] = ESC_BAD,   /* FS .. US */
     ['"'] = ESC_SHORT,
     ['\\'] = ESC_SHORT,
     /* everything else, DEL included, is copied */

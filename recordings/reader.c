@@ -105,8 +105,7 @@ void rec_header_clear(struct rec_header *h)
     memset(h, 0, sizeof(*h));
 }
 
-int rec_parse_header(const char *line, size_t len, struct rec_header *h, char *err,
-                     size_t errlen)
+int rec_parse_header(const char *line, size_t len, struct rec_header *h, char *err, size_t errlen)
 {
     static const char *const keys[] = {"session", "user", "target", "login", "kind", "command"};
     json_error_t je;
@@ -130,8 +129,8 @@ int rec_parse_header(const char *line, size_t len, struct rec_header *h, char *e
         db_errf(err, errlen, "line 1: not asciicast version 2");
         goto out;
     }
-    bad = r_int(j, "width", 1, 65535, 1, &v[1]) != 0    ? "width"
-          : r_int(j, "height", 1, 65535, 1, &v[2]) != 0 ? "height"
+    bad = r_int(j, "width", 1, 65535, 1, &v[1]) != 0             ? "width"
+          : r_int(j, "height", 1, 65535, 1, &v[2]) != 0          ? "height"
           : r_int(j, "timestamp", 0, (1LL << 53), 0, &v[3]) != 0 ? "timestamp"
           : r_str(j, "title", &h->title) != 0                    ? "title"
                                                                  : NULL;
@@ -308,8 +307,7 @@ static int r_line(struct rec_reader *r, const char **line, size_t *len, char *er
     nl = memchr(p, '\n', avail < REC_LINE_MAX + 1 ? avail : REC_LINE_MAX + 1);
     if (nl == NULL) {
         db_errf(err, errlen, "line %d: %s", r->lineno + 1,
-                avail > REC_LINE_MAX ? "longer than 16 MiB"
-                                     : "truncated (no newline at the end)");
+                avail > REC_LINE_MAX ? "longer than 16 MiB" : "truncated (no newline at the end)");
         return DB_ERR_INVALID;
     }
     *line = p;
@@ -411,8 +409,8 @@ int rec_reader_next(struct rec_reader *r, struct rec_event *ev, char *err, size_
         return 0;
     }
     if ((rc = r_line(r, &line, &n, err, errlen)) != 0 ||
-        (rc = rec_parse_event(line, n, r->lineno, r->prev, ev, &r->data, &r->cap, err,
-                              errlen)) != 0) {
+        (rc = rec_parse_event(line, n, r->lineno, r->prev, ev, &r->data, &r->cap, err, errlen)) !=
+            0) {
         return rc;
     }
     r->prev = ev->time;

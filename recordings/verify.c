@@ -30,23 +30,23 @@
 
 struct v_state {
     const unsigned char *key;
-    EVP_MD_CTX *sha;      /* the whole file */
-    EVP_MAC_CTX *hmac;    /* the whole file */
-    EVP_MAC_CTX *run;     /* the lines so far, for checkpoints */
-    int analyse;          /* split lines and parse them */
-    char *lb;             /* the current line, grown as needed up to REC_LINE_MAX + 1 */
+    EVP_MD_CTX *sha;   /* the whole file */
+    EVP_MAC_CTX *hmac; /* the whole file */
+    EVP_MAC_CTX *run;  /* the lines so far, for checkpoints */
+    int analyse;       /* split lines and parse them */
+    char *lb;          /* the current line, grown as needed up to REC_LINE_MAX + 1 */
     size_t lblen, lbcap;
-    int skipping;         /* inside a line too long to hold */
+    int skipping; /* inside a line too long to hold */
     int lineno;
     double prev;
     unsigned char *data;
     size_t cap;
-    int bad_line;         /* the first line that does not parse, 0: none */
+    int bad_line; /* the first line that does not parse, 0: none */
     char bad_why[160];
-    int ck_line, nck;     /* the last checkpoint that holds, and how many */
-    int e_line;           /* the end event */
-    char e_time[24];      /* its time, as written */
-    int closed;           /* the last line is the checkpoint after the end event */
+    int ck_line, nck; /* the last checkpoint that holds, and how many */
+    int e_line;       /* the end event */
+    char e_time[24];  /* its time, as written */
+    int closed;       /* the last line is the checkpoint after the end event */
     int tampered;
     char why[320];
     unsigned long long tail_lines; /* complete lines after the last checkpoint */
@@ -434,9 +434,9 @@ int rec_verify_file(const char *path, const unsigned char key[REC_KEY_LEN],
     memset(&v, 0, sizeof(v));
     db_errf(why, whylen, "not checked");
     *out = REC_TAMPERED;
-    if (path == NULL || key == NULL || (sealed && (sealed_sha256 == NULL || sealed_hmac == NULL ||
-                                                   !v_hex_ok(sealed_sha256) ||
-                                                   !v_hex_ok(sealed_hmac)))) {
+    if (path == NULL || key == NULL ||
+        (sealed && (sealed_sha256 == NULL || sealed_hmac == NULL || !v_hex_ok(sealed_sha256) ||
+                    !v_hex_ok(sealed_hmac)))) {
         db_errf(why, whylen, "a path, a key and either both sealed hashes (hex) or neither");
         return DB_ERR_INVALID;
     }

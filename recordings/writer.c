@@ -24,10 +24,10 @@
 
 #define W_BUF_CAP (256u * 1024)
 #define W_EVENT_ROOM (6u * (REC_EVENT_IN_MAX + 8) + 128) /* worst case of one event line */
-#define W_MARKER_MAX (16u * 1024)                         /* label bytes kept in an "m" event */
-#define W_META_MAX (1u << 20)                             /* one header string */
-#define W_MIN_BINARY 32 /* shorter chunks are always text events */
-#define W_SAMPLE 256    /* a chunk whose start is mostly not text is binary at once */
+#define W_MARKER_MAX (16u * 1024)                        /* label bytes kept in an "m" event */
+#define W_META_MAX (1u << 20)                            /* one header string */
+#define W_MIN_BINARY 32                                  /* shorter chunks are always text events */
+#define W_SAMPLE 256 /* a chunk whose start is mostly not text is binary at once */
 
 struct w_stream {
     unsigned char pend[4]; /* the start of a UTF-8 character cut by the end of a write */
@@ -381,8 +381,8 @@ int rec_writer_marker(struct rec_writer *w, const struct timespec *ts, const cha
     }
     us = w_time(w, ts);
     w_prefix(w, us, "m");
-    w->len += rec_esc_json((const unsigned char *)label, n, 1, w->buf + w->len, &used, &bad,
-                           SIZE_MAX);
+    w->len +=
+        rec_esc_json((const unsigned char *)label, n, 1, w->buf + w->len, &used, &bad, SIZE_MAX);
     w_suffix(w);
     return 0;
 }

@@ -13,7 +13,9 @@
  *    the end and that ends with an "e" event and a checkpoint;
  *  - the bytes of a session, written by the writer in pieces the input
  *    chooses, on both streams: the reader gives back exactly those bytes,
- *    and every line of the file is valid UTF-8.
+ *    every line of the file is valid UTF-8, and the lines handed to the
+ *    search index are valid UTF-8 without control bytes, at most 512 bytes
+ *    each and within the cap.
  *
  * The seeds in corpus/fuzz_rec_reader/ were written with KEY below, so the
  * fuzzer starts from files whose checkpoints hold.
@@ -120,9 +122,28 @@ static void verify(const uint8_t *data, size_t size, int clean)
         v == REC_MISSING || why[0] == '\0' || (v == REC_OK && !clean)) {
         abort();
     }
-    if (rec_verify_file(path, KEY, zeros, zeros, &v, why, sizeof(why)) != 0 ||
-        v != REC_TAMPERED) {
+    if (rec_verify_file(path, KEY, zeros, zeros, &v, why, sizeof(why)) != 0 || v != REC_TAMPERED) {
         abort();
+    }
+}
+
+struct text_seen {
+    size_t total[2], max;
+};
+
+static void text_line(void *ctx, enum rec_stream s, double ts, const char *line, size_t len)
+{
+    struct text_seen *t = ctx;
+
+    t->total[s] += len;
+    if (len == 0 || len > 512 || t->total[s] > t->max || !(ts >= 0) || !db_utf8_valid(line, len)) {
+        abort();
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)line[i] < 0x20 || line[i] == 0x7F ||
+            ((unsigned char)line[i] == 0xC2 && (unsigned char)line[i + 1] < 0xA0)) {
+            abort();
+        }
     }
 }
 
@@ -141,6 +162,7 @@ static void roundtrip(const uint8_t *data, size_t size)
     char err[256], sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1];
     const char *bytes;
     unsigned seed = size > 0 ? data[0] : 1;
+    struct text_seen text = {{0, 0}, 0};
 
     memset(&m, 0, sizeof(m));
     m.record_input = 1;
@@ -150,6 +172,8 @@ static void roundtrip(const uint8_t *data, size_t size)
         rec_writer_new(&sink, &m, KEY, &ts, &w, err, sizeof(err)) != 0) {
         abort();
     }
+    text.max = size > 1 ? data[1] * 16u : 4096;
+    rec_writer_set_text(w, text_line, &text, text.max);
     while (pos < size) {
         size_t k;
 

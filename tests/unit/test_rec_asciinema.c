@@ -116,8 +116,10 @@ static void check_plays(const char *path, const char *want, size_t wantlen)
 static void test_plays(void **state)
 {
     static const char want[] = "hello \xe2\x82\xac world\r\n\x1b[1;31mred\x1b[0m\r\n"
-                               "bad \xee\xbf\xbf\xee\xbe\x80 bytes\r\n\x1b]0;t\x07" "done\r\n";
-    static const char tail[] = "bad \xff\x80 bytes\r\n\x1b]0;t\x07" "done\r\n";
+                               "bad \xee\xbf\xbf\xee\xbe\x80 bytes\r\n\x1b]0;t\x07"
+                               "done\r\n";
+    static const char tail[] = "bad \xff\x80 bytes\r\n\x1b]0;t\x07"
+                               "done\r\n";
     unsigned char bin[200];
     struct rec_writer *w;
     struct timespec ts = {3, 0};

@@ -20,7 +20,7 @@
 #include "recording.h"
 
 #define HDR                                                                                        \
-    "{\"version\": 2, \"width\": 100, \"height\": 30, \"timestamp\": 1700000000, "                \
+    "{\"version\": 2, \"width\": 100, \"height\": 30, \"timestamp\": 1700000000, "                 \
     "\"env\": {\"TERM\": \"xterm\"}, \"title\": \"t\", \"drawbridge\": {\"format\": 1, "           \
     "\"session\": \"s1\", \"user\": \"alice\", \"target\": \"web-1\", \"login\": \"deploy\", "     \
     "\"grant\": 9, \"kind\": \"shell\", \"record_input\": true}}\n"
@@ -43,7 +43,10 @@ struct want_event {
     size_t len;
 };
 
-#define WE(t, c, d) {t, c, d, sizeof(d) - 1}
+#define WE(t, c, d)                                                                                \
+    {                                                                                              \
+        t, c, d, sizeof(d) - 1                                                                     \
+    }
 static const struct want_event good_events[] = {
     WE(0, "c", CK),
     WE(0.5, "o", "hi \0\x1b[0m\x80\xff"),
@@ -168,11 +171,11 @@ static const struct bad_case bad_cases[] = {
      "{\"version\": 2, \"width\": 80, \"height\": 24, \"drawbridge\": {\"format\": 2, "
      "\"record_input\": true}}\n",
      "line 1: not drawbridge recording format 1"},
-    {"width 0", "{\"version\": 2, \"width\": 0, \"height\": 24}\n", "line 1: bad or missing \"width\""},
+    {"width 0", "{\"version\": 2, \"width\": 0, \"height\": 24}\n",
+     "line 1: bad or missing \"width\""},
     {"height a string", "{\"version\": 2, \"width\": 80, \"height\": \"24\"}\n",
      "line 1: bad or missing \"height\""},
-    {"TERM a number",
-     "{\"version\": 2, \"width\": 80, \"height\": 24, \"env\": {\"TERM\": 1}}\n",
+    {"TERM a number", "{\"version\": 2, \"width\": 80, \"height\": 24, \"env\": {\"TERM\": 1}}\n",
      "line 1: bad or missing \"env\""},
     {"NUL in user",
      "{\"version\": 2, \"width\": 80, \"height\": 24, \"drawbridge\": {\"format\": 1, "
@@ -198,21 +201,25 @@ static const struct bad_case bad_cases[] = {
     {"base64 short", EV("[1, \"bo\", \"QQ=\"]\n"), "line 2: the data is not canonical base64"},
     {"base64 bad char", EV("[1, \"bo\", \"QQ*=\"]\n"), "line 2: the data is not canonical"},
     {"base64 not canonical", EV("[1, \"bo\", \"QR==\"]\n"), "line 2: the data is not canonical"},
-    {"base64 inner padding", EV("[1, \"bi\", \"QQ==QQ==\"]\n"), "line 2: the data is not canonical"},
+    {"base64 inner padding", EV("[1, \"bi\", \"QQ==QQ==\"]\n"),
+     "line 2: the data is not canonical"},
     {"base64 whitespace", EV("[1, \"bi\", \"QUJD RA==\"]\n"), "line 2: the data is not canonical"},
     {"resize words", EV("[1, \"r\", \"80 x 24\"]\n"), "line 2: bad data for a \"r\" event"},
     {"resize zero", EV("[1, \"r\", \"0x24\"]\n"), "line 2: bad data for a \"r\" event"},
     {"resize half", EV("[1, \"r\", \"80x\"]\n"), "line 2: bad data for a \"r\" event"},
     {"resize huge", EV("[1, \"r\", \"80x99999\"]\n"), "line 2: bad data for a \"r\" event"},
-    {"checkpoint upper case", EV("[1, \"c\", \"" "0123456789ABCDEF0123456789abcdef0123456789abcdef"
-                                 "0123456789abcdef\"]\n"),
+    {"checkpoint upper case",
+     EV("[1, \"c\", \""
+        "0123456789ABCDEF0123456789abcdef0123456789abcdef"
+        "0123456789abcdef\"]\n"),
      "line 2: bad data for a \"c\" event"},
     {"checkpoint short", EV("[1, \"c\", \"0123\"]\n"), "line 2: bad data for a \"c\" event"},
     {"blank line", EV("[1, \"o\", \"a\"]\n\n"), "line 3: empty line"},
     {"last line cut", EV("[1, \"o\", \"a\"]\n[2, \"o\", \"b"), "line 3: truncated"},
     {"invalid UTF-8 in a line", EV("[1, \"o\", \"\xff\"]\n"), "line 2: not JSON"},
-    {"deep nesting", EV("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
-                        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n"),
+    {"deep nesting",
+     EV("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+        "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n"),
      "line 2: an event is an array"},
 };
 
@@ -289,8 +296,8 @@ static void test_files(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_good),      cmocka_unit_test(test_writer_output),
-        cmocka_unit_test(test_bad),       cmocka_unit_test(test_long_line),
+        cmocka_unit_test(test_good),  cmocka_unit_test(test_writer_output),
+        cmocka_unit_test(test_bad),   cmocka_unit_test(test_long_line),
         cmocka_unit_test(test_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

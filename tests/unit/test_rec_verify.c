@@ -75,8 +75,7 @@ static void record(struct rec_file *rf, const char *name, int crash)
         ts.tv_sec = 10 + s;
         assert_int_equal(rec_writer_data(w, REC_STREAM_IN, &ts, "ls\r", 3), 0);
         ts.tv_nsec = 200000000;
-        assert_int_equal(rec_writer_data(w, REC_STREAM_OUT, &ts, "a.txt  \xff b.txt\r\n$ ", 18),
-                         0);
+        assert_int_equal(rec_writer_data(w, REC_STREAM_OUT, &ts, "a.txt  \xff b.txt\r\n$ ", 18), 0);
         ts.tv_nsec = 0;
         assert_int_equal(rec_writer_tick(w, &ts), 0);
     }
@@ -189,9 +188,9 @@ static void test_crash(void **state)
 
 struct edit_case {
     const char *name;
-    const char *append;  /* added at the end of the file */
-    int closed;          /* of a closed (1) or a crashed (0) recording */
-    enum rec_verdict v;  /* unsealed */
+    const char *append; /* added at the end of the file */
+    int closed;         /* of a closed (1) or a crashed (0) recording */
+    enum rec_verdict v; /* unsealed */
     const char *why;
 };
 
@@ -200,12 +199,15 @@ static const struct edit_case edits[] = {
     {"a partial line after the end", "[9.0, \"o\"", 1, REC_TAMPERED, "after the end"},
     {"a whole event after a crash", "[9.0, \"o\", \"x\"]\n", 0, REC_TRUNCATED, "1 unverified"},
     {"a partial line after a crash", "[9.0, \"o\", \"", 0, REC_TRUNCATED, "a partial line"},
-    {"a bad line after a crash", "[9.0, \"o\", \"x\"] junk\n", 0, REC_TAMPERED, "line 15: not JSON"},
-    {"a forged end", "[9.000000, \"e\", \"out=0 in=0\"]\n[9.000000, \"c\", \""
-                     "0000000000000000000000000000000000000000000000000000000000000000\"]\n",
+    {"a bad line after a crash", "[9.0, \"o\", \"x\"] junk\n", 0, REC_TAMPERED,
+     "line 15: not JSON"},
+    {"a forged end",
+     "[9.000000, \"e\", \"out=0 in=0\"]\n[9.000000, \"c\", \""
+     "0000000000000000000000000000000000000000000000000000000000000000\"]\n",
      0, REC_TAMPERED, "line 16: checkpoint does not match"},
-    {"a checkpoint in another form", "[9.0, \"c\", \""
-                     "0000000000000000000000000000000000000000000000000000000000000000\"]\n",
+    {"a checkpoint in another form",
+     "[9.0, \"c\", \""
+     "0000000000000000000000000000000000000000000000000000000000000000\"]\n",
      0, REC_TAMPERED, "line 15: a checkpoint not as the writer writes it"},
 };
 
@@ -317,10 +319,14 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ok),          cmocka_unit_test(test_flip_every_byte),
-        cmocka_unit_test(test_truncated_everywhere), cmocka_unit_test(test_crash),
-        cmocka_unit_test(test_edits),       cmocka_unit_test(test_forged_event),
-        cmocka_unit_test(test_other_files), cmocka_unit_test(test_names),
+        cmocka_unit_test(test_ok),
+        cmocka_unit_test(test_flip_every_byte),
+        cmocka_unit_test(test_truncated_everywhere),
+        cmocka_unit_test(test_crash),
+        cmocka_unit_test(test_edits),
+        cmocka_unit_test(test_forged_event),
+        cmocka_unit_test(test_other_files),
+        cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

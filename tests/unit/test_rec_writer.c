@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for recordings/writer.c (and codec.c) against the memory sink:
- * the header, the JSON escaping of every byte value, lossless round trips of
- * invalid UTF-8 through the reader (edge cases, characters cut by writes at
- * every position, random buffers), the choice between text and base64
- * events, input left out when the target says so, flushing on ticks and
- * when the buffer fills, write errors that stick, checkpoints and the final
- * seal recomputed independently, and lines asciinema accepts.
+ * Unit tests for recordings/writer.c (and codec.c) against the memory sink,
+ * what goes into the lines: the header, the JSON escaping of every byte
+ * value, lossless round trips of invalid UTF-8 through the reader (edge
+ * cases, characters cut by writes at every position, random buffers), the
+ * choice between text and base64 events, and input left out when the target
+ * says so.  test_rec_flush.c has flushing and sealing, test_rec_text.c the
+ * search-index lines.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,8 +19,6 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "recording.h"
 
@@ -266,12 +264,27 @@ struct esc_case {
 };
 
 static const struct esc_case esc_cases[] = {
-    {0x00, "\\u0000"}, {0x01, "\\u0001"}, {0x07, "\\u0007"}, {'\b', "\\b"},
-    {'\t', "\\t"},     {'\n', "\\n"},     {0x0b, "\\u000b"}, {'\f', "\\f"},
-    {'\r', "\\r"},     {0x1b, "\\u001b"}, {0x1f, "\\u001f"}, {'"', "\\\""},
-    {'\\', "\\\\"},    {'/', "/"},        {'A', "A"},        {0x7f, "\x7f"},
-    {0x80, "\xee\xbe\x80"}, {0xbf, "\xee\xbe\xbf"}, {0xc0, "\xee\xbf\x80"},
-    {0xe2, "\xee\xbf\xa2"}, {0xff, "\xee\xbf\xbf"},
+    {0x00, "\\u0000"},
+    {0x01, "\\u0001"},
+    {0x07, "\\u0007"},
+    {'\b', "\\b"},
+    {'\t', "\\t"},
+    {'\n', "\\n"},
+    {0x0b, "\\u000b"},
+    {'\f', "\\f"},
+    {'\r', "\\r"},
+    {0x1b, "\\u001b"},
+    {0x1f, "\\u001f"},
+    {'"', "\\\""},
+    {'\\', "\\\\"},
+    {'/', "/"},
+    {'A', "A"},
+    {0x7f, "\x7f"},
+    {0x80, "\xee\xbe\x80"},
+    {0xbf, "\xee\xbe\xbf"},
+    {0xc0, "\xee\xbf\x80"},
+    {0xe2, "\xee\xbf\xa2"},
+    {0xff, "\xee\xbf\xbf"},
 };
 
 static void test_escape_table(void **state)
@@ -324,8 +337,14 @@ struct utf8_case {
     const char *escaped; /* when not NULL: how it must appear in the file */
 };
 
-#define U8(name, s, lit) {name, s, sizeof(s) - 1, lit, NULL}
-#define U8E(name, s, esc) {name, s, sizeof(s) - 1, 0, esc}
+#define U8(name, s, lit)                                                                           \
+    {                                                                                              \
+        name, s, sizeof(s) - 1, lit, NULL                                                          \
+    }
+#define U8E(name, s, esc)                                                                          \
+    {                                                                                              \
+        name, s, sizeof(s) - 1, 0, esc                                                             \
+    }
 static const struct utf8_case utf8_cases[] = {
     U8E("lone continuation", "a\x80z", "a\xee\xbe\x80z"),
     U8("continuations", "\x80\x81\xbf", 0),
@@ -433,7 +452,8 @@ static uint64_t next_rand(void)
 
 static void test_random_buffers(void **state)
 {
-    static const char pieces[] = "\xe2\x82\xac\xf0\x9f\x98\x80\xee\xbe\xbf" "a\n";
+    static const char pieces[] = "\xe2\x82\xac\xf0\x9f\x98\x80\xee\xbe\xbf"
+                                 "a\n";
     unsigned char buf[6000];
     size_t cuts[8];
 
@@ -475,26 +495,36 @@ struct kind_case {
     const char *code;
 };
 
-#define KC(name, s, st, code) {name, s, sizeof(s) - 1, st, code}
+#define KC(name, s, st, code)                                                                      \
+    {                                                                                              \
+        name, s, sizeof(s) - 1, st, code                                                           \
+    }
 static const struct kind_case kind_cases[] = {
     KC("plain text", "total 12\r\ndrwxr-xr-x 2 alice alice 4096 .\r\n", REC_STREAM_OUT, "o"),
     KC("colours", "\x1b[01;34mdir\x1b[0m  \x1b[01;32mrun.sh\x1b[0m\r\n\x1b[?2004h", REC_STREAM_OUT,
        "o"),
-    KC("CJK", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"
-              "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+    KC("CJK",
+       "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"
+       "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
        REC_STREAM_OUT, "o"),
     KC("short binary stays text", "\x00\x01\x02\xff", REC_STREAM_OUT, "o"),
     KC("a key press", "\x03", REC_STREAM_IN, "i"),
     /* 32 bytes, 8 of them not text: exactly a quarter is still text */
-    KC("a quarter", "\x00\x01\x02\x03\x04\x05\x06\xff" "aaaaaaaaaaaaaaaaaaaaaaaa", REC_STREAM_OUT,
-       "o"),
-    KC("over a quarter", "\x00\x01\x02\x03\x04\x05\x06\xff\xfe" "aaaaaaaaaaaaaaaaaaaaaaa",
+    KC("a quarter",
+       "\x00\x01\x02\x03\x04\x05\x06\xff"
+       "aaaaaaaaaaaaaaaaaaaaaaaa",
+       REC_STREAM_OUT, "o"),
+    KC("over a quarter",
+       "\x00\x01\x02\x03\x04\x05\x06\xff\xfe"
+       "aaaaaaaaaaaaaaaaaaaaaaa",
        REC_STREAM_OUT, "bo"),
-    KC("gzip", "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x57\x28\xcf\x2f"
-               "\xca\x49\xe1\x02\x00\x2d\x3b\x08\xaf\x0c\x00\x00\x00",
+    KC("gzip",
+       "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xcb\x48\xcd\xc9\xc9\x57\x28\xcf\x2f"
+       "\xca\x49\xe1\x02\x00\x2d\x3b\x08\xaf\x0c\x00\x00\x00",
        REC_STREAM_OUT, "bo"),
-    KC("scp data in", "C0644 12 f\n\x00\x01\x02\x03\x04\x05\x06\x07\x10\x11\x12\x13\x14\x15\x16"
-                      "\x17\x80\x81\x82\x83\x84",
+    KC("scp data in",
+       "C0644 12 f\n\x00\x01\x02\x03\x04\x05\x06\x07\x10\x11\x12\x13\x14\x15\x16"
+       "\x17\x80\x81\x82\x83\x84",
        REC_STREAM_IN, "bi"),
 };
 
@@ -516,9 +546,8 @@ static void test_text_or_binary(void **state)
         rig_close(&g);
         bytes = rec_mem_bytes(g.mem, &len);
         snprintf(want, sizeof(want), "[0.005000, \"%s\", ", c->code);
-        for (const char *p = bytes; (p = memmem(p, len - (size_t)(p - bytes), want,
-                                                strlen(want))) != NULL;
-             p++) {
+        for (const char *p = bytes;
+             (p = memmem(p, len - (size_t)(p - bytes), want, strlen(want))) != NULL; p++) {
             n++;
         }
         if (n != 1) {
@@ -544,10 +573,10 @@ static void test_text_or_binary_large(void **state)
         const char *code;
     } cases[] = {
         {"all text", 0, 0, "o"},
-        {"binary start", 0, 100, "bo"},       /* 100 of the first 256: more than a quarter */
-        {"binary start, short", 0, 60, "o"},  /* 60 of 256, and of 8192 */
-        {"binary end", 5000, 8192, "bo"},     /* 3192 of 8192 */
-        {"binary middle", 3000, 4000, "o"},   /* 1000 of 8192 */
+        {"binary start", 0, 100, "bo"},      /* 100 of the first 256: more than a quarter */
+        {"binary start, short", 0, 60, "o"}, /* 60 of 256, and of 8192 */
+        {"binary end", 5000, 8192, "bo"},    /* 3192 of 8192 */
+        {"binary middle", 3000, 4000, "o"},  /* 1000 of 8192 */
     };
     static unsigned char buf[8192];
 
@@ -560,8 +589,9 @@ static void test_text_or_binary_large(void **state)
         const char *bytes;
 
         for (size_t i = 0; i < sizeof(buf); i++) {
-            buf[i] = i >= cases[k].binary_from && i < cases[k].binary_to ? (unsigned char)(i % 7)
-                                                                         : (unsigned char)('a' + i % 26);
+            buf[i] = i >= cases[k].binary_from && i < cases[k].binary_to
+                         ? (unsigned char)(i % 7)
+                         : (unsigned char)('a' + i % 26);
         }
         rig_open(&g, 1, 0);
         out(&g, 7, buf, sizeof(buf));
@@ -599,11 +629,12 @@ static void test_input_not_recorded(void **state)
 
         rig_open(&g, cases[k].record_input, 0);
         assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, "hunter2\r", 8), 0);
-        assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, "\x00\x01\x02\x03\x04\x05\x06"
-                                                                  "\x07\x10\x11\x12\x13\x14\x15"
-                                                                  "\x16\x17\x18\x19\x1a\x1c\x1d"
-                                                                  "\x1e\x1f\x00\x00\x00\x00\x00"
-                                                                  "\x00\x00\x00\x00",
+        assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts,
+                                         "\x00\x01\x02\x03\x04\x05\x06"
+                                         "\x07\x10\x11\x12\x13\x14\x15"
+                                         "\x16\x17\x18\x19\x1a\x1c\x1d"
+                                         "\x1e\x1f\x00\x00\x00\x00\x00"
+                                         "\x00\x00\x00\x00",
                                          32),
                          0);
         out(&g, 4, "$ ", 2);
@@ -622,353 +653,6 @@ static void test_input_not_recorded(void **state)
     }
 }
 
-/* ---- flushing, checkpoints, the seal ---- */
-
-static void hmac_hex(const void *p, size_t n, char hex[REC_HEX_LEN + 1])
-{
-    unsigned char mac[32];
-    unsigned int len = 0;
-
-    assert_non_null(HMAC(EVP_sha256(), key, REC_KEY_LEN, p, n, mac, &len));
-    rec_hex(mac, 32, hex);
-}
-
-/* Every "c" line holds the HMAC of all bytes before it; returns how many there are. */
-static int check_checkpoints(const char *bytes, size_t len)
-{
-    const char *p = bytes, *nl;
-    int n = 0;
-
-    while ((nl = memchr(p, '\n', len - (size_t)(p - bytes))) != NULL) {
-        const char *c = memmem(p, (size_t)(nl - p), ", \"c\", \"", 8);
-
-        if (c != NULL) {
-            char hex[REC_HEX_LEN + 1];
-
-            hmac_hex(bytes, (size_t)(p - bytes), hex);
-            assert_memory_equal(c + 8, hex, REC_HEX_LEN);
-            n++;
-        }
-        p = nl + 1;
-    }
-    assert_true(p == bytes + len); /* ends with a newline */
-    return n;
-}
-
-static void test_flush_on_tick(void **state)
-{
-    struct rig g;
-    struct timespec ts;
-    size_t len0, len1, len2, len3;
-    const char *bytes;
-
-    (void)state;
-    rig_open(&g, 1, 0);
-    bytes = rec_mem_bytes(g.mem, &len0);
-    assert_int_equal(check_checkpoints(bytes, len0), 1); /* the header's */
-    out(&g, 100, "hello\r\n", 7);
-    ts = at_ms(500);
-    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
-    rec_mem_bytes(g.mem, &len1);
-    assert_int_equal(len1, len0); /* buffered */
-    ts = at_ms(1000);
-    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
-    bytes = rec_mem_bytes(g.mem, &len2);
-    assert_true(len2 > len1);
-    assert_int_equal(check_checkpoints(bytes, len2), 2);
-    assert_true(has(bytes, len2, "[1.000000, \"c\", \""));
-    ts = at_ms(5000); /* nothing new: no checkpoint */
-    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
-    rec_mem_bytes(g.mem, &len3);
-    assert_int_equal(len3, len2);
-    rig_close(&g);
-    bytes = rec_mem_bytes(g.mem, &len3);
-    assert_int_equal(check_checkpoints(bytes, len3), 3);
-    rig_free(&g);
-}
-
-static void test_seal(void **state)
-{
-    struct rig g;
-    char hex[REC_HEX_LEN + 1];
-    unsigned char sha[32];
-    size_t len;
-    const char *bytes;
-    unsigned long long raw = 0, written = 0;
-    static char big[1 << 20];
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(big); i++) {
-        big[i] = (char)("abcdefgh \xe2\x82\xac\r\n\x1b[0m"[i % 17]);
-    }
-    rig_open(&g, 1, 0);
-    out(&g, 10, big, sizeof(big)); /* more than the buffer: drained while written */
-    rec_writer_stats(g.w, &raw, &written);
-    assert_int_equal(raw, sizeof(big));
-    assert_true(written > 0);
-    assert_int_equal(rec_writer_resize(g.w, &(struct timespec){1001, 0}, 100, 40), 0);
-    assert_int_equal(rec_writer_marker(g.w, NULL, "sftp open /etc/\"x\"\n\xff"), 0);
-    rig_close(&g);
-    bytes = rec_mem_bytes(g.mem, &len);
-    EVP_Digest(bytes, len, sha, NULL, EVP_sha256(), NULL);
-    rec_hex(sha, 32, hex);
-    assert_string_equal(g.sha, hex);
-    hmac_hex(bytes, len, hex);
-    assert_string_equal(g.hmac, hex);
-    check_checkpoints(bytes, len);
-    assert_true(has(bytes, len, "[1.000000, \"r\", \"100x40\"]\n"));
-    assert_true(has(bytes, len, "\"m\", \"sftp open /etc/\\\"x\\\"\\n\xee\xbf\xbf\"]"));
-    rig_free(&g);
-    roundtrip((const unsigned char *)big, sizeof(big));
-}
-
-struct fail_case {
-    const char *name;
-    size_t extra; /* sink fails this many bytes past the header */
-    size_t nwrite;
-    int tick;
-};
-
-static void test_write_failure(void **state)
-{
-    static const struct fail_case cases[] = {
-        {"on a tick", 10, 100, 1},
-        {"when the buffer fills", 1000, 600 * 1024, 0},
-        {"on close", 10, 100, 0},
-    };
-    static char data[600 * 1024];
-
-    (void)state;
-    memset(data, 'x', sizeof(data));
-    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
-        struct rig g, h;
-        struct timespec ts = at_ms(2000);
-        size_t hdr;
-        char err[256], sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1];
-        int rc;
-
-        rig_open(&h, 1, 0); /* how long the header is */
-        rec_mem_bytes(h.mem, &hdr);
-        rig_free(&h);
-        rig_open(&g, 1, hdr + cases[k].extra);
-        rc = rec_writer_data(g.w, REC_STREAM_OUT, &ts, data, cases[k].nwrite);
-        if (cases[k].tick) {
-            assert_int_equal(rc, 0);
-            rc = rec_writer_tick(g.w, &ts);
-        }
-        if (cases[k].tick || cases[k].nwrite > 256 * 1024) {
-            if (rc != DB_ERR_IO) {
-                fail_msg("%s: %d", cases[k].name, rc);
-            }
-            /* it sticks */
-            assert_int_equal(rec_writer_data(g.w, REC_STREAM_OUT, &ts, "a", 1), DB_ERR_IO);
-            assert_int_equal(rec_writer_marker(g.w, &ts, "x"), DB_ERR_IO);
-            assert_int_equal(rec_writer_tick(g.w, &ts), DB_ERR_IO);
-        }
-        assert_int_equal(rec_writer_close(g.w, sha, mac, err, sizeof(err)), DB_ERR_IO);
-        assert_string_equal(sha, "");
-        assert_string_equal(mac, "");
-        assert_non_null(strstr(err, "cannot write"));
-        g.w = NULL;
-        rig_free(&g);
-    }
-}
-
-static void test_header_write_failure(void **state)
-{
-    struct rec_sink sink;
-    struct rec_mem *mem;
-    struct rec_writer *w = (struct rec_writer *)&sink;
-    struct rec_meta m;
-    struct timespec t0 = at_ms(0);
-    char err[256] = "";
-
-    (void)state;
-    memset(&m, 0, sizeof(m));
-    assert_int_equal(rec_sink_mem(&sink, &mem, 20), 0);
-    assert_int_equal(rec_writer_new(&sink, &m, key, &t0, &w, err, sizeof(err)), DB_ERR_IO);
-    assert_null(w);
-    assert_non_null(strstr(err, "header"));
-    rec_mem_free(mem);
-}
-
-/* ---- what asciinema reads: every event line [number, string, string] ---- */
-
-static void test_asciinema_lines(void **state)
-{
-    struct rig g;
-    struct timespec ts;
-    unsigned char bin[300];
-    size_t len;
-    const char *bytes, *p, *nl;
-    double prev = 0;
-    int lines = 0;
-
-    (void)state;
-    for (size_t i = 0; i < sizeof(bin); i++) {
-        bin[i] = (unsigned char)(i * 7);
-    }
-    rig_open(&g, 1, 0);
-    out(&g, 2000, "late", 4);
-    out(&g, 1000, "clock went back", 15); /* times never decrease */
-    out(&g, 2500, bin, sizeof(bin));
-    ts = at_ms(2600);
-    assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, bin, sizeof(bin)), 0);
-    assert_int_equal(rec_writer_resize(g.w, &ts, 90, 30), 0);
-    assert_int_equal(rec_writer_marker(g.w, &ts, "\x01\xc0 marker"), 0);
-    ts = at_ms(3700);
-    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
-    rig_close(&g);
-    bytes = rec_mem_bytes(g.mem, &len);
-    assert_true(db_utf8_valid(bytes, len));
-    p = memchr(bytes, '\n', len) + 1;
-    while ((nl = memchr(p, '\n', len - (size_t)(p - bytes))) != NULL) {
-        json_error_t je;
-        json_t *a = json_loadb(p, (size_t)(nl - p), JSON_ALLOW_NUL, &je);
-
-        assert_non_null(a);
-        assert_true(json_is_array(a));
-        assert_int_equal(json_array_size(a), 3);
-        assert_true(json_is_real(json_array_get(a, 0)));
-        assert_true(json_is_string(json_array_get(a, 1)));
-        assert_true(json_is_string(json_array_get(a, 2)));
-        assert_true(json_real_value(json_array_get(a, 0)) >= prev);
-        prev = json_real_value(json_array_get(a, 0));
-        json_decref(a);
-        lines++;
-        p = nl + 1;
-    }
-    assert_int_equal(lines, 10); /* c o o bo bi r m c e c */
-    assert_true(has(bytes, len, "[2.000000, \"o\", \"clock went back\"]"));
-    rig_free(&g);
-}
-
-/* ---- a character cut and never finished ---- */
-
-static void test_cut_character_flushed(void **state)
-{
-    struct rig g;
-    struct back b;
-    struct timespec ts;
-    size_t len;
-    const char *bytes;
-
-    (void)state;
-    rig_open(&g, 1, 0);
-    out(&g, 100, "x\xe2\x82", 3);
-    ts = at_ms(1000);
-    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
-    bytes = rec_mem_bytes(g.mem, &len);
-    assert_false(has(bytes, len, "\xee\xbf\xa2")); /* less than a period: still waiting */
-    ts = at_ms(2200);
-    assert_int_equal(rec_writer_tick(g.w, &ts), 0);
-    bytes = rec_mem_bytes(g.mem, &len);
-    assert_true(has(bytes, len, "[2.200000, \"o\", \"\xee\xbf\xa2\xee\xbe\x82\"]"));
-    out(&g, 2300, "\xacy", 2);
-    rig_close(&g);
-    read_back(&g, &b);
-    assert_int_equal(b.no, 5);
-    assert_memory_equal(b.o, "x\xe2\x82\xacy", 5);
-    back_free(&b);
-    rig_free(&g);
-}
-
-/* ---- text for the search index ---- */
-
-struct lines {
-    char text[4096];
-    size_t n;
-    int count[2];
-    double last_ts;
-};
-
-static void collect(void *ctx, enum rec_stream s, double ts, const char *line, size_t len)
-{
-    struct lines *l = ctx;
-
-    assert_true(len > 0 && len <= 512);
-    assert_true(db_utf8_valid(line, len));
-    l->count[s]++;
-    l->last_ts = ts;
-    if (l->n + len + 4 < sizeof(l->text)) {
-        l->text[l->n++] = s == REC_STREAM_IN ? '<' : '>';
-        memcpy(l->text + l->n, line, len);
-        l->n += len;
-        l->text[l->n++] = '|';
-        l->text[l->n] = '\0';
-    }
-}
-
-struct text_case {
-    const char *name;
-    const char *out, *in;
-    size_t max;
-    const char *want;
-};
-
-static const struct text_case text_cases[] = {
-    {"lines", "one\r\ntwo\nthree", "", 1 << 20, ">one|>two|>three|"},
-    {"colours", "\x1b[01;34mdir\x1b[0m  file\r\n", "", 1 << 20, ">dir  file|"},
-    {"title and DCS", "\x1b]0;user@host: ~\x07$ \x1bP$qm\x1b\\ls\r\n", "", 1 << 20, ">$ ls|"},
-    {"typed input", "", "lss\x7f -l\rexit\r", 1 << 20, "<ls -l|<exit|"},
-    {"echo of a backspace", "lss\b \b\r\n", "", 1 << 20, ">ls|"},
-    {"invalid UTF-8", "a\xff" "b\xc2\x9b" "c\r\n", "", 1 << 20, ">a\xef\xbf\xbd" "bc|"},
-    {"cap", "0123456789\r\nabcdef\r\n", "", 13, ">0123456789|>abc|"},
-    {"blank lines", "\r\n  \r\n\tx\r\n", "", 1 << 20, "> x|"},
-    {"unfinished line at close", "prompt$ ", "", 1 << 20, ">prompt$ |"},
-};
-
-static void test_text_lines(void **state)
-{
-    (void)state;
-    for (size_t k = 0; k < sizeof(text_cases) / sizeof(text_cases[0]); k++) {
-        const struct text_case *c = &text_cases[k];
-        size_t no = strlen(c->out);
-
-        /* whole, then cut at every position */
-        for (size_t cut = 0; cut <= no; cut++) {
-            struct rig g;
-            struct lines l;
-            struct timespec ts = at_ms(1500);
-
-            memset(&l, 0, sizeof(l));
-            rig_open(&g, 1, 0);
-            rec_writer_set_text(g.w, collect, &l, c->max);
-            out(&g, 1000, c->out, cut);
-            out(&g, 1500, c->out + cut, no - cut);
-            assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, c->in, strlen(c->in)), 0);
-            rig_close(&g);
-            if (strcmp(l.text, c->want) != 0) {
-                fail_msg("%s (cut %zu): got \"%s\", want \"%s\"", c->name, cut, l.text, c->want);
-            }
-            rig_free(&g);
-        }
-    }
-}
-
-static void test_text_long_and_hidden(void **state)
-{
-    struct rig g;
-    struct lines l;
-    struct timespec ts = at_ms(10);
-    char line[1300];
-
-    (void)state;
-    memset(&l, 0, sizeof(l));
-    memset(line, 'x', sizeof(line));
-    memcpy(line + 510, "\xe2\x82\xac", 3); /* a character across the 512-byte split */
-    rig_open(&g, 0, 0);
-    rec_writer_set_text(g.w, collect, &l, 1 << 20);
-    out(&g, 10, line, sizeof(line));
-    out(&g, 20, "\r\n", 2);
-    assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, "secret\r", 7), 0);
-    rig_close(&g);
-    assert_int_equal(l.count[REC_STREAM_OUT], 3); /* 510 + 3... split on characters */
-    assert_int_equal(l.count[REC_STREAM_IN], 0);  /* input not recorded: not indexed */
-    assert_true(l.last_ts > 0.0099 && l.last_ts < 0.0101);
-    rig_free(&g);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -982,14 +666,6 @@ int main(void)
         cmocka_unit_test(test_text_or_binary),
         cmocka_unit_test(test_text_or_binary_large),
         cmocka_unit_test(test_input_not_recorded),
-        cmocka_unit_test(test_flush_on_tick),
-        cmocka_unit_test(test_seal),
-        cmocka_unit_test(test_write_failure),
-        cmocka_unit_test(test_header_write_failure),
-        cmocka_unit_test(test_asciinema_lines),
-        cmocka_unit_test(test_cut_character_flushed),
-        cmocka_unit_test(test_text_lines),
-        cmocka_unit_test(test_text_long_and_hidden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

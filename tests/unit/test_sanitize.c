@@ -32,7 +32,10 @@ struct san_case {
 
 static const struct san_case cases[] = {
     /* the clipboard */
-    {"OSC 52 BEL", "a\x1b]52;c;aGVsbG8=\x07" "b", "ab"},
+    {"OSC 52 BEL",
+     "a\x1b]52;c;aGVsbG8=\x07"
+     "b",
+     "ab"},
     {"OSC 52 ST", "a\x1b]52;c;aGVsbG8=\x1b\\b", "ab"},
     {"OSC 52 query", "\x1b]52;c;?\x07", ""},
     {"OSC 52 C1 ST", "\x1b]52;p;AAAA\xc2\x9cz", "z"},
@@ -48,8 +51,14 @@ static const struct san_case cases[] = {
     {"OSC 2 with a question", "\x1b]2;what?\x07", ""},
     {"OSC 21", "\x1b]21\x07", ""},
     {"OSC 00", "\x1b]00;t\x07", ""},
-    {"title with a control", "\x1b]0;a\x01" "b\x07", ""},
-    {"title with C1", "\x1b]0;a\xc2\x9b" "6n\x07", ""},
+    {"title with a control",
+     "\x1b]0;a\x01"
+     "b\x07",
+     ""},
+    {"title with C1",
+     "\x1b]0;a\xc2\x9b"
+     "6n\x07",
+     ""},
     {"title with bad UTF-8", "\x1b]0;a\xff\x07", ""},
     {"CSI 21t title report", "\x1b[21t", ""},
     {"CSI 20t icon report", "\x1b[20t", ""},
@@ -76,7 +85,10 @@ static const struct san_case cases[] = {
     {"PM", "\x1b^private\x1b\\", ""},
     {"SOS", "\x1bXstring\x1b\\", ""},
     {"DCS C1 ST", "\x1bP$qm\xc2\x9cok", "ok"},
-    {"DCS cancelled", "\x1bP$qm\x1a" "ok", "ok"},
+    {"DCS cancelled",
+     "\x1bP$qm\x1a"
+     "ok",
+     "ok"},
     /* device status and attributes */
     {"CSI 6n", "a\x1b[6nb", "ab"},
     {"CSI 5n", "\x1b[5n", ""},
@@ -100,7 +112,10 @@ static const struct san_case cases[] = {
     {"DECLL", "\x1b[1q", ""},
     {"DECSCL", "\x1b[61\"p", ""},
     {"DECID", "\x1bZ", ""},
-    {"ENQ", "a\x05" "b", "ab"},
+    {"ENQ",
+     "a\x05"
+     "b",
+     "ab"},
     /* modes */
     {"mouse", "\x1b[?1000h\x1b[?1002h\x1b[?1003h\x1b[?1006h\x1b[?1015h\x1b[?9h", ""},
     {"focus", "\x1b[?1004h", ""},
@@ -111,13 +126,25 @@ static const struct san_case cases[] = {
     {"insert and lock", "\x1b[4;2h", "\x1b[4h"},
     {"mouse highlight", "\x1b[1;5;1;1;1T", ""},
     /* 8-bit controls */
-    {"8-bit CSI", "\x9b" "6n", "6n"},
-    {"8-bit OSC", "\x9d" "52;c;AA\x07", "52;c;AA"},
+    {"8-bit CSI",
+     "\x9b"
+     "6n",
+     "6n"},
+    {"8-bit OSC",
+     "\x9d"
+     "52;c;AA\x07",
+     "52;c;AA"},
     {"8-bit DCS", "\x90$qm\x9c", "$qm"},
-    {"C1 as U+009B", "\xc2\x9b" "6n", "6n"},
+    {"C1 as U+009B",
+     "\xc2\x9b"
+     "6n",
+     "6n"},
     {"C1 as U+0090", "\xc2\x90$qm", "$qm"},
     {"every raw C1", "\x80\x81\x85\x8d\x8e\x8f\x90\x96\x97\x98\x9a\x9b\x9c\x9d\x9e\x9f", ""},
-    {"overlong CSI", "\xe0\x82\x9b" "6n", FFFD "6n"},
+    {"overlong CSI",
+     "\xe0\x82\x9b"
+     "6n",
+     FFFD "6n"},
     {"S8C1T", "\x1b G", ""},
     {"ISO 2022 return", "\x1b%@", ""},
     {"select UTF-8", "\x1b%G", ""},
@@ -126,43 +153,68 @@ static const struct san_case cases[] = {
     {"SUB in CSI", "\x1b[6\x1an", "n"},
     {"ESC in CSI", "\x1b[6\x1b[31m", "\x1b[31m"},
     {"newline in CSI", "\x1b[1\n;31m", "\n\x1b[1;31m"},
-    {"C1 in CSI", "\x1b[6\x9b" "6n", "6n"},
+    {"C1 in CSI",
+     "\x1b[6\x9b"
+     "6n",
+     "6n"},
     {"huge parameter", "\x1b[99999b", ""},
     {"parameter after intermediate", "\x1b[1 2q", ""},
     {"private marker in the middle", "\x1b[1?25h", ""},
     {"stray ST", "\x1b\\", ""},
     {"ESC at the end", "abc\x1b", "abc"},
     /* other control bytes */
-    {"BEL NUL DEL", "a\x07\x00\x7f" "b", "ab"},
+    {"BEL NUL DEL",
+     "a\x07\x00\x7f"
+     "b",
+     "ab"},
     {"C0", "\x01\x02\x03\x04\x06\x10\x11\x12\x13\x14\x15\x16\x17\x19\x1c\x1d\x1e\x1f", ""},
     /* invalid UTF-8 */
-    {"0xFF", "a\xff" "b", "a" FFFD "b"},
+    {"0xFF",
+     "a\xff"
+     "b",
+     "a" FFFD "b"},
     {"cut character", "\xe2\x82x", FFFD "x"},
     {"overlong", "\xc0\xaf", FFFD FFFD},
     {"surrogate", "\xed\xa0\x80", FFFD FFFD},
     {"lone continuation", "\xa0", FFFD},
     /* ordinary output, unchanged */
-    {"SGR", "\x1b[0m\x1b[1;31mred\x1b[38;5;196mx\x1b[38;2;1;2;3mrgb\x1b[38:2::1:2:3mx\x1b[m",
+    {"SGR", "\x1b[0m\x1b[1;31mred\x1b[38;5;196mx\x1b[38;2;1;2;3mrgb\x1b[38:2::1:2:3mx\x1b[m", NULL},
+    {"cursor",
+     "\x1b[H\x1b[10;20H\x1b[A\x1b[5B\x1b[C\x1b[D\x1b[E\x1b[F\x1b[G\x1b[12d\x1b[5`"
+     "\x1b[3a\x1b[2e\x1b[5;5f\x1b[s\x1b[u\x1b"
+     "7\x1b"
+     "8\x1b[I\x1b[Z\x1b[3g\x1bH",
      NULL},
-    {"cursor", "\x1b[H\x1b[10;20H\x1b[A\x1b[5B\x1b[C\x1b[D\x1b[E\x1b[F\x1b[G\x1b[12d\x1b[5`"
-               "\x1b[3a\x1b[2e\x1b[5;5f\x1b[s\x1b[u\x1b" "7\x1b" "8\x1b[I\x1b[Z\x1b[3g\x1bH",
+    {"erase and edit",
+     "\x1b[2J\x1b[J\x1b[1J\x1b[K\x1b[1K\x1b[2K\x1b[3L\x1b[2M\x1b[4P\x1b[3@"
+     "\x1b[5X\x1b[2S\x1b[3T\x1b[2b\x1b[?1J\x1b[?2K",
      NULL},
-    {"erase and edit", "\x1b[2J\x1b[J\x1b[1J\x1b[K\x1b[1K\x1b[2K\x1b[3L\x1b[2M\x1b[4P\x1b[3@"
-                       "\x1b[5X\x1b[2S\x1b[3T\x1b[2b\x1b[?1J\x1b[?2K",
+    {"scrolling",
+     "\x1b[1;24r\x1b[r\x1b"
+     "D\x1b"
+     "E\x1bM",
      NULL},
-    {"scrolling", "\x1b[1;24r\x1b[r\x1b" "D\x1b" "E\x1bM", NULL},
-    {"modes", "\x1b[?25l\x1b[?25h\x1b[?1049h\x1b[?1h\x1b=\x1b[?7h\x1b[?1049l\x1b[?1l\x1b>"
-              "\x1b[4h\x1b[4l\x1b[?2026h\x1b[?2026l\x1b[?47h\x1b[?1047l\x1b[?12h\x1b[?5h\x1b[?6l",
+    {"modes",
+     "\x1b[?25l\x1b[?25h\x1b[?1049h\x1b[?1h\x1b=\x1b[?7h\x1b[?1049l\x1b[?1l\x1b>"
+     "\x1b[4h\x1b[4l\x1b[?2026h\x1b[?2026l\x1b[?47h\x1b[?1047l\x1b[?12h\x1b[?5h\x1b[?6l",
      NULL},
     {"cursor shape and soft reset", "\x1b[2 q\x1b[!p", NULL},
-    {"charsets", "\x1b(0lqqk\x1b(B\x1b)0\x0e" "abc\x0f\x1b*B\x1b+B\x1bn\x1bo\x1b#8\x1b#6", NULL},
-    {"reset", "\x1b" "c", NULL},
-    {"text", "h\xc3\xa9llo w\xc3\xb6rld \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80\r\n\tTab\b\x0b\x0c",
+    {"charsets",
+     "\x1b(0lqqk\x1b(B\x1b)0\x0e"
+     "abc\x0f\x1b*B\x1b+B\x1bn\x1bo\x1b#8\x1b#6",
+     NULL},
+    {"reset",
+     "\x1b"
+     "c",
+     NULL},
+    {"text",
+     "h\xc3\xa9llo w\xc3\xb6rld \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x98\x80\r\n\tTab\b\x0b\x0c",
      NULL},
     {"U+00A0 and up", "\xc2\xa0\xc2\xbf\xdf\xbf", NULL},
     {"ls --color", "\x1b[0m\x1b[01;34mbin\x1b[0m  \x1b[01;32mrun.sh\x1b[0m  notes.txt\r\n", NULL},
-    {"bash prompt", "\x1b]0;alice@web-1: ~\x07\x1b[01;32malice@web-1\x1b[00m:\x1b[01;34m~"
-                    "\x1b[00m$ ",
+    {"bash prompt",
+     "\x1b]0;alice@web-1: ~\x07\x1b[01;32malice@web-1\x1b[00m:\x1b[01;34m~"
+     "\x1b[00m$ ",
      NULL},
 };
 
@@ -273,12 +325,9 @@ static void test_endless(void **state)
     static const struct {
         const char *name, *start, *fill, *end;
     } kinds[] = {
-        {"OSC title", "\x1b]0;", "A", "\x07ok"},
-        {"OSC 52", "\x1b]52;c;", "QUFB", "\x1b\\ok"},
-        {"DCS", "\x1bP$q", "m", "\x1b\\ok"},
-        {"APC", "\x1b_G", "x", "\x1b\\ok"},
-        {"CSI parameters", "\x1b[", "1;", "mok"},
-        {"ESC intermediates", "\x1b", " ", "Fok"},
+        {"OSC title", "\x1b]0;", "A", "\x07ok"},  {"OSC 52", "\x1b]52;c;", "QUFB", "\x1b\\ok"},
+        {"DCS", "\x1bP$q", "m", "\x1b\\ok"},      {"APC", "\x1b_G", "x", "\x1b\\ok"},
+        {"CSI parameters", "\x1b[", "1;", "mok"}, {"ESC intermediates", "\x1b", " ", "Fok"},
     };
     char chunk[4096];
 
@@ -292,9 +341,8 @@ static void test_endless(void **state)
             chunk[i] = kinds[k].fill[i % f];
         }
         assert_int_equal(rec_sanitizer_new(&s), 0);
-        assert_int_equal(rec_sanitize(s, kinds[k].start, strlen(kinds[k].start), &out, &outlen,
-                                      &cap),
-                         0);
+        assert_int_equal(
+            rec_sanitize(s, kinds[k].start, strlen(kinds[k].start), &out, &outlen, &cap), 0);
         for (int i = 0; i < 256; i++) { /* 1 MiB */
             assert_int_equal(rec_sanitize(s, chunk, sizeof(chunk), &out, &outlen, &cap), 0);
         }
@@ -372,9 +420,8 @@ static void test_play_delay(void **state)
         {0, 1, -3, 0, 1},         /* negative speed: as recorded */
         {0, 1e9, 1, 0, 86400},    /* never more than a day */
         {0, 1, 1e-300, 0, 86400}, /* nor through a tiny speed */
-        {NAN, 1, 1, 0, 0},        {0, NAN, 1, 0, 0},
-        {0, 1, NAN, 0, 1},        {0, 3, 1, NAN, 3},
-        {0, INFINITY, 1, 0, 0},   {-INFINITY, 0, 1, 0, 0},
+        {NAN, 1, 1, 0, 0},        {0, NAN, 1, 0, 0},      {0, 1, NAN, 0, 1},
+        {0, 3, 1, NAN, 3},        {0, INFINITY, 1, 0, 0}, {-INFINITY, 0, 1, 0, 0},
         {0, 3, INFINITY, 0, 0},
     };
 
@@ -391,8 +438,8 @@ static void test_play_delay(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cases),       cmocka_unit_test(test_stream),
-        cmocka_unit_test(test_endless),     cmocka_unit_test(test_title_bound),
+        cmocka_unit_test(test_cases),         cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_endless),       cmocka_unit_test(test_title_bound),
         cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_play_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

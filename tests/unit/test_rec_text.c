@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Unit tests for recordings/text.c through rec_writer_set_text: the lines
+ * handed to the search index, with escape sequences, titles and DCS strings
+ * stripped, typed corrections applied, invalid UTF-8 replaced, long lines
+ * split between characters, the cap per stream, unrecorded input never
+ * indexed -- each case also cut at every position across two writes.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "recording.h"
+
+static const unsigned char key[REC_KEY_LEN] = "0123456789abcdef0123456789abcdef";
+
+struct rig {
+    struct rec_sink sink;
+    struct rec_mem *mem;
+    struct rec_writer *w;
+    char sha[REC_HEX_LEN + 1], hmac[REC_HEX_LEN + 1];
+};
+
+static struct timespec at_ms(long ms)
+{
+    struct timespec ts = {1000 + ms / 1000, (ms % 1000) * 1000000L};
+    return ts;
+}
+
+static void rig_open(struct rig *g, int record_input, size_t fail_after)
+{
+    struct rec_meta m;
+    struct timespec t0 = at_ms(0);
+    char err[256];
+
+    memset(g, 0, sizeof(*g));
+    memset(&m, 0, sizeof(m));
+    m.user = "alice";
+    m.target = "web-1";
+    m.login = "deploy";
+    m.record_input = record_input;
+    assert_int_equal(rec_sink_mem(&g->sink, &g->mem, fail_after), 0);
+    assert_int_equal(rec_writer_new(&g->sink, &m, key, &t0, &g->w, err, sizeof(err)), 0);
+}
+
+static void rig_close(struct rig *g)
+{
+    char err[256];
+
+    assert_int_equal(rec_writer_close(g->w, g->sha, g->hmac, err, sizeof(err)), 0);
+    g->w = NULL;
+}
+
+static void out(struct rig *g, long ms, const void *p, size_t n)
+{
+    struct timespec ts = at_ms(ms);
+    assert_int_equal(rec_writer_data(g->w, REC_STREAM_OUT, &ts, p, n), 0);
+}
+
+static void rig_free(struct rig *g)
+{
+    rec_writer_free(g->w);
+    rec_mem_free(g->mem);
+}
+
+/* ---- text for the search index ---- */
+
+struct lines {
+    char text[4096];
+    size_t n;
+    int count[2];
+    double last_ts;
+};
+
+static void collect(void *ctx, enum rec_stream s, double ts, const char *line, size_t len)
+{
+    struct lines *l = ctx;
+
+    assert_true(len > 0 && len <= 512);
+    assert_true(db_utf8_valid(line, len));
+    l->count[s]++;
+    l->last_ts = ts;
+    if (l->n + len + 4 < sizeof(l->text)) {
+        l->text[l->n++] = s == REC_STREAM_IN ? '<' : '>';
+        memcpy(l->text + l->n, line, len);
+        l->n += len;
+        l->text[l->n++] = '|';
+        l->text[l->n] = '\0';
+    }
+}
+
+struct text_case {
+    const char *name;
+    const char *out, *in;
+    size_t max;
+    const char *want;
+};
+
+static const struct text_case text_cases[] = {
+    {"lines", "one\r\ntwo\nthree", "", 1 << 20, ">one|>two|>three|"},
+    {"colours", "\x1b[01;34mdir\x1b[0m  file\r\n", "", 1 << 20, ">dir  file|"},
+    {"title and DCS", "\x1b]0;user@host: ~\x07$ \x1bP$qm\x1b\\ls\r\n", "", 1 << 20, ">$ ls|"},
+    {"typed input", "", "lss\x7f -l\rexit\r", 1 << 20, "<ls -l|<exit|"},
+    {"echo of a backspace", "lss\b \b\r\n", "", 1 << 20, ">ls|"},
+    {"invalid UTF-8",
+     "a\xff"
+     "b\xc2\x9b"
+     "c\r\n",
+     "", 1 << 20,
+     ">a\xef\xbf\xbd"
+     "bc|"},
+    {"cap", "0123456789\r\nabcdef\r\n", "", 13, ">0123456789|>abc|"},
+    {"blank lines", "\r\n  \r\n\tx\r\n", "", 1 << 20, "> x|"},
+    {"unfinished line at close", "prompt$ ", "", 1 << 20, ">prompt$ |"},
+};
+
+static void test_text_lines(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof(text_cases) / sizeof(text_cases[0]); k++) {
+        const struct text_case *c = &text_cases[k];
+        size_t no = strlen(c->out);
+
+        /* whole, then cut at every position */
+        for (size_t cut = 0; cut <= no; cut++) {
+            struct rig g;
+            struct lines l;
+            struct timespec ts = at_ms(1500);
+
+            memset(&l, 0, sizeof(l));
+            rig_open(&g, 1, 0);
+            rec_writer_set_text(g.w, collect, &l, c->max);
+            out(&g, 1000, c->out, cut);
+            out(&g, 1500, c->out + cut, no - cut);
+            assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, c->in, strlen(c->in)), 0);
+            rig_close(&g);
+            if (strcmp(l.text, c->want) != 0) {
+                fail_msg("%s (cut %zu): got \"%s\", want \"%s\"", c->name, cut, l.text, c->want);
+            }
+            rig_free(&g);
+        }
+    }
+}
+
+static void test_text_long_and_hidden(void **state)
+{
+    struct rig g;
+    struct lines l;
+    struct timespec ts = at_ms(10);
+    char line[1300];
+
+    (void)state;
+    memset(&l, 0, sizeof(l));
+    memset(line, 'x', sizeof(line));
+    memcpy(line + 510, "\xe2\x82\xac", 3); /* a character across the 512-byte split */
+    rig_open(&g, 0, 0);
+    rec_writer_set_text(g.w, collect, &l, 1 << 20);
+    out(&g, 10, line, sizeof(line));
+    out(&g, 20, "\r\n", 2);
+    assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, "secret\r", 7), 0);
+    rig_close(&g);
+    assert_int_equal(l.count[REC_STREAM_OUT], 3); /* 510 + 3... split on characters */
+    assert_int_equal(l.count[REC_STREAM_IN], 0);  /* input not recorded: not indexed */
+    assert_true(l.last_ts > 0.0099 && l.last_ts < 0.0101);
+    rig_free(&g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_lines),
+        cmocka_unit_test(test_text_long_and_hidden),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
