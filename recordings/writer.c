@@ -432,6 +432,11 @@ static int w_set_str(json_t *obj, const char *key, const char *s)
     return r;
 }
 
+static int w_clamp(int v, int def)
+{
+    return v < 1 ? def : v > 65535 ? 65535 : v;
+}
+
 static char *w_header(const struct rec_meta *m)
 {
     json_t *h = json_object(), *d = json_object(), *env = NULL;
@@ -440,9 +445,11 @@ static char *w_header(const struct rec_meta *m)
 
     if (!bad) {
         bad |= json_object_set_new(h, "version", json_integer(2));
-        bad |= json_object_set_new(h, "width", json_integer(m->width > 0 ? m->width : 80));
-        bad |= json_object_set_new(h, "height", json_integer(m->height > 0 ? m->height : 24));
-        bad |= json_object_set_new(h, "timestamp", json_integer(m->timestamp));
+        /* within what the reader accepts, whatever the client claimed */
+        bad |= json_object_set_new(h, "width", json_integer(w_clamp(m->width, 80)));
+        bad |= json_object_set_new(h, "height", json_integer(w_clamp(m->height, 24)));
+        bad |=
+            json_object_set_new(h, "timestamp", json_integer(m->timestamp > 0 ? m->timestamp : 0));
     }
     if (!bad && m->term != NULL) {
         env = json_object();
@@ -460,7 +467,7 @@ static char *w_header(const struct rec_meta *m)
         bad |= w_set_str(d, "user", m->user);
         bad |= w_set_str(d, "target", m->target);
         bad |= w_set_str(d, "login", m->login);
-        if (m->grant != 0) {
+        if (m->grant > 0) {
             bad |= json_object_set_new(d, "grant", json_integer(m->grant));
         }
         bad |= w_set_str(d, "kind", m->kind);

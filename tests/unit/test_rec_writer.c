@@ -235,6 +235,10 @@ static void test_header_defaults(void **state)
     m.target = "db-1";
     m.login = "postgres";
     m.command = "echo \xff\xfe\x01 done"; /* an exec command is whatever bytes were sent */
+    m.width = -5;
+    m.height = 70000;
+    m.timestamp = -1;
+    m.grant = -3;
     assert_int_equal(rec_sink_mem(&g.sink, &g.mem, 0), 0);
     assert_int_equal(rec_writer_new(&g.sink, &m, key, &t0, &g.w, err, sizeof(err)), 0);
     rig_close(&g);
@@ -245,7 +249,8 @@ static void test_header_defaults(void **state)
     assert_int_equal(rec_reader_open_buf(bytes, len, &r, err, sizeof(err)), 0);
     h = rec_reader_header(r);
     assert_int_equal(h->width, 80);
-    assert_int_equal(h->height, 24);
+    assert_int_equal(h->height, 65535);
+    assert_int_equal(h->timestamp, 0);
     assert_null(h->term);
     assert_null(h->session);
     assert_int_equal(h->grant, 0);
