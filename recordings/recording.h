@@ -68,7 +68,8 @@ struct rec_writer;
 /*
  * Writes the header at once.  key is the HMAC key (copied); start is the
  * monotonic time that event times are relative to.  The sink is owned by the
- * writer from here on.  Caller frees with rec_writer_close or rec_writer_free.
+ * writer from here on (closed by this call too when it fails).  Caller frees
+ * with rec_writer_close or rec_writer_free.
  */
 int rec_writer_new(const struct rec_sink *sink, const struct rec_meta *m,
                    const unsigned char key[REC_KEY_LEN], const struct timespec *start,
@@ -125,8 +126,8 @@ struct rec_header {
 
 struct rec_event {
     double time;        /* seconds from the start */
-    char code[4];       /* "o", "i", "r", "m", "bo", "bi", "c" (checkpoint) */
-    unsigned char *data; /* decoded bytes: o/i/bo/bi give the original bytes exactly */
+    char code[4];       /* "o", "i", "r", "m", "bo", "bi", "c" (checkpoint), "e" (end) */
+    unsigned char *data; /* decoded bytes: o/i/bo/bi give the original bytes exactly; NUL after */
     size_t len;
     int line;           /* 1-based line in the file */
 };
