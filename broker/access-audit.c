@@ -357,3 +357,49 @@ int access_session_end(struct store *s, const char *id, const char *user, long l
     }
     return store_commit(s, err, sizeof(err));
 }
+
+int access_sessions_reap(struct store *s, long long now, int (*alive)(long long pid), int *count)
+{
+    struct store_live *v = NULL;
+    size_t n = 0;
+    int rc, done = 0;
+
+    if (count != NULL) {
+        *count = 0;
+    }
+    if ((rc = store_session_list_live_pids(s, &v, &n)) != 0) {
+        return rc;
+    }
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        char object[STORE_SESSION_ID_LEN + 16], err[128];
+        json_t *d = NULL;
+
+        if (v[i].pid > 0 && alive(v[i].pid)) {
+            continue;
+        }
+        if ((rc = store_begin(s)) != 0) {
+            break;
+        }
+        /* its process is gone: nothing else will ever end this row */
+        rc = store_session_end(s, v[i].id, now, -1, NULL, NULL);
+        if (rc == 0) {
+            d = json_pack("{si ss sI}", "exit_status", -1, "reason",
+                          "the process serving the session ended without closing it", "pid",
+                          (json_int_t)v[i].pid);
+            snprintf(object, sizeof(object), "session %.*s", STORE_SESSION_ID_LEN, v[i].id);
+            rc = access_audit_dump(s, now, v[i].user, "session.end", object, d);
+        }
+        if (rc != 0) {
+            store_rollback(s);
+            break;
+        }
+        if ((rc = store_commit(s, err, sizeof(err))) == 0) {
+            done++;
+        }
+    }
+    free(v);
+    if (count != NULL) {
+        *count = done;
+    }
+    return rc;
+}

@@ -449,6 +449,8 @@ struct store_session {
     char reviewed_by[STORE_NAME_MAX + 1]; /* "" until reviewed */
     long long reviewed_at;
     char *review_note;                    /* owned; NULL until reviewed */
+    unsigned long long bytes_in, bytes_out; /* so far (updated about once a second) */
+    long long pid;                        /* the session child serving it (set by insert) */
 };
 /* Frees the owned strings of one session (not s itself). */
 void store_session_clear(struct store_session *s);
@@ -574,6 +576,14 @@ int store_session_terminate_get(struct store *s, const char *id, long long *at, 
                                 size_t bylen, char *reason, size_t reasonlen);
 int store_session_bytes(struct store *s, const char *id, unsigned long long in,
                         unsigned long long out);
+
+/* Live sessions (ended_at = 0) and the process serving each.  Caller frees with free(). */
+struct store_live {
+    char id[STORE_SESSION_ID_LEN + 1];
+    char user[STORE_NAME_MAX + 1];
+    long long pid;
+};
+int store_session_list_live_pids(struct store *s, struct store_live **out, size_t *n);
 
 /* One line of a session's text, for the search index. */
 struct store_text {
@@ -759,6 +769,12 @@ int access_session_end(struct store *s, const char *id, const char *user, long l
                        int exit_status, const char *sha256, const char *hmac);
 int access_audit_event(struct store *s, long long now, const char *actor, const char *event,
                        const char *object, struct json_t *details);
+/*
+ * Ends every live session whose serving process is gone (alive(pid) is 0):
+ * a session child killed with SIGKILL, or a crash.  Each ends with exit
+ * status -1 and its "session.end" audit row says why.  *count may be NULL.
+ */
+int access_sessions_reap(struct store *s, long long now, int (*alive)(long long pid), int *count);
 
 /*
  * May who reach target now, and as which login?  One check for

@@ -70,6 +70,7 @@ struct server {
     size_t nlfd;
     struct server_child *kids;
     size_t nkids, capkids;
+    int child_died; /* a child ended abnormally since the last sweep */
 };
 
 static volatile sig_atomic_t server_got_term, server_got_hup, server_got_chld;
@@ -186,19 +187,32 @@ static void server_reap(struct server *s)
                 log_msg(LOG_LVL_ERROR, "child.crash", "pid=%d signal=%d", (int)pid,
                         WTERMSIG(status));
             }
+            if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0) {
+                s->child_died = 1; /* its sessions may still read as live: sweep now */
+            }
             s->kids[i] = s->kids[--s->nkids];
             break;
         }
     }
 }
 
+enum server_job { SERVER_JOB_POLICY_OK, SERVER_JOB_POLICY_BAD, SERVER_JOB_SWEEP };
+
+static int server_pid_alive(long long pid)
+{
+    return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
 /*
  * The listener's short-lived store handle: opened for one job and closed
  * again, so that no database handle is ever inherited by a session child.
+ * The sweep expires requests and grants, and ends the sessions of children
+ * that died without closing them (SIGKILL, a crash).
  */
-static void server_store_job(struct server *s, const char *why, int ok, const char *detail)
+static void server_store_job(struct server *s, enum server_job job, const char *detail)
 {
     struct store *st = NULL;
+    struct access a;
     char err[256] = "";
     int n = 0;
 
@@ -206,16 +220,22 @@ static void server_store_job(struct server *s, const char *why, int ok, const ch
         log_msg(LOG_LVL_ERROR, "store.unavailable", "%s", err);
         return;
     }
-    if (why != NULL) {
-        access_audit_policy_load(st, (long long)time(NULL), s->cfg->policy_path, ok, detail);
-    } else {
-        struct access a;
-
+    switch (job) {
+    case SERVER_JOB_POLICY_OK:
+    case SERVER_JOB_POLICY_BAD:
+        access_audit_policy_load(st, (long long)time(NULL), s->cfg->policy_path,
+                                 job == SERVER_JOB_POLICY_OK, detail);
+        break;
+    case SERVER_JOB_SWEEP:
         memset(&a, 0, sizeof(a));
         a.store = st;
         if (access_expire(&a, (long long)time(NULL), &n) == 0 && n > 0) {
             log_msg(LOG_LVL_INFO, "access.expired", "%d request(s)/grant(s) expired", n);
         }
+        if (access_sessions_reap(st, (long long)time(NULL), server_pid_alive, &n) == 0 && n > 0) {
+            log_msg(LOG_LVL_WARN, "session.reaped", "%d session(s) of dead processes ended", n);
+        }
+        break;
     }
     store_close(st);
 }
@@ -232,10 +252,10 @@ static void server_reload(struct server *s)
             *nl = '\0';
         }
         log_msg(LOG_LVL_ERROR, "policy.reload_failed", "keeping the previous policy: %s", err);
-        server_store_job(s, "reload", 0, err);
+        server_store_job(s, SERVER_JOB_POLICY_BAD, err);
         return;
     }
-    server_store_job(s, "reload", 1, NULL);
+    server_store_job(s, SERVER_JOB_POLICY_OK, NULL);
     policy_free(s->policy);
     s->policy = np;
     log_msg(LOG_LVL_INFO, "policy.reload", "loaded %s (%zu targets, %zu rules)",
@@ -631,7 +651,8 @@ int server_run(const struct server_opts *o)
         goto out;
     }
     server_signals(&during_poll);
-    server_store_job(s, "start", 1, NULL);
+    server_store_job(s, SERVER_JOB_POLICY_OK, NULL);
+    server_store_job(s, SERVER_JOB_SWEEP, NULL);
     log_msg(LOG_LVL_INFO, "server.start", "drawbridge %s listening (%zu addresses), policy %s",
             DRAWBRIDGE_VERSION, s->nlfd, s->cfg->policy_path);
     while (!server_got_term) {
@@ -672,9 +693,10 @@ int server_run(const struct server_opts *o)
             break;
         }
         server_poll_kids(s, pf + s->nlfd, n - s->nlfd);
-        if (time(NULL) - last_sweep >= SERVER_SWEEP_S) {
+        if (time(NULL) - last_sweep >= SERVER_SWEEP_S || s->child_died) {
             last_sweep = time(NULL);
-            server_store_job(s, NULL, 0, NULL);
+            s->child_died = 0;
+            server_store_job(s, SERVER_JOB_SWEEP, NULL);
         }
         for (size_t i = 0; i < s->nlfd; i++) {
             if (pf[i].revents & POLLIN) {

@@ -43,6 +43,7 @@ enum store_stmt_id {
     ST_SESS_TERMINATE,
     ST_SESS_TERM_GET,
     ST_SESS_BYTES,
+    ST_SESS_LIVE_PIDS,
     ST_TEXT_INSERT,
     ST_TEXT_SEARCH,
     STORE_STMT_COUNT
@@ -60,7 +61,7 @@ enum store_stmt_id {
 #define STORE_SESS_COLUMNS                                                                         \
     "SELECT id, user, target, login, grant_id, kind, command, started_at, ended_at, "              \
     "exit_status, recording_path, sha256, hmac, review_required, reviewed_by, reviewed_at, "       \
-    "review_note FROM sessions"
+    "review_note, bytes_in, bytes_out, pid FROM sessions"
 
 struct store {
     sqlite3 *db;

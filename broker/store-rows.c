@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/random.h>
 
 #include "store-int.h"
@@ -538,6 +539,7 @@ int store_session_insert(struct store *s, struct store_session *row)
         sqlite3_bind_int64(st, 8, row->started_at);
         store_bind_opt(st, 9, row->recording_path);
         sqlite3_bind_int(st, 10, row->review_required ? 1 : 0);
+        sqlite3_bind_int64(st, 11, (sqlite3_int64)getpid());
         r = store_step_done(st);
         if (r != DB_ERR_EXISTS) {
             break;
@@ -622,6 +624,9 @@ static void store_sess_read(sqlite3_stmt *st, struct store_session *o)
     store_col_copy(st, 14, o->reviewed_by, sizeof(o->reviewed_by));
     o->reviewed_at = sqlite3_column_int64(st, 15);
     o->review_note = store_col_dup(st, 16);
+    o->bytes_in = (unsigned long long)sqlite3_column_int64(st, 17);
+    o->bytes_out = (unsigned long long)sqlite3_column_int64(st, 18);
+    o->pid = sqlite3_column_int64(st, 19);
 }
 
 int store_session_get(struct store *s, const char *id, struct store_session *out)
@@ -824,4 +829,44 @@ void store_text_free(struct store_text *v, size_t n)
         free((char *)v[i].line);
     }
     free(v);
+}
+
+int store_session_list_live_pids(struct store *s, struct store_live **out, size_t *n)
+{
+    sqlite3_stmt *st = s->stmt[ST_SESS_LIVE_PIDS];
+    struct store_live *v = NULL;
+    size_t k = 0, cap = 0;
+    int rc, r = 0;
+
+    *out = NULL;
+    *n = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct store_live *nv = realloc(v, ncap * sizeof(*nv));
+
+            if (nv == NULL) {
+                r = DB_ERR_NOMEM;
+                break;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        memset(&v[k], 0, sizeof(v[k]));
+        store_col_copy(st, 0, v[k].id, sizeof(v[k].id));
+        store_col_copy(st, 1, v[k].user, sizeof(v[k].user));
+        v[k].pid = sqlite3_column_int64(st, 2);
+        k++;
+    }
+    if (r == 0 && rc != SQLITE_DONE) {
+        r = store_rc(rc);
+    }
+    store_done(st);
+    if (r != 0) {
+        free(v);
+        return r;
+    }
+    *out = v;
+    *n = k;
+    return 0;
 }

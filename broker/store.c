@@ -97,6 +97,9 @@ static const char *const store_migrations[] = {
     "CREATE VIRTUAL TABLE session_text USING fts5(line, session UNINDEXED, stream UNINDEXED,"
     "  ts UNINDEXED, tokenize = 'trigram');"
     "PRAGMA user_version = 2;",
+    /* 3: the process serving a session, so that the sessions of a process that died can be ended */
+    "ALTER TABLE sessions ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;"
+    "PRAGMA user_version = 3;",
 };
 
 /* Indexed by enum store_stmt_id (store-int.h); the order must match. */
@@ -147,8 +150,8 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
     [ST_GRANT_STALE] = "SELECT id FROM grants WHERE status = 'active' AND ends_at <= ?1 "
                        "ORDER BY id",
     [ST_SESS_INSERT] = "INSERT INTO sessions (id, user, target, login, grant_id, kind, command, "
-                       "started_at, recording_path, review_required) VALUES (?1, ?2, ?3, ?4, "
-                       "?5, ?6, ?7, ?8, ?9, ?10)",
+                       "started_at, recording_path, review_required, pid) VALUES (?1, ?2, ?3, "
+                       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     [ST_SESS_END] = "UPDATE sessions SET ended_at = ?2, exit_status = ?3, sha256 = "
                     "coalesce(?4, sha256), hmac = coalesce(?5, hmac) WHERE id = ?1",
     [ST_SESS_SET_REC] = "UPDATE sessions SET recording_path = ?2 WHERE id = ?1",
@@ -159,6 +162,7 @@ static const char *const store_sql[STORE_STMT_COUNT] = {
                           "terminate_at = ?4 WHERE id = ?1 AND ended_at = 0 AND terminate_at = 0",
     [ST_SESS_TERM_GET] = "SELECT terminate_at, terminate_by, terminate_reason FROM sessions "
                          "WHERE id = ?1",
+    [ST_SESS_LIVE_PIDS] = "SELECT id, user, pid FROM sessions WHERE ended_at = 0 ORDER BY rowid",
     [ST_SESS_BYTES] = "UPDATE sessions SET bytes_in = ?2, bytes_out = ?3 WHERE id = ?1",
     [ST_TEXT_INSERT] = "INSERT INTO session_text (line, session, stream, ts) VALUES (?1, ?2, ?3, "
                        "?4)",

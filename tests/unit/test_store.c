@@ -113,7 +113,7 @@ static void test_open_settings(void **state)
     fx_query(f, "PRAGMA journal_mode", buf, sizeof(buf));
     assert_string_equal(buf, "wal");
     fx_query(f, "PRAGMA user_version", buf, sizeof(buf));
-    assert_string_equal(buf, "2");
+    assert_string_equal(buf, "3");
     fx_query(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'grants_live'",
              buf, sizeof(buf));
     assert_string_equal(buf, "1");
@@ -139,7 +139,7 @@ static void test_open_refusals(void **state)
     assert_int_equal(store_open(f->dir, &s, f->err, sizeof(f->err)), DB_ERR_INVALID);
     assert_null(s);
     assert_non_null(strstr(f->err, "newer"));
-    fx_query(f, "PRAGMA user_version = 2", buf, sizeof(buf));
+    fx_query(f, "PRAGMA user_version = 3", buf, sizeof(buf));
     /* No anchor key: refused, with the file named. */
     snprintf(path, sizeof(path), "%s/keys/recording.hmac", f->dir);
     assert_int_equal(unlink(path), 0);
@@ -573,7 +573,19 @@ static void test_sessions(void **state)
     store_sessions_free(NULL, 0);
 }
 
-/* Terminate requests, byte counts and the trigram text index. */
+static int reap_alive(long long pid)
+{
+    (void)pid;
+    return 1;
+}
+
+static int reap_dead(long long pid)
+{
+    (void)pid;
+    return 0;
+}
+
+/* Terminate requests, byte counts, the trigram text index, sessions of dead processes. */
 static void test_recording_rows(void **state)
 {
     struct fx *f = *state;
@@ -630,6 +642,28 @@ static void test_recording_rows(void **state)
     assert_int_equal(store_text_search(f->s, "nothing like this", 0, &hits, &n), 0);
     assert_int_equal(n, 0);
     store_text_free(hits, n);
+
+    /* A live session whose process is alive is left alone; a dead one is ended and audited. */
+    {
+        struct store_session got;
+        int count = -1;
+
+        assert_int_equal(store_session_get(f->s, row.id, &got), 0);
+        assert_int_equal(got.pid, (long long)getpid());
+        assert_int_equal(got.bytes_out, 2000);
+        store_session_clear(&got);
+        assert_int_equal(access_sessions_reap(f->s, T0 + 9, reap_alive, &count), 0);
+        assert_int_equal(count, 0);
+        assert_int_equal(access_sessions_reap(f->s, T0 + 10, reap_dead, &count), 0);
+        assert_int_equal(count, 1);
+        assert_int_equal(store_session_get(f->s, row.id, &got), 0);
+        assert_int_equal(got.ended_at, T0 + 10);
+        assert_int_equal(got.exit_status, -1);
+        store_session_clear(&got);
+        assert_int_equal(access_sessions_reap(f->s, T0 + 11, reap_dead, &count), 0);
+        assert_int_equal(count, 0);
+        assert_int_equal(store_audit_verify(f->s, NULL, f->err, sizeof(f->err)), 0);
+    }
 }
 
 int main(void)
