@@ -201,7 +201,7 @@ int rec_sanitize(struct rec_sanitizer *s, const void *in, size_t len, char **out
 double rec_play_delay(double prev, double t, double speed, double idle_limit);
 
 /*
- * ---- internal to recordings/ (codec.c, text.c, reader.c): not for callers ----
+ * ---- internal to recordings/ and its tests (codec.c, text.c, reader.c) ----
  */
 
 /* Input bytes per "o"/"i"/"bo"/"bi" event; larger writes become several events. */

@@ -102,9 +102,15 @@ static int read_all(const char *buf, size_t size)
     return rc == 0 && strcmp(last[0], "e") == 0 && strcmp(last[1], "c") == 0;
 }
 
+static char path[64];
+
+static void remove_file(void)
+{
+    unlink(path);
+}
+
 static void verify(const uint8_t *data, size_t size, int clean)
 {
-    static char path[64];
     static const char zeros[] = "0000000000000000000000000000000000000000000000000000000000000000";
     enum rec_verdict v;
     char why[400];
@@ -112,6 +118,7 @@ static void verify(const uint8_t *data, size_t size, int clean)
 
     if (path[0] == '\0') {
         snprintf(path, sizeof(path), "/tmp/fuzz_rec_reader.%d.cast", (int)getpid());
+        atexit(remove_file);
     }
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
