@@ -87,7 +87,7 @@ for round in 1 2 3 4 5 6 7 8; do
     # shellcheck disable=SC2086 # one word per pid
     kill -KILL $pids 2>/dev/null
     wait "$GW_PID" 2>/dev/null
-    kills=$((kills + $(echo $pids | wc -w)))
+    kills=$((kills + $(wc -w <<<"$pids")))
     started=0
     for attempt in 1 2 3 4 5; do
         if gw_start; then

@@ -71,7 +71,7 @@ case_ 1 'the comment is too long' "approve 1 --comment $big"
 huge=$(head -c 100000 /dev/zero | tr '\0' b)
 case_ 2 'line too long' "request web-1 --for 1h --reason $huge"
 for bytes in 'bad\xff\xfeutf' 'over\xc0\xaflong' 'surrogate\xed\xa0\x80' 'cut\xe2\x82'; do
-    case_ 1 'the reason is not valid UTF-8' "request web-1 --for 1h --reason $(printf "$bytes")"
+    case_ 1 'the reason is not valid UTF-8' "request web-1 --for 1h --reason $(printf '%b' "$bytes")"
 done
 case_ 2 'control character 0x1b' "request web-1 --for 1h --reason $(printf 'esc\x1b[31mred')"
 case_ 1 'the reason contains a control character' "request web-1 --for 1h --reason 'tab	in'"
@@ -114,7 +114,7 @@ expect_eq "notify_command got each reason as JSON text, unchanged ($out)" 0 "$rc
 
 # Give anything that might have run a moment, then look for its traces.
 sleep 1
-left=$(ls "$T" | grep '^pwned' || true)
+left=$(find "$T" -maxdepth 1 -name 'pwned*' -printf '%f ')
 expect_eq "no metacharacter ran anywhere: no pwned file" "" "$left"
 
 expect_verify_ok "drawbridge verify: the chain holds"

@@ -57,7 +57,7 @@ expect_no_session() {
     expect_ne "$what: an sftp session is refused" 0 "$rc"
 
     sleep 0.5
-    expect_eq "$what: nothing reached the target" "" "$(ls "$T/remote" | grep "^ran-$n-" || true)"
+    expect_eq "$what: nothing reached the target" "" "$(find "$T/remote" -maxdepth 1 -name "ran-$n-*" -printf '%f ')"
     expect_eq "$what: a recording.fail audit row for each refusal" 3 "$(($(fails) - before))"
     expect_eq "$what: no session is left open" 0 "$(open_sessions)"
 }
