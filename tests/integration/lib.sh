@@ -402,7 +402,7 @@ gw_reload_policy() {
     fi
     lines=$(wc -l <"$DIR/gw.log")
     kill -HUP "$GW_PID" || return 1
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         if tail -n +"$((lines + 1))" "$DIR/gw.log" | grep -q 'policy\.reload_failed'; then
             echo "the gateway refused the new policy" >&2
             return 1
