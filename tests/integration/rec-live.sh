@@ -35,10 +35,13 @@ expect_match "sessions --live lists the running session" "^$sid +alice +staging-
 run carol sessions --live --json
 expect_match "sessions --live --json: live: true" "\"id\": *\"$sid\".*\"live\": *true" "$OUT"
 
-# watch, with stdin kept open (EOF or q would stop it).
+# watch, with stdin kept open (EOF or q would stop it): a FIFO this shell
+# holds open for writing.
+mkfifo "$T/watch.in"
+exec 8<>"$T/watch.in"
 (
     rc=0
-    as carol watch "$sid" < <(exec sleep 60 >/dev/null 2>&1) >"$T/watch.out" 2>"$T/watch.err" || rc=$?
+    as carol watch "$sid" <"$T/watch.in" >"$T/watch.out" 2>"$T/watch.err" || rc=$?
     now_ms >"$T/watch.end"
     echo "$rc" >"$T/watch.rc"
 ) &
