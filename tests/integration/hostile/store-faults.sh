@@ -1,0 +1,147 @@
+#!/bin/bash
+# SPDX-License-Identifier: Apache-2.0
+# Another process holds SQLite's write lock on state_dir/drawbridge.db
+# (the sqlite3 shell inside BEGIN EXCLUSIVE), as a backup tool or a curious
+# operator might:
+#   - for 2 s, less than the store's 5 s busy timeout: a request, an
+#     approval and a login made meanwhile wait and then succeed;
+#   - for 9 s, more than it: they are refused with a clear one-line message
+#     (never a crash, never "database is locked" leaking as success), nothing
+#     is half-written, and everything works again once the lock is gone;
+#   - the chain verifies, and every state change a client was told about is
+#     in the store and the audit.
+# Runs in an environment of its own (it locks the store).
+# Depends on: store.c (busy timeout, BEGIN IMMEDIATE), access.c, session.c.
+# shellcheck source=../lib.sh
+. "$(dirname "$0")/../lib.sh"
+# shellcheck source=../jit-lib.sh
+. "$(dirname "$0")/../jit-lib.sh"
+# shellcheck source=lib-hostile.sh
+. "$(dirname "$0")/lib-hostile.sh"
+command -v sqlite3 >/dev/null || fail "the sqlite3 shell is missing (apt-get install sqlite3)"
+need_raw_client
+private_env
+T=$DIR/scratch
+mkdir -p "$T"
+DB=$DIR/state/drawbridge.db
+LOCKER=
+trap 'rc=$?; [ -n "$LOCKER" ] && kill_tree "$LOCKER"; env_down "$rc" || rc=1; exit $rc' EXIT
+
+# lock SECONDS: holds the write lock for SECONDS in the background; returns
+# once it is held.
+lock() {
+    rm -f "$T/locked" "$T/unlocked"
+    sqlite3 "$DB" >"$T/locker.out" 2>&1 <<EOF &
+.timeout 10000
+BEGIN EXCLUSIVE;
+.shell touch $T/locked
+.shell sleep $1
+COMMIT;
+.shell touch $T/unlocked
+EOF
+    LOCKER=$!
+    wait_until 15 test -e "$T/locked" || fail "sqlite3 could not take the lock: $(cat "$T/locker.out")"
+}
+unlocked() {
+    wait "$LOCKER" 2>/dev/null
+    LOCKER=
+    test -e "$T/unlocked" || fail "the locker did not commit: $(cat "$T/locker.out")"
+}
+
+# ---- a short lock: waited for ----
+request alice web-1 30m
+N1=$N
+lock 2
+t0=$(now_ms)
+run bob approve "$N1"
+ms=$(($(now_ms) - t0))
+expect_eq "approve during a 2 s lock succeeds (it waits)" 0 "$RC"
+expect_match "approve during a 2 s lock: approved" "^request $N1 approved" "$OUT"
+log "the approval waited $ms ms"
+run alice request web-1 --for 10m --reason "'during the short lock'"
+unlocked
+expect_eq "(a request right after the short lock)" 0 "$RC"
+expect_eq "request $N1 is approved in the store" approved "$(db_query "SELECT status FROM requests WHERE id = $N1")"
+expect_audit "the approval is in the audit" request.approve "request $N1" bob
+
+# ---- a long lock: refused, clearly ----
+request alice web-1 20m
+N2=$N
+# erin logs in before the lock and asks during it: the command itself meets
+# the lock (the clients below meet it at login already).
+RAWSSH_TIMEOUT=20 raw kex service auth-password:erin:erin-pw-2026 sleep:2 "exec:approve $N2" >"$T/raw-approve" 2>&1 &
+RAWPID=$!
+sleep 0.5
+lock 9
+pids=()
+run_bg() { # run_bg NAME WHO ARGS...: like run, in the background, into T/NAME.*
+    local name=$1
+    shift
+    (
+        rc=0
+        as "$@" </dev/null >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+        echo "$rc" >"$T/$name.rc"
+    ) &
+    pids+=($!)
+}
+t0=$(now_ms)
+run_bg approve erin approve "$N2"
+run_bg request alice request web-1 --for 15m --reason "'during the long lock'"
+run_bg login bob whoami
+run_bg keylogin alice whoami
+for p in "${pids[@]}"; do wait "$p"; done
+ms=$(($(now_ms) - t0))
+wait "$RAWPID"
+unlocked
+res=$(sed -n 's/^exec -> //p' "$T/raw-approve")
+case "$res" in
+*"status=0 "*) log "erin's approval during the 9 s lock went through after waiting: $res" ;;
+*"status=1 "*) NOCASE=1 expect_match "erin's approval during a 9 s lock is refused with one clear line" \
+    'stderr=drawbridge: [^\\]*(busy|locked|unavailable|try again)[^\\]*$' "$res" ;;
+*) weak store-lock-unclear "erin's approval on an open connection during a 9 s lock: $(cat "$T/raw-approve")" ;;
+esac
+# Each client is either served after waiting, refused by the command (exit
+# 1, one line) or refused at login (exit 255: a login needs its audit row,
+# which cannot be written either) with a message saying so.
+for name in approve request login keylogin; do
+    rc=$(cat "$T/$name.rc")
+    err=$(cat "$T/$name.err")
+    case "$rc" in
+    0) log "$name during the 9 s lock succeeded after waiting: $(head -n 1 "$T/$name.out")" ;;
+    1)
+        NOCASE=1 expect_match "$name during a 9 s lock: one clear line" '^drawbridge: .*(busy|locked|unavailable|try again)' "$err"
+        expect_eq "$name during a 9 s lock: one line only" 1 "$(printf '%s\n' "$err" | grep -c .)"
+        ;;
+    255) NOCASE=1 expect_match "$name during a 9 s lock: the login is refused with a message" \
+        'drawbridge: .*(store|audit).*(unavailable|busy).*try again' "$err" ;;
+    *) fail "$name during a 9 s lock: exit $rc: $err" ;;
+    esac
+done
+st=$(db_query "SELECT status FROM requests WHERE id = $N2")
+if [ "$(cat "$T/approve.rc")" = 0 ] || grep -q 'status=0 ' "$T/raw-approve"; then
+    expect_eq "request $N2: told approved, is approved" approved "$st"
+else
+    expect_eq "request $N2: refused approval left it pending" pending "$st"
+    expect_eq "request $N2: no decision row" 0 "$(db_query "SELECT count(*) FROM decisions WHERE request_id = $N2")"
+    expect_eq "request $N2: no grant" 0 "$(db_query "SELECT count(*) FROM grants WHERE id = $N2")"
+fi
+expect_lt "the four clients were answered within 9 s + 6 s (ms)" 15000 "$ms"
+gw_listener_alive
+
+# ---- afterwards ----
+if [ "$(db_query "SELECT status FROM requests WHERE id = $N2")" = pending ]; then
+    approve erin "$N2"
+    expect_match "erin approves $N2 once the lock is gone" "^request $N2 approved" "$OUT"
+fi
+out=$(gw_ssh alice+web-1 'echo reached-web-1' 2>&1) || fail "alice+web-1 with the grant: $out"
+expect_eq "alice reaches web-1 on her grant" reached-web-1 "$out"
+# every request the store has is in the audit, and the reverse
+reqs=$(db_query "SELECT id FROM requests ORDER BY id" | tr '\n' ' ')
+for id in $reqs; do
+    [ -n "$(audit_rows request.create "request $id")" ] || weak store-audit-mismatch "request $id has no request.create row"
+done
+pass "every request has its request.create row ($reqs)"
+expect_verify_ok "verify passes after the locks"
+gw_log_clean 1
+gw_still_serves
+hostile_finish
