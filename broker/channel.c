@@ -452,6 +452,54 @@ static int chan_session_row(struct chan *ch, const struct access_connect *ac, lo
     return 0;
 }
 
+/* The connection's target leg, made once; a failure is kept (and said) for every channel. */
+static int chan_upstream(struct conn *c, const struct access_connect *ac, long long now)
+{
+    char err[300] = "";
+
+    if (c->up != NULL) {
+        return 0;
+    }
+    if (c->up_failed) {
+        return DB_ERR_UPSTREAM;
+    }
+    if (upstream_connect(c, ac->target, ac->login, err, sizeof(err)) != 0) {
+        c->up_failed = 1;
+        snprintf(c->up_err, sizeof(c->up_err), "%s", err);
+        if (c->store != NULL) {
+            access_audit_event(c->store, now, c->user, "upstream.fail", ac->target->name, NULL);
+        }
+        return DB_ERR_UPSTREAM;
+    }
+    return 0;
+}
+
+/*
+ * Right after authentication as USER+TARGET, while the client is still
+ * opening its channel: if the user may reach the target now, make the target
+ * leg already, so that setup costs one round trip less.  A refusal does
+ * nothing here: the channel's own check says and audits it.
+ */
+void chan_preconnect(struct conn *c)
+{
+    struct access_connect ac;
+    struct policy_subject who;
+    long long now = (long long)time(NULL);
+    char err[300] = "";
+
+    if (c->target[0] == '\0' || c->up != NULL || c->up_failed || c->duser == NULL) {
+        return;
+    }
+    who.user = c->user;
+    who.groups = (const char *const *)c->duser->groups;
+    who.ngroups = c->duser->ngroups;
+    memset(&ac, 0, sizeof(ac));
+    if (access_connect_check(c->store != NULL ? &c->access : NULL, c->policy, &who, c->target, NULL,
+                             now, &ac, err, sizeof(err)) == 0) {
+        chan_upstream(c, &ac, now);
+    }
+}
+
 static void chan_start_target(struct chan *ch)
 {
     struct conn *c = ch->conn;
@@ -479,20 +527,9 @@ static void chan_start_target(struct chan *ch)
                   c->tgt->name, c->up_login);
         return;
     }
-    if (c->up == NULL) {
-        if (c->up_failed) {
-            chan_fail(ch, 255, "drawbridge: %s", c->up_err);
-            return;
-        }
-        if (upstream_connect(c, ac.target, ac.login, err, sizeof(err)) != 0) {
-            c->up_failed = 1;
-            snprintf(c->up_err, sizeof(c->up_err), "%s", err);
-            if (c->store != NULL) {
-                access_audit_event(c->store, now, c->user, "upstream.fail", ch->target, NULL);
-            }
-            chan_fail(ch, 255, "drawbridge: %s", err);
-            return;
-        }
+    if (chan_upstream(c, &ac, now) != 0) {
+        chan_fail(ch, 255, "drawbridge: %s", c->up_err);
+        return;
     }
     if (c->store == NULL || chan_session_row(ch, &ac, now) != 0) {
         chan_fail(ch, 1, "drawbridge: cannot record this session in the audit; refusing");

@@ -103,6 +103,7 @@ struct conn {
     const struct policy_target *tgt;
     char up_login[72];
     int up_failed;        /* connect failed once: later channels fail fast */
+    int preconnected;     /* chan_preconnect ran */
     char up_err[320];
 
     /* the just-in-time state: opened after fork, one per connection */
@@ -121,6 +122,7 @@ struct conn {
 /* channel.c */
 ssh_channel chan_open_cb(ssh_session session, void *userdata);
 void chan_run_all(struct conn *c, int *progress);
+void chan_preconnect(struct conn *c);
 int chan_count_live(const struct conn *c);
 void chan_free_all(struct conn *c);
 void chan_fail(struct chan *ch, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -404,6 +404,10 @@ static int session_loop(struct conn *c)
             }
             continue;
         }
+        if (!c->preconnected) {
+            c->preconnected = 1;
+            chan_preconnect(c);
+        }
         if (time(NULL) != c->last_check) {
             c->last_check = time(NULL);
             chan_check_grants(c, (long long)c->last_check);
