@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "conn.h"
 #include "recording.h"
 
@@ -517,7 +519,11 @@ static void chan_start_target(struct chan *ch)
                              sizeof(err)) != 0) {
         log_msg(LOG_LVL_WARN, "access.denied", "user=%s target=%s %s", c->user, ch->target, err);
         if (c->store != NULL && ac.target != NULL) {
-            access_audit_event(c->store, now, c->user, "access.refused", ch->target, NULL);
+            json_t *d = json_pack("{ss ss ss}", "action", "session", "reason", err, "peer",
+                                  c->peer != NULL ? c->peer : "");
+
+            access_audit_event(c->store, now, c->user, "access.refused", ch->target, d);
+            json_decref(d);
         }
         chan_fail(ch, 1, "drawbridge: %s", err[0] ? err : "access to this target is not allowed");
         return;
