@@ -11,7 +11,7 @@
 # session.c (auth attempt counting).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
-export GW_LIMITS="{max_startups: 4, max_startups_per_source: 2, login_grace: 6s, max_auth_tries: 3}"
+export GW_LIMITS="{max_startups: 4, max_startups_per_source: 2, login_grace: 6s, max_auth_tries: 3, slow_after_failures: 100000}"
 private_env
 
 probe() { "$PY" "$LIB_DIR/tcpprobe.py" "$@"; }
