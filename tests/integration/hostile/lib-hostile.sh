@@ -102,6 +102,11 @@ gw_children() {
     pgrep -P "$GW_PID" 2>/dev/null || true
 }
 
+# True when the listener has no child left.
+gw_no_children() {
+    [ -z "$(gw_children)" ]
+}
+
 # No sanitizer report, crash or assertion in the gateway's log since line $1.
 gw_log_clean() {
     local from=${1:-1} bad
