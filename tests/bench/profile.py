@@ -13,6 +13,8 @@ benchmark's environment (bench.env); prints a plain-text report.
              relayed and the sizes of socket reads and writes
   transfer   the session child during an sftp download of incompressible
              data: time by library and how much the store grew
+  memory     PSS of idle interactive session children, by mapping, and the
+             binary's largest static data
   setup      `ssh gw true` phases from the gateway's own log (no tracing),
              then one traced connection: phases from its syscalls and the
              stalls where a second small write waited for a delayed ACK
@@ -84,10 +86,13 @@ def stop(p):
 
 CRYPTO_SIGS = [
     ("SHA-256 (SHA-NI)", re.compile(r"\bsha256(rnds2|msg1|msg2)\b")),
-    ("SHA-256/512 (AVX)", re.compile(r"\brorx\b")),
+    ("SHA-256/512 (AVX/BMI2)", re.compile(r"\brorx\b")),
     ("AES-GCM (VAES/CLMUL)", re.compile(r"\b(vaesenc|aesenc|vpclmul|pclmul)")),
     ("Poly1305 (IFMA/AVX)", re.compile(r"\b(vpmadd52|vpmuludq|mulx)")),
     ("ChaCha20 (AVX)", re.compile(r"\b(vprold|vprotd|vpshufb)\b")),
+    # no SIMD (as under valgrind): the rotates give the algorithm away
+    ("SHA-256 (scalar)", re.compile(r"\bror\s")),
+    ("ChaCha20 (scalar)", re.compile(r"\brol\s")),
 ]
 
 
@@ -365,6 +370,55 @@ def section_transfer(args):
     say("")
 
 
+# ---- memory of an idle session ---------------------------------------------------------
+
+def smaps_breakdown(pid):
+    rows, cur = [], None
+    with open("/proc/%d/smaps" % pid) as f:
+        for line in f:
+            if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                fs = line.split()
+                cur = {"range": fs[0], "name": fs[5] if len(fs) > 5 else "[anon]", "pss": 0, "dirty": 0}
+                rows.append(cur)
+            elif line.startswith("Pss:"):
+                cur["pss"] = int(line.split()[1])
+            elif line.startswith("Private_Dirty:"):
+                cur["dirty"] = int(line.split()[1])
+    return rows
+
+
+def section_memory(args):
+    n = args.mem_sessions
+    say("== memory: %d idle interactive sessions through the gateway ==" % n)
+    clients = []
+    try:
+        if not bench.open_sessions("gw", clients, n, 16, 120):
+            say("could not open the sessions")
+            return
+        bench.drain(clients, 3)
+        pids = bench.gw_session_pids()
+        per = [bench.pss_kib(p) or 0 for p in pids]
+        say("PSS per session child: median %.0f KiB (min %d, max %d) over %d children" % (
+            statistics.median(per), min(per), max(per), len(per)))
+        pid = pids[len(pids) // 2]
+        agg = collections.defaultdict(lambda: [0, 0])
+        for r in smaps_breakdown(pid):
+            k = os.path.basename(r["name"]) if r["name"].startswith("/") else r["name"]
+            agg[k][0] += r["pss"]
+            agg[k][1] += r["dirty"]
+        say("one child (pid %d), PSS by mapping (KiB; private dirty in brackets):" % pid)
+        for k, (pss, dirty) in sorted(agg.items(), key=lambda x: -x[1][0])[:10]:
+            say("  %6d (%6d)  %s" % (pss, dirty, k))
+        r = run(["nm", "-S", "--size-sort", "-C", os.environ["DRAWBRIDGE_BIN"]])
+        big = [l.split() for l in r.stdout.splitlines() if len(l.split()) == 4 and l.split()[2] in "bBdD"]
+        say("largest static data of the binary (zero-filled pages count once written):")
+        for addr, size, kind, name in big[-5:][::-1]:
+            say("  %7d KiB  %s (%s)" % (int(size, 16) // 1024, name, "bss" if kind in "bB" else "data"))
+    finally:
+        bench.close_sessions("gw", clients)
+    say("")
+
+
 # ---- connection setup --------------------------------------------------------------------
 
 LOG_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z drawbridge\[(\d+)\] \w+ (\S+)")
@@ -578,8 +632,17 @@ def section_callgrind(args):
     r = run(["callgrind_annotate", "--inclusive=no", biggest], timeout=300)
     say("callgrind_annotate (self instructions), %s:" % os.path.basename(biggest))
     k = 0
+    lib = libcrypto_path()
     for line in r.stdout.splitlines():
         if re.match(r"^\s*[\d,]+ \(\s*[\d.]+%\)", line):
+            m = re.search(r"\?\?\?:0x([0-9a-f]+) \[\S*libcrypto", line)
+            if m and lib:
+                # no symbols: name the algorithm by the instructions at the function
+                a = int(m.group(1), 16)
+                d = run(["objdump", "-d", "--no-show-raw-insn", "--start-address=%d" % a,
+                         "--stop-address=%d" % (a + 2048), lib]).stdout
+                name = next((label for label, rx in CRYPTO_SIGS if rx.search(d)), "libcrypto")
+                line = line.replace("???:0x" + m.group(1), "libcrypto %s @0x%s" % (name, m.group(1)))
             say("  " + line.strip()[:150])
             k += 1
             if k >= 25:
@@ -590,7 +653,8 @@ def section_callgrind(args):
 
 def main():
     ap = argparse.ArgumentParser(prog="tests/bench/profile")
-    ap.add_argument("--only", default="stream,syscalls,transfer,setup")
+    ap.add_argument("--only", default="stream,syscalls,transfer,memory,setup")
+    ap.add_argument("--mem-sessions", type=int, default=20)
     ap.add_argument("--secs", type=int, default=4)
     ap.add_argument("--freq", type=int, default=999)
     ap.add_argument("--transfer-mib", type=int, default=256)
@@ -611,6 +675,8 @@ def main():
         section_syscalls(args)
     if "transfer" in only:
         section_transfer(args)
+    if "memory" in only:
+        section_memory(args)
     if "setup" in only:
         section_setup(args)
     if args.callgrind or not have_perf:
