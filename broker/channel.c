@@ -328,6 +328,36 @@ static void chan_cb_up_exit_status(ssh_session s, ssh_channel channel, int statu
     (void)s;
     (void)channel;
     ch->exit_status = status;
+    ch->conn->wake = 1;
+}
+
+/*
+ * Data, EOF and close can arrive while the loop polls one channel (libssh
+ * handles every packet of the session then, for any channel): these only
+ * note that the loop must look again before it sleeps.  Data is left where
+ * it is (0 consumed); the pumps read it with the window in mind.
+ */
+static int chan_cb_wake_data(ssh_session s, ssh_channel channel, void *data, uint32_t len,
+                             int is_stderr, void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    (void)data;
+    (void)len;
+    (void)is_stderr;
+    ch->conn->wake = 1;
+    return 0;
+}
+
+static void chan_cb_wake(ssh_session s, ssh_channel channel, void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    ch->conn->wake = 1;
 }
 
 static void chan_cb_up_exit_signal(ssh_session s, ssh_channel channel, const char *sig, int core,
@@ -343,6 +373,7 @@ static void chan_cb_up_exit_signal(ssh_session s, ssh_channel channel, const cha
         ch->exit_signal = strndup(sig, 16);
         ch->exit_core = core;
     }
+    ch->conn->wake = 1;
 }
 
 ssh_channel chan_open_cb(ssh_session session, void *userdata)
@@ -385,6 +416,9 @@ ssh_channel chan_open_cb(ssh_session session, void *userdata)
     ch->down_cb.channel_subsystem_request_function = chan_cb_subsystem;
     ch->down_cb.channel_env_request_function = chan_cb_env;
     ch->down_cb.channel_signal_function = chan_cb_signal;
+    ch->down_cb.channel_data_function = chan_cb_wake_data;
+    ch->down_cb.channel_eof_function = chan_cb_wake;
+    ch->down_cb.channel_close_function = chan_cb_wake;
     ssh_callbacks_init(&ch->down_cb);
     ssh_set_channel_callbacks(ch->down, &ch->down_cb);
     c->chans[slot] = ch;
@@ -551,6 +585,9 @@ static void chan_start_target(struct chan *ch)
     ch->up_cb.userdata = ch;
     ch->up_cb.channel_exit_status_function = chan_cb_up_exit_status;
     ch->up_cb.channel_exit_signal_function = chan_cb_up_exit_signal;
+    ch->up_cb.channel_data_function = chan_cb_wake_data;
+    ch->up_cb.channel_eof_function = chan_cb_wake;
+    ch->up_cb.channel_close_function = chan_cb_wake;
     ssh_callbacks_init(&ch->up_cb);
     if (upstream_open_channel(c, ch, err, sizeof(err)) != 0) {
         chan_fail(ch, 255, "drawbridge: %s", err);

@@ -112,6 +112,7 @@ struct conn {
     struct access_notify notify;
     time_t last_check;    /* grants of live channels re-checked every second */
     long long next_due_ms; /* the earliest job step due (monotonic ms); LLONG_MAX: none */
+    int wake;             /* a channel callback saw something arrive: pump again before sleeping */
 
     struct chan *chans[CONN_CHANNELS_MAX];
     unsigned next_chan_id;

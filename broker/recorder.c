@@ -43,7 +43,8 @@ struct rec_slot {
 struct recorder {
     struct conn *c;
     unsigned char key[REC_KEY_LEN];
-    struct rec_slot slots[CONN_CHANNELS_MAX];
+    /* allocated while a channel is recorded: most connections have one, many have none */
+    struct rec_slot *slots[CONN_CHANNELS_MAX];
 };
 
 static struct recorder recorder_state;
@@ -51,11 +52,33 @@ static struct recorder recorder_state;
 static struct rec_slot *recorder_slot(struct recorder *r, unsigned id)
 {
     for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
-        if (r->slots[i].id == id) {
-            return &r->slots[i];
+        if (r->slots[i] != NULL && r->slots[i]->id == id) {
+            return r->slots[i];
         }
     }
     return NULL;
+}
+
+/* A fresh, zeroed slot, or NULL when every channel is already recorded or memory is short. */
+static struct rec_slot *recorder_slot_new(struct recorder *r)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        if (r->slots[i] == NULL) {
+            r->slots[i] = calloc(1, sizeof(*r->slots[i]));
+            return r->slots[i];
+        }
+    }
+    return NULL;
+}
+
+static void recorder_slot_free(struct recorder *r, struct rec_slot *sl)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        if (r->slots[i] == sl) {
+            r->slots[i] = NULL;
+        }
+    }
+    free(sl);
 }
 
 static void recorder_flush_text(struct rec_slot *sl)
@@ -194,13 +217,12 @@ static int recorder_open(void *ctx, const struct relay_chan_info *ci, const stru
     if (ci->session == NULL) {
         return 0; /* the gateway's own shell: its commands are in the audit */
     }
-    sl = recorder_slot(r, 0);
+    sl = recorder_slot_new(r);
     if (sl == NULL || recorder_dir(r->c->cfg, dir, sizeof(dir)) != 0) {
         db_errf(err, sizeof(err), "cannot create the recordings directory under %s",
                 r->c->cfg->state_dir);
         goto out;
     }
-    memset(sl, 0, sizeof(*sl));
     sl->r = r;
     snprintf(sl->session, sizeof(sl->session), "%s", ci->session);
     snprintf(sl->path, sizeof(sl->path), "%s/%s.cast", dir, ci->session);
@@ -255,7 +277,7 @@ out:
         if (sl != NULL) {
             rec_writer_free(sl->w);
             free(sl->sftp);
-            memset(sl, 0, sizeof(*sl));
+            recorder_slot_free(r, sl);
         }
     }
     return rc;
@@ -367,7 +389,7 @@ static void recorder_close(void *ctx, unsigned id, int exit_status, const char *
     if (sl->r->c->store != NULL) {
         store_session_bytes(sl->r->c->store, sl->session, sl->in, sl->out);
     }
-    memset(sl, 0, sizeof(*sl));
+    recorder_slot_free(sl->r, sl);
 }
 
 int recorder_init(struct conn *c, struct relay_hook *h, char *err, size_t errlen)

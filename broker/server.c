@@ -20,6 +20,7 @@
 #include <pwd.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -377,13 +378,15 @@ static void server_accept(struct server *s, int lfd)
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     char src[INET6_ADDRSTRLEN] = "?", peer[INET6_ADDRSTRLEN + 8];
-    int fd, port = 0, total, per, pipefd[2], delay;
+    int fd, port = 0, total, per, pipefd[2], delay, one = 1;
     pid_t pid;
 
     fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
     if (fd < 0) {
         return;
     }
+    /* keystrokes and small protocol messages must not wait for Nagle */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (ss.ss_family == AF_INET) {
         struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 

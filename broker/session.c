@@ -25,6 +25,9 @@
 
 #include "conn.h"
 
+/* The longest the loop sleeps: the grants and terminate requests are checked once a second. */
+#define SESSION_IDLE_MS 500
+
 static volatile sig_atomic_t session_stop;
 
 static void session_on_term(int sig)
@@ -363,19 +366,22 @@ static void session_free(struct conn *c)
     }
 }
 
-/* How long the next poll may sleep: until a job step is due, at most 200 ms. */
+/*
+ * How long the next poll may sleep: until a job step is due, else until the
+ * next once-a-second check.  Packets wake it at once.
+ */
 static int session_timeout(const struct conn *c)
 {
     struct timespec ts;
     long long now_ms, wait;
 
     if (c->next_due_ms == LLONG_MAX) {
-        return 200;
+        return SESSION_IDLE_MS;
     }
     clock_gettime(CLOCK_MONOTONIC, &ts);
     now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     wait = c->next_due_ms - now_ms;
-    return wait <= 0 ? 0 : wait > 200 ? 200 : (int)wait;
+    return wait <= 0 ? 0 : wait > SESSION_IDLE_MS ? SESSION_IDLE_MS : (int)wait;
 }
 
 /* The loop: poll both legs, pump every channel, enforce deadlines. */
@@ -416,8 +422,9 @@ static int session_loop(struct conn *c)
         c->next_due_ms = LLONG_MAX;
         do {
             progress = 0;
+            c->wake = 0;
             chan_run_all(c, &progress);
-        } while (progress);
+        } while (progress || c->wake);
         if (!ssh_is_connected(c->down)) {
             break;
         }
