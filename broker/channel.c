@@ -351,6 +351,16 @@ static int chan_cb_wake_data(ssh_session s, ssh_channel channel, void *data, uin
     return 0;
 }
 
+/* libssh answers nothing for this request: it is refused by never opening agent channels. */
+static void chan_cb_agent(ssh_session s, ssh_channel channel, void *ud)
+{
+    struct chan *ch = ud;
+
+    (void)s;
+    (void)channel;
+    session_refused(ch->conn, "agent forwarding");
+}
+
 static void chan_cb_wake(ssh_session s, ssh_channel channel, void *ud)
 {
     struct chan *ch = ud;
@@ -416,6 +426,7 @@ ssh_channel chan_open_cb(ssh_session session, void *userdata)
     ch->down_cb.channel_subsystem_request_function = chan_cb_subsystem;
     ch->down_cb.channel_env_request_function = chan_cb_env;
     ch->down_cb.channel_signal_function = chan_cb_signal;
+    ch->down_cb.channel_auth_agent_req_function = chan_cb_agent;
     ch->down_cb.channel_data_function = chan_cb_wake_data;
     ch->down_cb.channel_eof_function = chan_cb_wake;
     ch->down_cb.channel_close_function = chan_cb_wake;
@@ -492,6 +503,7 @@ static int chan_session_row(struct chan *ch, const struct access_connect *ac, lo
 static int chan_upstream(struct conn *c, const struct access_connect *ac, long long now)
 {
     char err[300] = "";
+    int r;
 
     if (c->up != NULL) {
         return 0;
@@ -499,11 +511,18 @@ static int chan_upstream(struct conn *c, const struct access_connect *ac, long l
     if (c->up_failed) {
         return DB_ERR_UPSTREAM;
     }
-    if (upstream_connect(c, ac->target, ac->login, err, sizeof(err)) != 0) {
+    if ((r = upstream_connect(c, ac->target, ac->login, err, sizeof(err))) != 0) {
         c->up_failed = 1;
+        c->up_hostkey_mismatch = r == DB_ERR_HOSTKEY;
         snprintf(c->up_err, sizeof(c->up_err), "%s", err);
         if (c->store != NULL) {
-            access_audit_event(c->store, now, c->user, "upstream.fail", ac->target->name, NULL);
+            json_t *d = json_pack("{ss ss}", "error", err, "address", ac->target->address);
+
+            access_audit_event(c->store, now, c->user,
+                               c->up_hostkey_mismatch ? "upstream.hostkey_mismatch"
+                                                      : "upstream.fail",
+                               ac->target->name, d);
+            json_decref(d);
         }
         return DB_ERR_UPSTREAM;
     }
@@ -629,31 +648,48 @@ static void chan_notice(struct chan *ch, const char *fmt, ...)
 }
 
 /*
- * Once a second for an open channel: let the recorder flush (a failure ends
- * the session), and honour a reviewer's terminate request.
+ * A few times a second for every open channel: let the recorder flush, so
+ * that a crash loses at most about a second of it; a failure ends the session.
  */
-static int chan_tick(struct chan *ch)
+void chan_tick_recordings(struct conn *c)
+{
+    struct relay_hook *h = &c->hook;
+    struct timespec ts;
+
+    if (h->tick == NULL) {
+        return;
+    }
+    chan_now(&ts);
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        struct chan *ch = c->chans[i];
+
+        if (ch == NULL || ch->state != CHAN_OPEN || !ch->hook_open ||
+            h->tick(h->ctx, ch->id, &ts) == 0) {
+            continue;
+        }
+        if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
+            ssh_channel_close(ch->up);
+        }
+        chan_fail(ch, 255, "%sdrawbridge: the recording cannot be written; session ended",
+                  ch->has_pty ? "\r\n" : "");
+    }
+}
+
+/* Once a second: has a reviewer asked this session to end?  1 when it was ended. */
+static int chan_check_terminate(struct chan *ch)
 {
     struct relay_hook *h = &ch->conn->hook;
     struct timespec ts;
     char by[STORE_NAME_MAX + 1] = "", reason[STORE_TEXT_MAX + 1] = "";
     long long at = 0;
 
-    chan_now(&ts);
-    if (ch->hook_open && h->tick != NULL && h->tick(h->ctx, ch->id, &ts) != 0) {
-        if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
-            ssh_channel_close(ch->up);
-        }
-        chan_fail(ch, 255, "%sdrawbridge: the recording cannot be written; session ended",
-                  ch->has_pty ? "\r\n" : "");
-        return 1;
-    }
     if (ch->session_id[0] == '\0' || ch->conn->store == NULL ||
         store_session_terminate_get(ch->conn->store, ch->session_id, &at, by, sizeof(by), reason,
                                     sizeof(reason)) != 0 ||
         at == 0) {
         return 0;
     }
+    chan_now(&ts);
     log_msg(LOG_LVL_INFO, "session.terminated", "user=%s target=%s session=%s by=%s",
             ch->conn->user, ch->target, ch->session_id, by);
     if (h->note != NULL && ch->hook_open) {
@@ -680,8 +716,7 @@ void chan_check_grants(struct conn *c, long long now)
         if (ch == NULL || ch->state != CHAN_OPEN) {
             continue;
         }
-        if (chan_tick(ch) != 0 || ch->state != CHAN_OPEN || ch->grant_id == 0 ||
-            c->store == NULL) {
+        if (chan_check_terminate(ch) != 0 || ch->grant_id == 0 || c->store == NULL) {
             continue;
         }
         r = access_grant_status(c->store, ch->grant_id, now, &g);

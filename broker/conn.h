@@ -22,6 +22,8 @@
 #define CONN_READ_MAX (4u * 1024 * 1024)
 /* A closing channel waits this long for the engineer to take what is queued. */
 #define CONN_CLOSE_GRACE_S 3
+/* How often the recorder is given a chance to flush (it flushes at most once a second). */
+#define CONN_TICK_MS 250
 
 enum chan_kind { CHAN_KIND_NONE, CHAN_KIND_SHELL, CHAN_KIND_EXEC, CHAN_KIND_SUBSYSTEM };
 
@@ -103,7 +105,9 @@ struct conn {
     const struct policy_target *tgt;
     char up_login[72];
     int up_failed;        /* connect failed once: later channels fail fast */
+    int up_hostkey_mismatch; /* ... because the target's host key was not the pinned one */
     int preconnected;     /* chan_preconnect ran */
+    int refusals;         /* forwarding and the like refused on this connection */
     char up_err[320];
 
     /* the just-in-time state: opened after fork, one per connection */
@@ -113,12 +117,16 @@ struct conn {
     time_t last_check;    /* grants of live channels re-checked every second */
     long long next_due_ms; /* the earliest job step due (monotonic ms); LLONG_MAX: none */
     int wake;             /* a channel callback saw something arrive: pump again before sleeping */
+    long long next_tick_ms; /* the next chan_tick_recordings (monotonic ms) */
 
     struct chan *chans[CONN_CHANNELS_MAX];
     unsigned next_chan_id;
     unsigned nchan_total;
     struct relay_hook hook;
 };
+
+/* session.c */
+void session_refused(struct conn *c, const char *what);
 
 /* channel.c */
 ssh_channel chan_open_cb(ssh_session session, void *userdata);
@@ -127,8 +135,13 @@ void chan_preconnect(struct conn *c);
 int chan_count_live(const struct conn *c);
 void chan_free_all(struct conn *c);
 void chan_fail(struct chan *ch, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Re-checks every live target channel's grant; ends those whose grant ended. */
+/*
+ * Once a second: re-checks every live target channel's grant and terminate
+ * requests; ends those whose grant ended or that a reviewer terminated.
+ */
 void chan_check_grants(struct conn *c, long long now);
+/* Every CONN_TICK_MS: the recorder's flushes. */
+void chan_tick_recordings(struct conn *c);
 
 /* upstream.c */
 int upstream_connect(struct conn *c, const struct policy_target *t, const char *login, char *err,

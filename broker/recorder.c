@@ -38,6 +38,7 @@ struct rec_slot {
     size_t nlines;
     unsigned long long in, out;
     struct timespec now; /* of the event being recorded (for sftp markers) */
+    time_t store_at;     /* monotonic second of the last index and byte-count update */
 };
 
 struct recorder {
@@ -349,6 +350,11 @@ static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
     if (rec_writer_tick(sl->w, ts) != 0) {
         return recorder_fail(sl, "flushing the recording");
     }
+    /* the index and the byte counts: once a second is plenty */
+    if (ts->tv_sec == sl->store_at) {
+        return 0;
+    }
+    sl->store_at = ts->tv_sec;
     recorder_flush_text(sl);
     if (sl->r->c->store != NULL) {
         store_session_bytes(sl->r->c->store, sl->session, sl->in, sl->out);

@@ -373,6 +373,47 @@ static int server_fail_delay_ms(struct server *s, const char *src)
     return score > SERVER_FAIL_DELAY_MAX_MS ? SERVER_FAIL_DELAY_MAX_MS : (int)score;
 }
 
+/*
+ * All startup slots are taken.  So that a few addresses holding silent
+ * connections cannot lock everyone else out, a newcomer from an address
+ * holding fewer unauthenticated connections than the busiest one takes the
+ * busiest one's oldest slot.  0 when a slot was freed.
+ */
+static int server_evict(struct server *s, const char *src, int per)
+{
+    const char *busiest = NULL;
+    int most = 0;
+    size_t oldest = (size_t)-1;
+
+    for (size_t i = 0; i < s->nkids; i++) {
+        int n = 0;
+
+        if (s->kids[i].authed) {
+            continue;
+        }
+        server_count(s, s->kids[i].src, &(int){0}, &n);
+        if (n > most) {
+            most = n;
+            busiest = s->kids[i].src;
+        }
+    }
+    if (busiest == NULL || strcmp(busiest, src) == 0 || per + 1 >= most) {
+        return DB_ERR_BUSY;
+    }
+    for (size_t i = 0; i < s->nkids; i++) {
+        if (!s->kids[i].authed && strcmp(s->kids[i].src, busiest) == 0 &&
+            (oldest == (size_t)-1 || s->kids[i].started < s->kids[oldest].started)) {
+            oldest = i;
+        }
+    }
+    log_msg(LOG_LVL_WARN, "conn.evicted", "peer=%s holds %d unauthenticated connections; "
+            "its oldest makes room for %s", busiest, most, src);
+    kill(s->kids[oldest].pid, SIGKILL);
+    /* counted as authenticated no more: it is gone as soon as it is reaped */
+    s->kids[oldest].authed = 1;
+    return 0;
+}
+
 static void server_accept(struct server *s, int lfd)
 {
     struct sockaddr_storage ss;
@@ -400,7 +441,8 @@ static void server_accept(struct server *s, int lfd)
     }
     snprintf(peer, sizeof(peer), "%s:%d", src, port);
     server_count(s, src, &total, &per);
-    if (total >= s->cfg->limits.max_startups || per >= s->cfg->limits.max_startups_per_source) {
+    if (per >= s->cfg->limits.max_startups_per_source ||
+        (total >= s->cfg->limits.max_startups && server_evict(s, src, per) != 0)) {
         log_msg(LOG_LVL_WARN, "conn.refused", "peer=%s unauthenticated=%d from_source=%d", peer,
                 total, per);
         close(fd);

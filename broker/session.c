@@ -27,6 +27,8 @@
 
 /* The longest the loop sleeps: the grants and terminate requests are checked once a second. */
 #define SESSION_IDLE_MS 500
+/* Refused requests audited one by one per connection; the rest are counted. */
+#define SESSION_REFUSALS_AUDITED 16
 
 static volatile sig_atomic_t session_stop;
 
@@ -270,9 +272,13 @@ static int session_auth_none(ssh_session s, const char *login, void *ud)
 }
 
 /* Logs and audits something the gateway refuses on an authenticated connection. */
-static void session_refused(struct conn *c, const char *what)
+void session_refused(struct conn *c, const char *what)
 {
     log_msg(LOG_LVL_WARN, "request.refused", "user=%s %s is not allowed", c->user, what);
+    /* each kind of refusal is audited; a flood of them adds one summary at the end */
+    if (++c->refusals > SESSION_REFUSALS_AUDITED) {
+        return;
+    }
     if (c->authenticated && c->store != NULL) {
         json_t *d = json_pack("{ss ss}", "what", what, "peer", c->peer);
 
@@ -303,8 +309,11 @@ static int session_message(ssh_session s, ssh_message m, void *ud)
                                                                 : "channel type");
         break;
     case SSH_REQUEST_GLOBAL:
-        session_refused(c, sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ? "remote forwarding"
-                                                                   : "global request");
+        /* keepalive@openssh.com and friends are no attempt at anything: refuse quietly */
+        if (sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD ||
+            sub == SSH_GLOBAL_REQUEST_CANCEL_TCPIP_FORWARD) {
+            session_refused(c, "remote forwarding");
+        }
         break;
     case SSH_REQUEST_CHANNEL:
         if (sub == SSH_CHANNEL_REQUEST_X11) {
@@ -370,17 +379,26 @@ static void session_free(struct conn *c)
  * How long the next poll may sleep: until a job step is due, else until the
  * next once-a-second check.  Packets wake it at once.
  */
-static int session_timeout(const struct conn *c)
+static long long session_now_ms(void)
 {
     struct timespec ts;
-    long long now_ms, wait;
 
-    if (c->next_due_ms == LLONG_MAX) {
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int session_timeout(const struct conn *c)
+{
+    long long due = c->next_due_ms, wait;
+
+    /* with channels open, the recorder's next flush chance is a deadline too */
+    if (c->authenticated && chan_count_live(c) > 0 && c->next_tick_ms < due) {
+        due = c->next_tick_ms;
+    }
+    if (due == LLONG_MAX) {
         return SESSION_IDLE_MS;
     }
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    wait = c->next_due_ms - now_ms;
+    wait = due - session_now_ms();
     return wait <= 0 ? 0 : wait > SESSION_IDLE_MS ? SESSION_IDLE_MS : (int)wait;
 }
 
@@ -395,6 +413,22 @@ static int session_loop(struct conn *c)
         rc = ssh_event_dopoll(c->ev, session_timeout(c));
         if (rc == SSH_ERROR && !ssh_is_connected(c->down)) {
             break;
+        }
+        if (ssh_get_status(c->down) & SSH_CLOSED_ERROR) {
+            /* a protocol violation or a fatal error: libssh stopped serving; so do we */
+            log_msg(LOG_LVL_WARN, "conn.error", "login=%s %s", c->login,
+                    ssh_get_error(c->down));
+            if (c->store != NULL && c->authenticated) {
+                json_t *d = json_pack("{ss}", "error", ssh_get_error(c->down));
+
+                access_audit_event(c->store, (long long)time(NULL), c->user, "conn.error",
+                                   c->target[0] ? c->target : "gateway", d);
+                json_decref(d);
+            }
+            break;
+        }
+        if (ssh_get_status(c->down) & SSH_CLOSED) {
+            break; /* the engineer's client went away */
         }
         if (!c->authenticated) {
             if (c->dir_down || c->auth_failures >= c->cfg->limits.max_auth_tries) {
@@ -413,6 +447,10 @@ static int session_loop(struct conn *c)
         if (!c->preconnected) {
             c->preconnected = 1;
             chan_preconnect(c);
+        }
+        if (session_now_ms() >= c->next_tick_ms) {
+            c->next_tick_ms = session_now_ms() + CONN_TICK_MS;
+            chan_tick_recordings(c);
         }
         if (time(NULL) != c->last_check) {
             c->last_check = time(NULL);
@@ -514,6 +552,14 @@ out:
     if (c->authenticated) {
         log_msg(LOG_LVL_INFO, "conn.end", "user=%s target=%s", c->user,
                 c->target[0] ? c->target : "-");
+    }
+    if (c->refusals > SESSION_REFUSALS_AUDITED && c->store != NULL) {
+        json_t *d = json_pack("{ss si}", "what", "requests refused on this connection",
+                              "count", c->refusals);
+
+        access_audit_event(c->store, (long long)time(NULL), c->user, "forwarding.refused",
+                           c->target[0] ? c->target : "gateway", d);
+        json_decref(d);
     }
     session_free(c);
     return r;
