@@ -47,6 +47,7 @@ static int cfg_fail(struct cparse *c, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    db_oneline(msg);
     db_errf(c->err, c->errlen, "%s:%d: %s", c->name, line, msg);
     return DB_ERR_INVALID;
 }

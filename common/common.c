@@ -132,6 +132,15 @@ void db_format_duration(long long seconds, char *buf, size_t buflen)
 #undef DB_APPEND
 }
 
+void db_oneline(char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) {
+            *s = '?';
+        }
+    }
+}
+
 void db_wipe(void *p, size_t len)
 {
     volatile unsigned char *v = p;

@@ -49,6 +49,13 @@ int db_parse_duration(const char *s, long long *out_seconds);
 /* Formats seconds as "1h30m", "45s"... into buf. */
 void db_format_duration(long long seconds, char *buf, size_t buflen);
 
+/*
+ * Makes s safe as one line of a message: control bytes (and DEL) become '?',
+ * so text quoted from a file or a network peer cannot add lines or send
+ * terminal escapes.
+ */
+void db_oneline(char *s);
+
 /* Overwrites len bytes in a way the compiler may not optimise away. */
 void db_wipe(void *p, size_t len);
 

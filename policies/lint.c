@@ -65,6 +65,7 @@ static void lint_add(struct lint *l, int line, const char *fmt, ...)
     if (n < 0) {
         return;
     }
+    db_oneline(msg);
     l->v[l->n].line = line > 0 ? line : 1;
     l->v[l->n].seq = l->n;
     l->v[l->n].msg = msg;

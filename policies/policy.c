@@ -37,6 +37,7 @@ static int pp_fail(struct pparse *c, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    db_oneline(msg);
     db_errf(c->err, c->errlen, "%s:%d: %s", c->name, line, msg);
     return DB_ERR_INVALID;
 }

@@ -50,6 +50,7 @@ static int ytree_fail(struct ytree_builder *b, int line, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    db_oneline(msg);
     db_errf(b->err, b->errlen, "%s:%d: %s", b->name, line, msg);
     return DB_ERR_INVALID;
 }
