@@ -24,7 +24,7 @@
 #include "conn.h"
 #include "recording.h"
 
-#define RECORDER_TEXT_MAX (16u * 1024 * 1024) /* indexed text per stream and session */
+#define RECORDER_TEXT_MAX (4u * 1024 * 1024) /* bytes read for the index, per stream and session */
 #define RECORDER_LINES_MAX 1024               /* lines held before a forced index write */
 
 struct rec_slot {
@@ -248,7 +248,10 @@ static int recorder_open(void *ctx, const struct relay_chan_info *ci, const stru
     if ((rc = rec_writer_new(&sink, &m, r->key, ts, &sl->w, err, sizeof(err))) != 0) {
         goto out;
     }
-    rec_writer_set_text(sl->w, recorder_text, sl, RECORDER_TEXT_MAX);
+    /* A subsystem (sftp) carries files, not a terminal: nothing in it reads as lines. */
+    if (strcmp(ci->kind, "subsystem") != 0) {
+        rec_writer_set_text(sl->w, recorder_text, sl, RECORDER_TEXT_MAX);
+    }
     if (r->c->store != NULL && store_session_set_recording(r->c->store, ci->session, sl->path) != 0) {
         db_errf(err, sizeof(err), "cannot note the recording in the store");
         rc = DB_ERR_IO;
@@ -269,10 +272,11 @@ out:
     if (rc != 0) {
         log_msg(LOG_LVL_ERROR, "recording.fail", "session=%s %s", ci->session, err);
         if (r->c->store != NULL) {
-            json_t *d = json_pack("{ss}", "error", err);
+            json_t *d = json_pack("{ss ss ss}", "error", err, "session", ci->session, "result",
+                                  "session refused: it cannot be recorded");
 
             access_audit_event(r->c->store, (long long)time(NULL), ci->user, "recording.fail",
-                               ci->session, d);
+                               ci->target, d);
             json_decref(d);
         }
         if (sl != NULL) {

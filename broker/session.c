@@ -414,6 +414,10 @@ static int session_loop(struct conn *c)
         if (rc == SSH_ERROR && !ssh_is_connected(c->down)) {
             break;
         }
+        if ((ssh_get_status(c->down) & SSH_CLOSED_ERROR) &&
+            strncmp(ssh_get_error(c->down), "Received SSH_MSG_DISCONNECT", 27) == 0) {
+            break; /* the client said goodbye; libssh reports that as an error too */
+        }
         if (ssh_get_status(c->down) & SSH_CLOSED_ERROR) {
             /* a protocol violation or a fatal error: libssh stopped serving; so do we */
             log_msg(LOG_LVL_WARN, "conn.error", "login=%s %s", c->login,

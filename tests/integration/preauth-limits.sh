@@ -30,10 +30,29 @@ probe hold 2 127.0.0.1 "$GW_PORT" --source 127.0.0.2 --seconds 4 >"$DIR/hold2" &
 h2=$!
 for _ in $(seq 1 50); do grep -q held "$DIR/hold2" && break; sleep 0.1; done
 sleep 0.3
-rc=0
-out=$(gw_ssh alice -b 127.0.0.3 whoami 2>&1) || rc=$?
-expect_ne "with max_startups (4) reached, a fifth source is not served" 0 "$rc"
+# All four slots are held by two sources: a newcomer from a third source
+# takes the oldest slot of a busiest source, so that a few addresses holding
+# silent connections cannot lock everyone else out.
+out=$(gw_ssh alice -b 127.0.0.3 whoami 2>&1) || fail "a third source was locked out by two: $out"
+expect_match "with max_startups reached by two sources, a third source is still served" \
+    '^user:[[:space:]]+alice' "$out"
+expect_match "the gateway made room by evicting the busiest source's oldest connection" \
+    'conn.evicted' "$(cat "$DIR/gw.log")"
 wait "$h1" "$h2"
+sleep 0.5
+# Four sources with one slot each: nobody is busier than a newcomer, so a
+# fifth source is refused (max_startups is a hard limit then).
+holders=()
+for src in 127.0.0.1 127.0.0.2 127.0.0.3 127.0.0.4; do
+    probe hold 1 127.0.0.1 "$GW_PORT" --source "$src" --seconds 4 >"$DIR/hold-$src" &
+    holders+=($!)
+    for _ in $(seq 1 50); do grep -q held "$DIR/hold-$src" && break; sleep 0.1; done
+done
+sleep 0.3
+rc=0
+out=$(gw_ssh alice -b 127.0.0.5 whoami 2>&1) || rc=$?
+expect_ne "with max_startups (4) reached by four sources, a fifth source is not served" 0 "$rc"
+wait "${holders[@]}"
 sleep 0.5
 out=$(gw_ssh alice -b 127.0.0.1 whoami 2>&1) || fail "login refused after the held connections closed: $out"
 expect_match "logins work again once the held connections are gone" '^user:[[:space:]]+alice' "$out"
