@@ -6,9 +6,10 @@
  * Private Use code point), its inverse, standard base64 for "bo"/"bi"
  * events, and lowercase hex for checkpoints.
  *
- * rec_esc_json is on the relay's hot path: runs of plain ASCII are copied
- * eight bytes at a time, and everything else is one table look-up or one
- * UTF-8 sequence check per character.
+ * rec_esc_json and rec_b64_encode are on the relay's hot path: runs of
+ * plain ASCII are copied eight bytes at a time, everything else is one table
+ * look-up or one UTF-8 sequence check per character, and base64 turns three
+ * bytes into four characters with two look-ups in a table of pairs.
  */
 #include "recording.h"
 
@@ -223,52 +224,85 @@ char *rec_pua_string(const char *s, size_t len)
     return out != NULL ? out : raw;
 }
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/*
+ * base64 by pairs: one 4096-entry table gives the two characters of each
+ * 12 bits, so three bytes become four characters with two look-ups and no
+ * work per 6-bit group.  The table is built by the compiler (8 KiB).
+ */
+#define B64_CHAR(v)                                                                                \
+    ((char)((v) < 26    ? 'A' + (v)                                                                \
+            : (v) < 52  ? 'a' + (v)-26                                                             \
+            : (v) < 62  ? '0' + (v)-52                                                             \
+            : (v) == 62 ? '+'                                                                      \
+                        : '/'))
+#define B64_P(i)                                                                                   \
+    {                                                                                              \
+        B64_CHAR((i) >> 6), B64_CHAR((i)&63)                                                       \
+    }
+#define B64_P4(i) B64_P(i), B64_P((i) + 1), B64_P((i) + 2), B64_P((i) + 3)
+#define B64_P16(i) B64_P4(i), B64_P4((i) + 4), B64_P4((i) + 8), B64_P4((i) + 12)
+#define B64_P64(i) B64_P16(i), B64_P16((i) + 16), B64_P16((i) + 32), B64_P16((i) + 48)
+#define B64_P256(i) B64_P64(i), B64_P64((i) + 64), B64_P64((i) + 128), B64_P64((i) + 192)
+#define B64_P1024(i) B64_P256(i), B64_P256((i) + 256), B64_P256((i) + 512), B64_P256((i) + 768)
+
+static const char b64_pair[4096][2] = {B64_P1024(0), B64_P1024(1024), B64_P1024(2048),
+                                       B64_P1024(3072)};
 
 size_t rec_b64_encode(const unsigned char *in, size_t len, char *out)
 {
     size_t i = 0, o = 0;
 
-    for (; len - i >= 3; i += 3) {
+    /* six bytes a step: one 48-bit value, four pairs */
+    for (; len - i >= 6; i += 6, o += 8) {
+        uint64_t v = (uint64_t)in[i] << 40 | (uint64_t)in[i + 1] << 32 | (uint64_t)in[i + 2] << 24 |
+                     (uint64_t)in[i + 3] << 16 | (uint64_t)in[i + 4] << 8 | in[i + 5];
+
+        memcpy(out + o, b64_pair[v >> 36], 2);
+        memcpy(out + o + 2, b64_pair[(v >> 24) & 4095], 2);
+        memcpy(out + o + 4, b64_pair[(v >> 12) & 4095], 2);
+        memcpy(out + o + 6, b64_pair[v & 4095], 2);
+    }
+    if (len - i >= 3) {
         uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
 
-        out[o++] = b64[v >> 18];
-        out[o++] = b64[(v >> 12) & 63];
-        out[o++] = b64[(v >> 6) & 63];
-        out[o++] = b64[v & 63];
+        memcpy(out + o, b64_pair[v >> 12], 2);
+        memcpy(out + o + 2, b64_pair[v & 4095], 2);
+        i += 3;
+        o += 4;
     }
     if (len - i == 1) {
-        out[o++] = b64[in[i] >> 2];
-        out[o++] = b64[(in[i] & 3) << 4];
-        out[o++] = '=';
-        out[o++] = '=';
+        memcpy(out + o, b64_pair[(unsigned)in[i] << 4], 2);
+        out[o + 2] = '=';
+        out[o + 3] = '=';
+        o += 4;
     } else if (len - i == 2) {
-        out[o++] = b64[in[i] >> 2];
-        out[o++] = b64[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
-        out[o++] = b64[(in[i + 1] & 15) << 2];
-        out[o++] = '=';
+        unsigned v = (unsigned)in[i] << 8 | in[i + 1];
+
+        memcpy(out + o, b64_pair[v >> 4], 2);
+        out[o + 2] = B64_CHAR((v & 15) << 2);
+        out[o + 3] = '=';
+        o += 4;
     }
     return o;
 }
 
+/* The value of each base64 character, 64 for any other byte. */
+#define B64_V(c)                                                                                   \
+    ((unsigned char)((c) >= 'A' && (c) <= 'Z'   ? (c) - 'A'                                        \
+                     : (c) >= 'a' && (c) <= 'z' ? (c) - 'a' + 26                                   \
+                     : (c) >= '0' && (c) <= '9' ? (c) - '0' + 52                                   \
+                     : (c) == '+'               ? 62                                               \
+                     : (c) == '/'               ? 63                                               \
+                                                : 64))
+#define B64_V4(c) B64_V(c), B64_V((c) + 1), B64_V((c) + 2), B64_V((c) + 3)
+#define B64_V16(c) B64_V4(c), B64_V4((c) + 4), B64_V4((c) + 8), B64_V4((c) + 12)
+#define B64_V64(c) B64_V16(c), B64_V16((c) + 16), B64_V16((c) + 32), B64_V16((c) + 48)
+
+static const unsigned char b64_val_tab[256] = {B64_V64(0), B64_V64(64), B64_V64(128), B64_V64(192)};
+
 static int b64_val(unsigned char c)
 {
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '+') {
-        return 62;
-    }
-    if (c == '/') {
-        return 63;
-    }
-    return -1;
+    return b64_val_tab[c] < 64 ? b64_val_tab[c] : -1;
 }
 
 int rec_b64_decode(const char *in, size_t len, unsigned char *out, size_t *outlen)
