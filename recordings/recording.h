@@ -101,10 +101,13 @@ void rec_writer_stats(const struct rec_writer *w, unsigned long long *raw,
 
 /*
  * Text for the search index: the writer calls fn with each completed line of
- * output or input, escape sequences and control bytes stripped, invalid
- * UTF-8 replaced by U+FFFD, at most 512 bytes (longer lines are split), and
- * ts the time of the line's last byte relative to the start, in seconds.
- * At most max_bytes in total per stream (then it stops).  NULL fn: none.
+ * the output or input it writes as text events ("o"/"i"; never what goes in
+ * "bo"/"bi"), escape sequences and control bytes stripped, invalid UTF-8
+ * replaced by U+FFFD, at most 512 bytes (longer lines are split), and ts the
+ * time of the event that holds the line's last character, in seconds from
+ * the start.  Each stream stops after max_bytes of recorded bytes have been
+ * read for it, and never hands over more than max_bytes of text.  NULL fn
+ * (the default): no text, at no cost.
  */
 typedef void (*rec_text_fn)(void *ctx, enum rec_stream s, double ts, const char *line,
                             size_t len);
@@ -234,6 +237,8 @@ struct rec_text;
 struct rec_text *rec_text_new(rec_text_fn fn, void *ctx, size_t max_bytes);
 void rec_text_feed(struct rec_text *t, enum rec_stream s, double ts, const unsigned char *buf,
                    size_t len);
+/* Bytes of s were left out (written as binary): ends the line and any sequence begun. */
+void rec_text_break(struct rec_text *t, enum rec_stream s);
 /* Hands over what is left of each stream's current line. */
 void rec_text_finish(struct rec_text *t, double ts);
 void rec_text_free(struct rec_text *t);

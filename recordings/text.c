@@ -8,9 +8,17 @@
  * splits like output does).  Backspace and DEL take back the last character,
  * which turns "lss<DEL>" and the echoed "s\b \b" into what was meant.
  * Invalid UTF-8 and C1 controls become U+FFFD and nothing, so every line is
- * valid UTF-8.  Lines longer than TEXT_LINE_MAX bytes are split, and each
- * stream stops after max_bytes.  All of it survives being cut anywhere by
- * the writes it comes in.
+ * valid UTF-8.  Lines longer than TEXT_LINE_MAX bytes are split.  Each
+ * stream stops once it has been given max_bytes (the bytes it read, not the
+ * text it made: a stream of NULs or escape sequences costs its share too),
+ * and it never hands over more than max_bytes of text.  All of it survives
+ * being cut anywhere by the writes it comes in.
+ *
+ * The writer feeds it the bytes of text events only; plain text takes the
+ * fast way: eight bytes are checked at a time for anything but printable
+ * ASCII, and runs of printable ASCII and whole UTF-8 characters are copied
+ * to the line as they are.  Only escape sequences and controls go byte by
+ * byte through the state machine.
  */
 #include "recording.h"
 
@@ -33,8 +41,9 @@ struct t_stream {
     size_t nu8;
     char line[TEXT_LINE_MAX];
     size_t len;
-    double ts; /* of the line's last character */
-    size_t total;
+    double ts;    /* of the line's last character */
+    size_t total; /* text handed over */
+    size_t fed;   /* bytes read */
     int stopped;
 };
 
@@ -202,40 +211,146 @@ static void t_byte(struct rec_text *t, enum rec_stream s, double ts, unsigned ch
     }
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* The length of the run of printable ASCII (0x20..0x7E) at p. */
+static inline size_t t_printable(const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+
+    while (len - i >= 8) {
+        uint64_t x;
+
+        memcpy(&x, p + i, 8);
+        /* a byte below 0x20, or above 0x7E */
+        if ((((x - ONES * 0x20) & ~x) | ((x + ONES * 0x01) | x)) & HIGH) {
+            break;
+        }
+        i += 8;
+    }
+    while (i < len && p[i] >= 0x20 && p[i] < 0x7F) {
+        i++;
+    }
+    return i;
+}
+
+/* Appends p[0..n) (whole characters) to the line, emitting it as it fills. */
+static void t_copy(struct rec_text *t, enum rec_stream s, double ts, const unsigned char *p,
+                   size_t n)
+{
+    struct t_stream *st = &t->st[s];
+
+    while (n > 0 && !st->stopped) {
+        size_t k = n < TEXT_LINE_MAX - st->len ? n : TEXT_LINE_MAX - st->len;
+
+        if (k < n) {
+            /* the line fills: cut between characters */
+            while (k > 0 && (p[k] & 0xC0) == 0x80) {
+                k--;
+            }
+        }
+        if (k == 0) {
+            t_emit(t, s);
+            continue;
+        }
+        memcpy(st->line + st->len, p, k);
+        st->len += k;
+        st->ts = ts;
+        p += k;
+        n -= k;
+    }
+}
+
+/*
+ * In the ground state with no character begun: takes printable ASCII and
+ * whole UTF-8 characters from buf[i..len) straight to the line; returns
+ * where the first byte that needs the state machine is.
+ */
+static size_t t_text_run(struct rec_text *t, enum rec_stream s, double ts, const unsigned char *buf,
+                         size_t i, size_t len)
+{
+    while (i < len) {
+        size_t j = i + t_printable(buf + i, len - i);
+        int k;
+
+        /* then the UTF-8 characters that follow, as long as they are printable */
+        while (j < len && buf[j] >= 0x80 && (k = rec_utf8_len(buf + j, len - j)) > 1 &&
+               !(buf[j] == 0xC2 && buf[j + 1] < 0xA0)) {
+            j += (size_t)k;
+            j += t_printable(buf + j, len - j);
+        }
+        if (j == i) {
+            break;
+        }
+        t_copy(t, s, ts, buf + i, j - i);
+        i = j;
+    }
+    return i;
+}
+
 void rec_text_feed(struct rec_text *t, enum rec_stream s, double ts, const unsigned char *buf,
                    size_t len)
 {
+    struct t_stream *st;
+    int last = 0;
+
     if (t == NULL || t->st[s].stopped) {
         return;
     }
-    for (size_t i = 0; i < len && !t->st[s].stopped; i++) {
-        struct t_stream *st = &t->st[s];
-
+    st = &t->st[s];
+    if (len >= t->max - st->fed) {
+        len = t->max - st->fed;
+        last = 1;
+    }
+    st->fed += len;
+    for (size_t i = 0; i < len && !st->stopped;) {
         if (st->state == T_GROUND && st->nu8 == 0) {
-            /* a run of printable ASCII goes to the line as it is */
-            size_t j = i;
-
-            while (j < len && buf[j] >= 0x20 && buf[j] < 0x7F) {
-                j++;
-            }
-            while (i < j) {
-                size_t k = j - i < TEXT_LINE_MAX - st->len ? j - i : TEXT_LINE_MAX - st->len;
-
-                if (k == 0) {
-                    t_emit(t, s);
-                    continue;
-                }
-                memcpy(st->line + st->len, buf + i, k);
-                st->len += k;
-                st->ts = ts;
-                i += k;
-            }
-            if (i == len || st->stopped) {
-                break;
+            i = t_text_run(t, s, ts, buf, i, len);
+            if (len - i >= 2 && buf[i] == 0x1B && buf[i + 1] == '[') {
+                st->state = T_CSI; /* the usual colour or cursor sequence */
+                i += 2;
             }
         }
-        t_byte(t, s, ts, buf[i]);
+        if (st->state == T_CSI) {
+            /* parameters and intermediates change nothing */
+            while (i < len && buf[i] >= 0x20 && buf[i] < 0x40) {
+                i++;
+            }
+            if (i < len && buf[i] >= 0x40) {
+                st->state = T_GROUND; /* the final byte */
+                i++;
+                continue;
+            }
+        } else if (st->state == T_STR) {
+            /* a title, DCS or APC payload: up to its end or what cancels it */
+            while (i < len && buf[i] != 0x07 && buf[i] != 0x1B && buf[i] != 0x18 &&
+                   buf[i] != 0x1A) {
+                i++;
+            }
+        }
+        if (i < len) {
+            t_byte(t, s, ts, buf[i++]);
+        }
     }
+    if (last && !st->stopped) {
+        /* the stream has had its share: what the line holds is the last of it */
+        t_emit(t, s);
+        st->stopped = 1;
+    }
+}
+
+void rec_text_break(struct rec_text *t, enum rec_stream s)
+{
+    struct t_stream *st;
+
+    if (t == NULL || t->st[s].stopped) {
+        return;
+    }
+    st = &t->st[s];
+    st->state = T_GROUND;
+    st->nu8 = 0;
+    t_emit(t, s);
 }
 
 void rec_text_finish(struct rec_text *t, double ts)

@@ -8,6 +8,9 @@
  * cut short by a crash still proves its prefix; close adds an end event and
  * a last checkpoint, and hands back the hash and HMAC of the whole file.
  *
+ * The search-index text is taken from text events only, after the writer
+ * has chosen between text and base64.
+ *
  * The first error (a full disk, a failing sink) sticks: every later call
  * returns it, so the caller ends the session instead of recording a hole.
  */
@@ -204,6 +207,15 @@ static size_t w_b64_two(const unsigned char *a, size_t na, const unsigned char *
     return o + rec_b64_encode(b + m, nb - m, out + o);
 }
 
+/* Bytes that went into a text event, for the search index. */
+static void w_text(struct rec_writer *w, enum rec_stream s, long long us, const unsigned char *p,
+                   size_t n)
+{
+    if (w->text != NULL && n > 0) {
+        rec_text_feed(w->text, s, (double)us / 1e6, p, n);
+    }
+}
+
 /*
  * One event for p[0..n) (at most REC_EVENT_IN_MAX) of stream s, with the
  * stream's pending bytes in front.  Text unless the chunk is long enough and
@@ -261,6 +273,9 @@ static int w_chunk(struct rec_writer *w, enum rec_stream s, long long us, const 
         size_t more = rec_esc_json(p + k, n - k, 0, out + o, &used, &bad, max_bad);
 
         if (more != (size_t)-1) {
+            /* what this event holds: the bytes that waited, then p[0..k + used) */
+            w_text(w, s, us, pend, npend);
+            w_text(w, s, us, p, k + used);
             o += more;
             st->npend = n - k - used;
             memcpy(st->pend, p + k + used, st->npend);
@@ -281,6 +296,9 @@ binary:
     w->len += w_b64_two(pend, npend, p, n, w->buf + w->len);
     st->npend = 0;
     w_suffix(w);
+    if (w->text != NULL) {
+        rec_text_break(w->text, s);
+    }
     return 0;
 }
 
@@ -298,6 +316,7 @@ static int w_pending(struct rec_writer *w, enum rec_stream s, long long us)
     }
     w_prefix(w, us, s == REC_STREAM_OUT ? "o" : "i");
     w->len += rec_esc_json(st->pend, st->npend, 1, w->buf + w->len, &used, &bad, SIZE_MAX);
+    w_text(w, s, us, st->pend, st->npend);
     st->npend = 0;
     w_suffix(w);
     return 0;
@@ -320,9 +339,6 @@ int rec_writer_data(struct rec_writer *w, enum rec_stream s, const struct timesp
         return 0;
     }
     us = w_time(w, ts);
-    if (w->text != NULL) {
-        rec_text_feed(w->text, s, (double)us / 1e6, p, len);
-    }
     while (len > 0) {
         size_t seg = len;
 

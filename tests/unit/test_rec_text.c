@@ -3,8 +3,10 @@
  * Unit tests for recordings/text.c through rec_writer_set_text: the lines
  * handed to the search index, with escape sequences, titles and DCS strings
  * stripped, typed corrections applied, invalid UTF-8 replaced, long lines
- * split between characters, the cap per stream, unrecorded input never
- * indexed -- each case also cut at every position across two writes.
+ * split between characters, the cap per stream (on the bytes read, escape
+ * sequences and all), unrecorded input never indexed -- each case also cut
+ * at every position across two writes; what the writer stores as base64 is
+ * never indexed, and text can be turned off.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,7 +117,26 @@ static const struct text_case text_cases[] = {
      "", 1 << 20,
      ">a\xef\xbf\xbd"
      "bc|"},
-    {"cap", "0123456789\r\nabcdef\r\n", "", 13, ">0123456789|>abc|"},
+    /* the cap counts the bytes read: 13 of them end with "a" */
+    {"cap", "0123456789\r\nabcdef\r\n", "", 13, ">0123456789|>a|"},
+    {"cap on escape sequences", "\x1b[31m\x1b[0mabc\r\nmore\r\n", "", 10, ">a|"},
+    {"cap on control bytes",
+     "\x01\x02\x03\x04\x05\x06\x07\x0e\x0f"
+     "ab",
+     "", 10, ">a|"},
+    {"cap of input", "", "ls\rpwd\r", 5, "<ls|<pw|"},
+    {"UTF-8 runs",
+     "caf\xc3\xa9 \xe2\x82\xac"
+     "5 \xf0\x9f\x98\x80!\r\n",
+     "", 1 << 20,
+     ">caf\xc3\xa9 \xe2\x82\xac"
+     "5 \xf0\x9f\x98\x80!|"},
+    {"C1 inside UTF-8 runs",
+     "a\xc3\xa9\xc2\x85\xc3\xa9"
+     "b\r\n",
+     "", 1 << 20,
+     ">a\xc3\xa9\xc3\xa9"
+     "b|"},
     {"blank lines", "\r\n  \r\n\tx\r\n", "", 1 << 20, "> x|"},
     {"unfinished line at close", "prompt$ ", "", 1 << 20, ">prompt$ |"},
 };
@@ -171,11 +192,59 @@ static void test_text_long_and_hidden(void **state)
     rig_free(&g);
 }
 
+/* What goes in "bo" is not text: it ends the line it interrupts and gives none of its own. */
+static void test_text_not_binary(void **state)
+{
+    struct rig g;
+    struct lines l;
+    unsigned char bin[600];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(bin); i++) {
+        bin[i] = (unsigned char)(i % 3 == 0 ? 0 : i % 3 == 1 ? 0xff : 'w');
+    }
+    memcpy(bin + 100, "\r\nhidden words\r\n", 16);
+    memset(&l, 0, sizeof(l));
+    rig_open(&g, 1, 0);
+    rec_writer_set_text(g.w, collect, &l, 1 << 20);
+    out(&g, 100, "before\r\n\x1b[1mpre", 16);
+    out(&g, 200, bin, sizeof(bin));
+    out(&g, 300, "post\r\n", 6);
+    rig_close(&g);
+    assert_string_equal(l.text, ">before|>pre|>post|");
+    rig_free(&g);
+}
+
+/* NULL turns text off (the default); another callback replaces the first. */
+static void test_text_off(void **state)
+{
+    struct rig g;
+    struct lines a, b;
+
+    (void)state;
+    memset(&a, 0, sizeof(a));
+    memset(&b, 0, sizeof(b));
+    rig_open(&g, 1, 0);
+    out(&g, 100, "never seen\r\n", 12);
+    rec_writer_set_text(g.w, collect, &a, 1 << 20);
+    out(&g, 200, "one\r\n", 5);
+    rec_writer_set_text(g.w, NULL, NULL, 1 << 20);
+    out(&g, 300, "two\r\n", 5);
+    rec_writer_set_text(g.w, collect, &b, 1 << 20);
+    out(&g, 400, "three\r\n", 7);
+    rig_close(&g);
+    assert_string_equal(a.text, ">one|");
+    assert_string_equal(b.text, ">three|");
+    rig_free(&g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_lines),
         cmocka_unit_test(test_text_long_and_hidden),
+        cmocka_unit_test(test_text_not_binary),
+        cmocka_unit_test(test_text_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
