@@ -143,8 +143,8 @@ int rec_parse_header(const char *line, size_t len, struct rec_header *h, char *e
         db_errf(err, errlen, "line 1: not a drawbridge recording (no \"drawbridge\" object)");
         goto out;
     }
-    if (bad == NULL && r_int(d, "format", 1, 1, 1, &v[4]) != 0) {
-        db_errf(err, errlen, "line 1: not drawbridge recording format 1");
+    if (bad == NULL && r_int(d, "format", 1, REC_FORMAT, 1, &v[4]) != 0) {
+        db_errf(err, errlen, "line 1: not drawbridge recording format 1 or %d", REC_FORMAT);
         goto out;
     }
     for (size_t i = 0; bad == NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {

@@ -89,7 +89,8 @@ int rec_writer_marker(struct rec_writer *w, const struct timespec *ts, const cha
 int rec_writer_tick(struct rec_writer *w, const struct timespec *now);
 /*
  * Flushes, writes the final checkpoint, syncs and closes the sink, frees w,
- * and gives the SHA-256 of the whole file and its HMAC (hex, NUL-terminated).
+ * and gives the SHA-256 of the whole file and HMAC-SHA256(key, that SHA-256)
+ * (hex, NUL-terminated).
  */
 int rec_writer_close(struct rec_writer *w, char sha256_hex[REC_HEX_LEN + 1],
                      char hmac_hex[REC_HEX_LEN + 1], char *err, size_t errlen);
@@ -123,7 +124,7 @@ struct rec_header {
     char *title;
     char *session, *user, *target, *login, *kind, *command;
     long long grant;
-    int format;       /* the "drawbridge" object's format (1) */
+    int format;       /* the "drawbridge" object's format (1 or 2) */
     int record_input; /* 1 when input events were written */
 };
 
@@ -207,6 +208,8 @@ double rec_play_delay(double prev, double t, double speed, double idle_limit);
  * ---- internal to recordings/ and its tests (codec.c, text.c, reader.c) ----
  */
 
+/* The format the writer writes; the reader and verifier also take format 1. */
+#define REC_FORMAT 2
 /* Input bytes per "o"/"i"/"bo"/"bi" event; larger writes become several events. */
 #define REC_EVENT_IN_MAX (16u * 1024)
 /* Longest line the reader accepts. */

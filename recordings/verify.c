@@ -8,9 +8,14 @@
  * what a crash interrupted -- "truncated".  A clean end (an "e" event and a
  * last checkpoint, nothing after) makes an unsealed file "ok".
  *
+ * Format 2 MACs the SHA-256 of the bytes (HMAC-SHA256(K, SHA-256(bytes))),
+ * format 1 the bytes themselves (HMAC-SHA256(K, bytes)); the header says
+ * which, and a file edited to claim the other format fails its checkpoints
+ * and its seal all the same.
+ *
  * The file is read in chunks, never whole, so a large recording costs a
- * line's worth of memory; the sealed check hashes it once and parses it only
- * to explain a mismatch.
+ * line's worth of memory; the sealed check hashes it once (reading only its
+ * header line for the format) and parses it only to explain a mismatch.
  */
 #include "recording.h"
 
@@ -30,11 +35,16 @@
 
 struct v_state {
     const unsigned char *key;
-    EVP_MD_CTX *sha;   /* the whole file */
-    EVP_MAC_CTX *hmac; /* the whole file */
-    EVP_MAC_CTX *run;  /* the lines so far, for checkpoints */
-    int analyse;       /* split lines and parse them */
-    char *lb;          /* the current line, grown as needed up to REC_LINE_MAX + 1 */
+    int format;        /* the header's; 0 until it is read */
+    EVP_MAC_CTX *mac;  /* keyed, never fed: copied for each HMAC */
+    EVP_MD_CTX *sha;   /* the whole file (sealed check) */
+    EVP_MAC_CTX *hmac; /* the whole file, while it may be format 1 (sealed check) */
+    /* the lines so far, for checkpoints: run_sha in format 2, run_mac in format 1 */
+    EVP_MD_CTX *run_sha;
+    EVP_MAC_CTX *run_mac;
+    int analyse;  /* split lines and parse them */
+    int sniffing; /* sealed check: still reading the header line for the format */
+    char *lb;     /* the current line, grown as needed up to REC_LINE_MAX + 1 */
     size_t lblen, lbcap;
     int skipping; /* inside a line too long to hold */
     int lineno;
@@ -68,19 +78,69 @@ static EVP_MAC_CTX *v_hmac_new(const unsigned char *key)
     return c;
 }
 
-/* The HMAC of what c has seen so far, in hex, leaving c as it was. */
-static int v_peek(EVP_MAC_CTX *c, char hex[REC_HEX_LEN + 1])
+/* HMAC-SHA256(K, digest), a SHA-256. */
+static int v_mac_digest(struct v_state *v, const unsigned char digest[32], unsigned char mac[32])
+{
+    EVP_MAC_CTX *m = EVP_MAC_CTX_dup(v->mac);
+    size_t n = 0;
+    int ok = m != NULL && EVP_MAC_update(m, digest, 32) == 1 &&
+             EVP_MAC_final(m, mac, &n, 32) == 1 && n == 32;
+
+    EVP_MAC_CTX_free(m);
+    return ok ? 0 : DB_ERR_INTERNAL;
+}
+
+/* The checkpoint the lines so far call for, in hex, leaving the running hash as it was. */
+static int v_peek(struct v_state *v, char hex[REC_HEX_LEN + 1])
 {
     unsigned char mac[32];
     size_t n = 0;
-    EVP_MAC_CTX *d = EVP_MAC_CTX_dup(c);
-    int ok = d != NULL && EVP_MAC_final(d, mac, &n, sizeof(mac)) == 1 && n == 32;
+    EVP_MAC_CTX *d = NULL;
+    int ok;
 
-    EVP_MAC_CTX_free(d);
+    if (v->run_mac != NULL) {
+        d = EVP_MAC_CTX_dup(v->run_mac);
+        ok = d != NULL && EVP_MAC_final(d, mac, &n, sizeof(mac)) == 1 && n == 32;
+        EVP_MAC_CTX_free(d);
+    } else {
+        unsigned char digest[32];
+        unsigned int dn = 0;
+        EVP_MD_CTX *copy = EVP_MD_CTX_new();
+
+        ok = copy != NULL && v->run_sha != NULL && EVP_MD_CTX_copy_ex(copy, v->run_sha) == 1 &&
+             EVP_DigestFinal_ex(copy, digest, &dn) == 1 && dn == 32 &&
+             v_mac_digest(v, digest, mac) == 0;
+        EVP_MD_CTX_free(copy);
+    }
     if (ok) {
         rec_hex(mac, 32, hex);
     }
     return ok ? 0 : DB_ERR_INTERNAL;
+}
+
+/*
+ * Hashes bytes of lines for the checkpoints.  The running hash is made when
+ * first needed, by then the header has said which format (a file without a
+ * header that parses is taken as the current format: it fails anyway).
+ */
+static int v_run(struct v_state *v, const void *p, size_t n)
+{
+    if (v->run_sha == NULL && v->run_mac == NULL) {
+        if (v->format == 1) {
+            v->run_mac = EVP_MAC_CTX_dup(v->mac);
+        } else if ((v->run_sha = EVP_MD_CTX_new()) != NULL &&
+                   EVP_DigestInit_ex(v->run_sha, EVP_sha256(), NULL) != 1) {
+            EVP_MD_CTX_free(v->run_sha);
+            v->run_sha = NULL;
+        }
+        if (v->run_sha == NULL && v->run_mac == NULL) {
+            return DB_ERR_INTERNAL;
+        }
+    }
+    if (v->run_mac != NULL) {
+        return EVP_MAC_update(v->run_mac, p, n) == 1 ? 0 : DB_ERR_INTERNAL;
+    }
+    return EVP_DigestUpdate(v->run_sha, p, n) == 1 ? 0 : DB_ERR_INTERNAL;
 }
 
 static void v_bad(struct v_state *v, const char *why)
@@ -146,6 +206,8 @@ static int v_line(struct v_state *v, const char *line, size_t len)
     } else if (v->lineno == 1) {
         if (rec_parse_header(line, len, &h, err, sizeof(err)) != 0) {
             v_bad(v, err);
+        } else {
+            v->format = h.format;
         }
         rec_header_clear(&h);
     } else if (rec_parse_event(line, len, v->lineno, v->prev, &ev, &v->data, &v->cap, err,
@@ -159,7 +221,7 @@ static int v_line(struct v_state *v, const char *line, size_t len)
         snprintf(err, sizeof(err), "line %d: a checkpoint not as the writer writes it", v->lineno);
         v_bad(v, err);
     } else if (strcmp(ev.code, "c") == 0) {
-        if (v_peek(v->run, hex) != 0) {
+        if (v_peek(v, hex) != 0) {
             return DB_ERR_INTERNAL;
         }
         if (memcmp(hex, ev.data, REC_HEX_LEN) != 0) {
@@ -192,8 +254,9 @@ static int v_line(struct v_state *v, const char *line, size_t len)
         }
         v->prev = ev.time;
     }
-    EVP_MAC_update(v->run, (const unsigned char *)line, len);
-    EVP_MAC_update(v->run, (const unsigned char *)"\n", 1);
+    if (v_run(v, line, len) != 0 || v_run(v, "\n", 1) != 0) {
+        return DB_ERR_INTERNAL;
+    }
     return 0;
 }
 
@@ -205,7 +268,9 @@ static int v_chunk(struct v_state *v, const char *p, size_t n)
 
         if (!v->skipping && v->lblen + seg > REC_LINE_MAX + 1) {
             /* too long to be ours: hash it as it passes, and say so */
-            EVP_MAC_update(v->run, (const unsigned char *)v->lb, v->lblen);
+            if (v_run(v, v->lb, v->lblen) != 0) {
+                return DB_ERR_INTERNAL;
+            }
             v->lblen = 0;
             v->skipping = 1;
         }
@@ -220,7 +285,9 @@ static int v_chunk(struct v_state *v, const char *p, size_t n)
             v->lbcap = cap < REC_LINE_MAX + 1 ? cap : REC_LINE_MAX + 1;
         }
         if (v->skipping) {
-            EVP_MAC_update(v->run, (const unsigned char *)p, seg);
+            if (v_run(v, p, seg) != 0) {
+                return DB_ERR_INTERNAL;
+            }
         } else {
             memcpy(v->lb + v->lblen, p, seg);
             v->lblen += seg;
@@ -243,7 +310,53 @@ static int v_chunk(struct v_state *v, const char *p, size_t n)
     return 0;
 }
 
-/* Reads fd from the start: hashes every byte, and analyses lines when asked. */
+/*
+ * The sealed check reads the header line only, for the format: until then
+ * the file is HMAC'd as format 1 would want it as well.  A header that is
+ * too long or does not parse leaves the format unknown (the file cannot
+ * match a seal the writer made).
+ */
+static void v_sniff(struct v_state *v, const char *p, size_t n)
+{
+    const char *nl = memchr(p, '\n', n);
+    size_t seg = nl != NULL ? (size_t)(nl - p) : n;
+    struct rec_header h;
+    char err[160];
+
+    if (v->lblen + seg > REC_LINE_MAX) {
+        v->sniffing = 0;
+        return;
+    }
+    if (seg > 0 && v->lblen + seg > v->lbcap) {
+        char *nb = realloc(v->lb, v->lblen + seg);
+
+        if (nb == NULL) {
+            v->sniffing = 0;
+            return;
+        }
+        v->lb = nb;
+        v->lbcap = v->lblen + seg;
+    }
+    if (seg > 0) {
+        memcpy(v->lb + v->lblen, p, seg);
+        v->lblen += seg;
+    }
+    if (nl == NULL) {
+        return;
+    }
+    v->sniffing = 0;
+    if (v->lblen > 0 && rec_parse_header(v->lb, v->lblen, &h, err, sizeof(err)) == 0) {
+        v->format = h.format;
+        rec_header_clear(&h);
+    }
+    v->lblen = 0;
+    if (v->format != 1) {
+        EVP_MAC_CTX_free(v->hmac); /* format 2: the seal is the HMAC of the SHA-256 */
+        v->hmac = NULL;
+    }
+}
+
+/* Reads fd from the start: hashes every byte (sealed check) or analyses lines. */
 static int v_scan(int fd, struct v_state *v, char *why, size_t whylen)
 {
     char *buf = malloc(V_CHUNK);
@@ -271,9 +384,15 @@ static int v_scan(int fd, struct v_state *v, char *why, size_t whylen)
         if (k == 0) {
             break;
         }
-        EVP_DigestUpdate(v->sha, buf, (size_t)k);
-        EVP_MAC_update(v->hmac, (unsigned char *)buf, (size_t)k);
-        if (v->analyse && (r = v_chunk(v, buf, (size_t)k)) != 0) {
+        if (!v->analyse) {
+            if (v->sniffing) {
+                v_sniff(v, buf, (size_t)k);
+            }
+            EVP_DigestUpdate(v->sha, buf, (size_t)k);
+            if (v->hmac != NULL) {
+                EVP_MAC_update(v->hmac, (unsigned char *)buf, (size_t)k);
+            }
+        } else if ((r = v_chunk(v, buf, (size_t)k)) != 0) {
             db_errf(why, whylen, "%s", db_strerror(r));
             goto out;
         }
@@ -368,14 +487,21 @@ static int v_open(const char *path, int *fd, enum rec_verdict *out, int *known, 
     return 0;
 }
 
+/* The sealed check's SHA-256 and HMAC of the whole file, as its format defines them. */
 static int v_finish(struct v_state *v, char sha[REC_HEX_LEN + 1], char mac[REC_HEX_LEN + 1])
 {
     unsigned char a[32], b[32];
     unsigned int na = 0;
     size_t nb = 0;
 
-    if (EVP_DigestFinal_ex(v->sha, a, &na) != 1 || na != 32 ||
-        EVP_MAC_final(v->hmac, b, &nb, sizeof(b)) != 1 || nb != 32) {
+    if (EVP_DigestFinal_ex(v->sha, a, &na) != 1 || na != 32) {
+        return DB_ERR_INTERNAL;
+    }
+    if (v->format == 1 && v->hmac != NULL) {
+        if (EVP_MAC_final(v->hmac, b, &nb, sizeof(b)) != 1 || nb != 32) {
+            return DB_ERR_INTERNAL;
+        }
+    } else if (v_mac_digest(v, a, b) != 0) {
         return DB_ERR_INTERNAL;
     }
     rec_hex(a, 32, sha);
@@ -388,21 +514,29 @@ static int v_init(struct v_state *v, const unsigned char *key, int analyse)
     memset(v, 0, sizeof(*v));
     v->key = key;
     v->analyse = analyse;
-    v->sha = EVP_MD_CTX_new();
-    v->hmac = v_hmac_new(key);
-    v->run = v_hmac_new(key);
-    if (v->sha == NULL || v->hmac == NULL || v->run == NULL ||
-        EVP_DigestInit_ex(v->sha, EVP_sha256(), NULL) != 1) {
+    v->mac = v_hmac_new(key);
+    if (v->mac == NULL) {
         return DB_ERR_INTERNAL;
+    }
+    if (!analyse) {
+        v->sniffing = 1;
+        v->sha = EVP_MD_CTX_new();
+        v->hmac = EVP_MAC_CTX_dup(v->mac);
+        if (v->sha == NULL || v->hmac == NULL ||
+            EVP_DigestInit_ex(v->sha, EVP_sha256(), NULL) != 1) {
+            return DB_ERR_INTERNAL;
+        }
     }
     return 0;
 }
 
 static void v_clear(struct v_state *v)
 {
+    EVP_MAC_CTX_free(v->mac);
     EVP_MD_CTX_free(v->sha);
     EVP_MAC_CTX_free(v->hmac);
-    EVP_MAC_CTX_free(v->run);
+    EVP_MD_CTX_free(v->run_sha);
+    EVP_MAC_CTX_free(v->run_mac);
     free(v->lb);
     free(v->data);
     memset(v, 0, sizeof(*v));
@@ -444,7 +578,7 @@ int rec_verify_file(const char *path, const unsigned char key[REC_KEY_LEN],
         goto out;
     }
     if ((r = v_init(&v, key, !sealed)) != 0 || (r = v_scan(fd, &v, why, whylen)) != 0 ||
-        (r = v_finish(&v, sha, mac)) != 0) {
+        (sealed && (r = v_finish(&v, sha, mac)) != 0)) {
         goto out;
     }
     if (!sealed) {

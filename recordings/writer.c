@@ -2,11 +2,12 @@
 /*
  * The recording writer: turns what crosses a channel into asciicast v2 lines
  * (FORMAT.md) in one in-memory buffer, hands the buffer to the sink when it
- * fills or when a tick finds REC_FLUSH_MS gone by, and keeps a running
- * SHA-256 and HMAC-SHA256 of every byte that goes out.  Each tick flush
- * appends a checkpoint line (the HMAC of everything before it), so a file
- * cut short by a crash still proves its prefix; close adds an end event and
- * a last checkpoint, and hands back the hash and HMAC of the whole file.
+ * fills or when a tick finds REC_FLUSH_MS gone by, and keeps one running
+ * SHA-256 of every byte that goes out.  Each tick flush appends a checkpoint
+ * line, the HMAC of the SHA-256 of everything before it (a copy of the
+ * running hash, finished), so a file cut short by a crash still proves its
+ * prefix; close adds an end event and a last checkpoint, and hands back the
+ * SHA-256 of the whole file and its HMAC.  Each byte is hashed once.
  *
  * The search-index text is taken from text events only, after the writer
  * has chosen between text and base64.
@@ -45,8 +46,8 @@ struct rec_writer {
     struct timespec start;
     char *buf;
     size_t len, hashed;
-    EVP_MD_CTX *sha;
-    EVP_MAC_CTX *hmac;
+    EVP_MD_CTX *sha;   /* every byte handed to the sink so far, and those in buf[0..hashed) */
+    EVP_MAC_CTX *hmac; /* keyed, never fed: copied for each HMAC */
     long long last_us;  /* time of the last line, events never go back */
     long long flush_us; /* time of the last checkpoint */
     int dirty;          /* lines since the last checkpoint */
@@ -76,9 +77,30 @@ static void w_hash(struct rec_writer *w)
 {
     if (w->len > w->hashed) {
         EVP_DigestUpdate(w->sha, w->buf + w->hashed, w->len - w->hashed);
-        EVP_MAC_update(w->hmac, (const unsigned char *)w->buf + w->hashed, w->len - w->hashed);
         w->hashed = w->len;
     }
+}
+
+/*
+ * The SHA-256 of every byte hashed so far, and HMAC-SHA256(key, that
+ * SHA-256).  Unless final, w->sha goes on as it was (a copy is finished).
+ */
+static int w_digest(struct rec_writer *w, int final, unsigned char sha[32], unsigned char mac[32])
+{
+    EVP_MD_CTX *d = final ? w->sha : EVP_MD_CTX_new();
+    EVP_MAC_CTX *m = EVP_MAC_CTX_dup(w->hmac);
+    unsigned int shalen = 0;
+    size_t maclen = 0;
+    int ok = d != NULL && m != NULL && (final || EVP_MD_CTX_copy_ex(d, w->sha) == 1) &&
+             EVP_DigestFinal_ex(d, sha, &shalen) == 1 && shalen == 32 &&
+             EVP_MAC_update(m, sha, 32) == 1 && EVP_MAC_final(m, mac, &maclen, 32) == 1 &&
+             maclen == 32;
+
+    if (!final) {
+        EVP_MD_CTX_free(d);
+    }
+    EVP_MAC_CTX_free(m);
+    return ok ? 0 : DB_ERR_INTERNAL;
 }
 
 static int w_drain(struct rec_writer *w)
@@ -159,25 +181,20 @@ static void w_suffix(struct rec_writer *w)
     w->dirty = 1;
 }
 
-/* A checkpoint line, then everything goes to the sink. */
+/* A checkpoint line (the HMAC of the SHA-256 of all before it), then all goes to the sink. */
 static int w_checkpoint(struct rec_writer *w, long long us)
 {
-    unsigned char mac[32];
+    unsigned char sha[32], mac[32];
     char hex[REC_HEX_LEN + 1];
-    size_t maclen = 0;
-    EVP_MAC_CTX *c = NULL;
 
     if (w_room(w, 128) != 0) {
         return w->failed;
     }
     w_hash(w);
-    c = EVP_MAC_CTX_dup(w->hmac);
-    if (c == NULL || EVP_MAC_final(c, mac, &maclen, sizeof(mac)) != 1 || maclen != 32) {
-        EVP_MAC_CTX_free(c);
+    if (w_digest(w, 0, sha, mac) != 0) {
         w->failed = DB_ERR_INTERNAL;
         return w->failed;
     }
-    EVP_MAC_CTX_free(c);
     rec_hex(mac, 32, hex);
     w_prefix(w, us, "c");
     memcpy(w->buf + w->len, hex, REC_HEX_LEN);
@@ -478,7 +495,7 @@ static char *w_header(const struct rec_meta *m)
     }
     if (!bad) {
         bad |= w_set_str(h, "title", m->title != NULL ? m->title : title);
-        bad |= json_object_set_new(d, "format", json_integer(1));
+        bad |= json_object_set_new(d, "format", json_integer(REC_FORMAT));
         bad |= w_set_str(d, "session", m->session);
         bad |= w_set_str(d, "user", m->user);
         bad |= w_set_str(d, "target", m->target);
@@ -604,8 +621,6 @@ int rec_writer_close(struct rec_writer *w, char sha256_hex[REC_HEX_LEN + 1],
                      char hmac_hex[REC_HEX_LEN + 1], char *err, size_t errlen)
 {
     unsigned char sha[32], mac[32];
-    unsigned int shalen = 0;
-    size_t maclen = 0;
     int r = DB_ERR_INVALID;
 
     sha256_hex[0] = '\0';
@@ -634,8 +649,7 @@ int rec_writer_close(struct rec_writer *w, char sha256_hex[REC_HEX_LEN + 1],
         db_errf(err, errlen, "recording: cannot sync: %s", db_strerror(r));
         goto out;
     }
-    if (EVP_DigestFinal_ex(w->sha, sha, &shalen) != 1 || shalen != 32 ||
-        EVP_MAC_final(w->hmac, mac, &maclen, sizeof(mac)) != 1 || maclen != 32) {
+    if (w_digest(w, 1, sha, mac) != 0) {
         r = DB_ERR_INTERNAL;
         db_errf(err, errlen, "recording: cannot finish SHA-256/HMAC");
         goto out;

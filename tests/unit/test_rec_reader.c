@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for recordings/reader.c: good files (hand-written and written by
- * the writer) give the header and every event with its data decoded to the
- * original bytes; every kind of broken header or event line is refused with
+ * Unit tests for recordings/reader.c: good files (hand-written in formats 1
+ * and 2, and written by the writer) give the header and every event with its
+ * data decoded to the original bytes; every kind of broken header or event line is refused with
  * "line N: why"; files on disk are read with the same rules.
  */
 #include <setjmp.h>
@@ -59,20 +59,25 @@ static const struct want_event good_events[] = {
     WE(2, "c", CK),
 };
 
-static void test_good(void **state)
+/* good[] as format 1 (as it is) or 2: the events read the same. */
+static void good_format(int format)
 {
     struct rec_reader *r = NULL;
     const struct rec_header *h;
     struct rec_event ev;
-    char err[256];
+    char err[256], *text = malloc(sizeof(good)), *f;
     size_t n = 0;
     int rc;
 
-    (void)state;
-    assert_int_equal(rec_reader_open_buf(good, sizeof(good) - 1, &r, err, sizeof(err)), 0);
+    assert_non_null(text);
+    memcpy(text, good, sizeof(good));
+    f = strstr(text, "\"format\": 1");
+    assert_non_null(f);
+    f[10] = (char)('0' + format);
+    assert_int_equal(rec_reader_open_buf(text, sizeof(good) - 1, &r, err, sizeof(err)), 0);
     h = rec_reader_header(r);
     assert_int_equal(h->version, 2);
-    assert_int_equal(h->format, 1);
+    assert_int_equal(h->format, format);
     assert_int_equal(h->width, 100);
     assert_int_equal(h->height, 30);
     assert_int_equal(h->timestamp, 1700000000);
@@ -102,6 +107,14 @@ static void test_good(void **state)
     assert_int_equal(n, sizeof(good_events) / sizeof(good_events[0]));
     assert_int_equal(rec_reader_next(r, &ev, err, sizeof(err)), 0); /* stays at the end */
     rec_reader_free(r);
+    free(text);
+}
+
+static void test_good(void **state)
+{
+    (void)state;
+    good_format(1);
+    good_format(2);
 }
 
 /* What the writer writes, the reader reads: bytes of every kind, both streams. */
@@ -135,6 +148,7 @@ static void test_writer_output(void **state)
     bytes = rec_mem_bytes(mem, &len);
     assert_int_equal(rec_reader_open_buf(bytes, len, &r, err, sizeof(err)), 0);
     assert_string_equal(rec_reader_header(r)->user, "\xff");
+    assert_int_equal(rec_reader_header(r)->format, REC_FORMAT);
     while ((rc = rec_reader_next(r, &ev, err, sizeof(err))) == 1) {
         if (strcmp(ev.code, "bi") == 0 || strcmp(ev.code, "i") == 0) {
             assert_memory_equal(ev.data, bin + got, ev.len);
@@ -167,10 +181,10 @@ static const struct bad_case bad_cases[] = {
     {"duplicate key", "{\"version\": 2, \"version\": 2}\n", "line 1: not JSON"},
     {"no drawbridge", "{\"version\": 2, \"width\": 80, \"height\": 24}\n",
      "line 1: not a drawbridge recording"},
-    {"format 2",
-     "{\"version\": 2, \"width\": 80, \"height\": 24, \"drawbridge\": {\"format\": 2, "
+    {"format 3",
+     "{\"version\": 2, \"width\": 80, \"height\": 24, \"drawbridge\": {\"format\": 3, "
      "\"record_input\": true}}\n",
-     "line 1: not drawbridge recording format 1"},
+     "line 1: not drawbridge recording format 1 or 2"},
     {"width 0", "{\"version\": 2, \"width\": 0, \"height\": 24}\n",
      "line 1: bad or missing \"width\""},
     {"height a string", "{\"version\": 2, \"width\": 80, \"height\": \"24\"}\n",

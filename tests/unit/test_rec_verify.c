@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests for recordings/verify.c on real files in a mkdtemp directory:
+ * Unit tests for recordings/verify.c on real files in a mkdtemp directory,
+ * in format 2 (what the writer writes) and format 1 (the same recording with
+ * the MACs format 1 had, HMAC over the bytes rather than over their SHA-256):
  * a closed recording is ok sealed and unsealed; one byte flipped anywhere is
  * tampered; a file cut at any offset (what a crash leaves) is truncated and
  * never tampered when unsealed, and tampered against its seal; a crashed
- * writer's file is truncated; missing files, symlinks, wrong keys, appended
- * or forged lines, and bad arguments.
+ * writer's file is truncated; a file that claims the other format is
+ * tampered; missing files, symlinks, wrong keys, appended or forged lines,
+ * and bad arguments.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +21,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "recording.h"
 
@@ -53,8 +59,54 @@ static void spill(const char *path, const char *bytes, size_t len)
     fclose(f);
 }
 
-/* A few seconds of a session with a flush each second; closed unless crash. */
-static void record(struct rec_file *rf, const char *name, int crash)
+static void hmac_hex(const void *p, size_t n, char hex[REC_HEX_LEN + 1])
+{
+    unsigned char mac[32];
+    unsigned int len = 0;
+
+    assert_non_null(HMAC(EVP_sha256(), key, REC_KEY_LEN, p, n, mac, &len));
+    rec_hex(mac, 32, hex);
+}
+
+/* Sets the header's format to f, in place (the writer writes "format": 2). */
+static void set_format(char *bytes, size_t len, int f)
+{
+    char *p = memmem(bytes, len, "\"format\": 2", 11);
+
+    assert_non_null(p);
+    p[10] = (char)('0' + f);
+}
+
+/*
+ * Rewrites a format 2 recording as format 1 would have it: the header says
+ * 1, each checkpoint is HMAC-SHA256(K, the bytes before it), and the seal
+ * is the SHA-256 and HMAC-SHA256(K, the file).
+ */
+static void to_format1(struct rec_file *rf)
+{
+    unsigned char sha[32];
+    char *p = rf->bytes, *end = rf->bytes + rf->len, *nl;
+
+    set_format(rf->bytes, rf->len, 1);
+    while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        char *c = memmem(p, (size_t)(nl - p), ", \"c\", \"", 8);
+
+        if (c != NULL) {
+            char hex[REC_HEX_LEN + 1];
+
+            hmac_hex(rf->bytes, (size_t)(p - rf->bytes), hex);
+            memcpy(c + 8, hex, REC_HEX_LEN);
+        }
+        p = nl + 1;
+    }
+    spill(rf->path, rf->bytes, rf->len);
+    EVP_Digest(rf->bytes, rf->len, sha, NULL, EVP_sha256(), NULL);
+    rec_hex(sha, 32, rf->sha);
+    hmac_hex(rf->bytes, rf->len, rf->hmac);
+}
+
+/* A few seconds of a session with a flush each second; closed unless crash; in format f. */
+static void record(struct rec_file *rf, const char *name, int crash, int f)
 {
     struct rec_sink sink;
     struct rec_writer *w = NULL;
@@ -69,6 +121,7 @@ static void record(struct rec_file *rf, const char *name, int crash)
     m.target = "web-1";
     m.login = "deploy";
     m.record_input = 1;
+    unlink(rf->path); /* from the test in the other format */
     assert_int_equal(rec_sink_file_create(rf->path, &sink, err, sizeof(err)), 0);
     assert_int_equal(rec_writer_new(&sink, &m, key, &ts, &w, err, sizeof(err)), 0);
     for (int s = 1; s <= 4; s++) {
@@ -87,6 +140,9 @@ static void record(struct rec_file *rf, const char *name, int crash)
         assert_int_equal(rec_writer_close(w, rf->sha, rf->hmac, err, sizeof(err)), 0);
     }
     rf->bytes = slurp(rf->path, &rf->len);
+    if (f == 1) {
+        to_format1(rf);
+    }
 }
 
 static enum rec_verdict verify(const char *path, const unsigned char *k, const char *sha,
@@ -99,16 +155,15 @@ static enum rec_verdict verify(const char *path, const unsigned char *k, const c
     return v;
 }
 
-static void test_ok(void **state)
+static void ok_format(int f)
 {
     struct rec_file rf;
     char why[400];
     struct stat sb;
 
-    (void)state;
-    record(&rf, "ok.cast", 0);
+    record(&rf, "ok.cast", 0, f);
     assert_int_equal(stat(rf.path, &sb), 0);
-    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(sb.st_mode & 0777, f == 2 ? 0600 : 0644); /* format 1: rewritten here */
     assert_int_equal(verify(rf.path, key, rf.sha, rf.hmac, why, sizeof(why)), REC_OK);
     assert_non_null(strstr(why, "match"));
     assert_int_equal(verify(rf.path, key, NULL, NULL, why, sizeof(why)), REC_OK);
@@ -116,13 +171,19 @@ static void test_ok(void **state)
     free(rf.bytes);
 }
 
-static void test_flip_every_byte(void **state)
+static void test_ok(void **state)
+{
+    (void)state;
+    ok_format(2);
+    ok_format(1);
+}
+
+static void flip_every_byte_format(int f)
 {
     struct rec_file rf;
     char flipped[128], why[400];
 
-    (void)state;
-    record(&rf, "flip.cast", 0);
+    record(&rf, "flip.cast", 0, f);
     snprintf(flipped, sizeof(flipped), "%s/flipped.cast", dir);
     for (size_t i = 0; i < rf.len; i++) {
         static const unsigned char masks[] = {0x01, 0x20, 0x80};
@@ -148,13 +209,19 @@ static void test_flip_every_byte(void **state)
     free(rf.bytes);
 }
 
-static void test_truncated_everywhere(void **state)
+static void test_flip_every_byte(void **state)
+{
+    (void)state;
+    flip_every_byte_format(2);
+    flip_every_byte_format(1);
+}
+
+static void truncated_everywhere_format(int f)
 {
     struct rec_file rf;
     char cut[128], why[400];
 
-    (void)state;
-    record(&rf, "cut.cast", 0);
+    record(&rf, "cut.cast", 0, f);
     snprintf(cut, sizeof(cut), "%s/cut.cast.part", dir);
     for (size_t n = 0; n < rf.len; n++) {
         enum rec_verdict v;
@@ -173,17 +240,30 @@ static void test_truncated_everywhere(void **state)
     free(rf.bytes);
 }
 
-static void test_crash(void **state)
+static void test_truncated_everywhere(void **state)
+{
+    (void)state;
+    truncated_everywhere_format(2);
+    truncated_everywhere_format(1);
+}
+
+static void crash_format(int f)
 {
     struct rec_file rf;
     char why[400];
 
-    (void)state;
-    record(&rf, "crash.cast", 1);
+    record(&rf, "crash.cast", 1, f);
     assert_null(memmem(rf.bytes, rf.len, "unflushed", 9)); /* lost with the process */
     assert_int_equal(verify(rf.path, key, NULL, NULL, why, sizeof(why)), REC_TRUNCATED);
     assert_non_null(strstr(why, "5 checkpoints hold"));
     free(rf.bytes);
+}
+
+static void test_crash(void **state)
+{
+    (void)state;
+    crash_format(2);
+    crash_format(1);
 }
 
 struct edit_case {
@@ -211,18 +291,18 @@ static const struct edit_case edits[] = {
      0, REC_TAMPERED, "line 15: a checkpoint not as the writer writes it"},
 };
 
-static void test_edits(void **state)
+static void edits_format(int f)
 {
     char path[128], why[400];
 
-    (void)state;
     snprintf(path, sizeof(path), "%s/edited.cast", dir);
     for (size_t k = 0; k < sizeof(edits) / sizeof(edits[0]); k++) {
         struct rec_file rf;
         size_t n = strlen(edits[k].append);
         enum rec_verdict v;
 
-        record(&rf, edits[k].closed ? "edit-closed.cast" : "edit-crashed.cast", !edits[k].closed);
+        record(&rf, edits[k].closed ? "edit-closed.cast" : "edit-crashed.cast", !edits[k].closed,
+               f);
         rf.bytes = realloc(rf.bytes, rf.len + n);
         memcpy(rf.bytes + rf.len, edits[k].append, n);
         spill(path, rf.bytes, rf.len + n);
@@ -236,13 +316,19 @@ static void test_edits(void **state)
     unlink(path);
 }
 
-static void test_forged_event(void **state)
+static void test_edits(void **state)
+{
+    (void)state;
+    edits_format(2);
+    edits_format(1);
+}
+
+static void forged_event_format(int f)
 {
     struct rec_file rf;
     char *p, why[400];
 
-    (void)state;
-    record(&rf, "forged.cast", 0);
+    record(&rf, "forged.cast", 0, f);
     p = memmem(rf.bytes, rf.len, "\"ls\\r\"", 6);
     assert_non_null(p);
     memcpy(p, "\"id\\r\"", 6); /* still a good line, but not what was typed */
@@ -252,15 +338,21 @@ static void test_forged_event(void **state)
     free(rf.bytes);
 }
 
-static void test_other_files(void **state)
+static void test_forged_event(void **state)
+{
+    (void)state;
+    forged_event_format(2);
+    forged_event_format(1);
+}
+
+static void other_files_format(int f)
 {
     struct rec_file rf;
     unsigned char other[REC_KEY_LEN] = "another key, another installatio";
     char path[128], why[400];
     enum rec_verdict v = REC_OK;
 
-    (void)state;
-    record(&rf, "keys.cast", 0);
+    record(&rf, "keys.cast", 0, f);
     assert_int_equal(verify(rf.path, other, NULL, NULL, why, sizeof(why)), REC_TAMPERED);
     assert_non_null(strstr(why, "line 2: checkpoint does not match"));
     assert_int_equal(verify(rf.path, other, rf.sha, rf.hmac, why, sizeof(why)), REC_TAMPERED);
@@ -289,6 +381,37 @@ static void test_other_files(void **state)
     }
     assert_int_equal(verify(rf.path, key, rf.sha, rf.hmac, why, sizeof(why)), REC_OK);
     free(rf.bytes);
+}
+
+static void test_other_files(void **state)
+{
+    (void)state;
+    other_files_format(2);
+    other_files_format(1);
+}
+
+/*
+ * A recording whose header claims the other format (format 2 read as 1, and
+ * a format 1 file passed off as format 2): its checkpoints and its seal do
+ * not hold that format's way.
+ */
+static void test_other_format(void **state)
+{
+    (void)state;
+    for (int f = 1; f <= 2; f++) {
+        struct rec_file rf;
+        char why[400], *p;
+
+        record(&rf, "claims.cast", 0, f);
+        p = memmem(rf.bytes, rf.len, "\"format\": ", 10);
+        assert_non_null(p);
+        p[10] = (char)('0' + 3 - f);
+        spill(rf.path, rf.bytes, rf.len);
+        assert_int_equal(verify(rf.path, key, NULL, NULL, why, sizeof(why)), REC_TAMPERED);
+        assert_non_null(strstr(why, "line 2: checkpoint does not match"));
+        assert_int_equal(verify(rf.path, key, rf.sha, rf.hmac, why, sizeof(why)), REC_TAMPERED);
+        free(rf.bytes);
+    }
 }
 
 static void test_names(void **state)
@@ -326,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_edits),
         cmocka_unit_test(test_forged_event),
         cmocka_unit_test(test_other_files),
+        cmocka_unit_test(test_other_format),
         cmocka_unit_test(test_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

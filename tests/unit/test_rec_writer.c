@@ -204,7 +204,7 @@ static void test_header(void **state)
                         "xterm-256color");
     assert_string_equal(json_string_value(json_object_get(h, "title")), "a title");
     d = json_object_get(h, "drawbridge");
-    assert_int_equal(json_integer_value(json_object_get(d, "format")), 1);
+    assert_int_equal(json_integer_value(json_object_get(d, "format")), 2);
     assert_string_equal(json_string_value(json_object_get(d, "session")), "s-42");
     assert_string_equal(json_string_value(json_object_get(d, "user")), "alice");
     assert_string_equal(json_string_value(json_object_get(d, "target")), "web-1");
