@@ -77,8 +77,11 @@ int rec_writer_new(const struct rec_sink *sink, const struct rec_meta *m,
 /*
  * Records bytes of one stream at ts (monotonic).  Text goes in "o"/"i"
  * events with invalid UTF-8 escaped losslessly; chunks that are mostly not
- * text go in "bo"/"bi" events (base64) -- see FORMAT.md.  Buffered: flushed
- * by rec_writer_tick at least every REC_FLUSH_MS, or when the buffer fills.
+ * text go in "bo"/"bi" events (base64) -- see FORMAT.md.  Writes of the same
+ * stream that follow each other within REC_COALESCE_MS of an event's first
+ * byte join that event (up to REC_EVENT_IN_MAX bytes), whose time is that of
+ * its first byte.  Buffered: flushed by rec_writer_tick at least every
+ * REC_FLUSH_MS, or when the buffer fills.
  */
 int rec_writer_data(struct rec_writer *w, enum rec_stream s, const struct timespec *ts,
                     const void *buf, size_t len);
@@ -212,6 +215,8 @@ double rec_play_delay(double prev, double t, double speed, double idle_limit);
 #define REC_FORMAT 2
 /* Input bytes per "o"/"i"/"bo"/"bi" event; larger writes become several events. */
 #define REC_EVENT_IN_MAX (16u * 1024)
+/* Writes of one stream within this long of an event's first byte join that event. */
+#define REC_COALESCE_MS 10
 /* Longest line the reader accepts. */
 #define REC_LINE_MAX (16u * 1024 * 1024)
 

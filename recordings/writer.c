@@ -9,8 +9,11 @@
  * prefix; close adds an end event and a last checkpoint, and hands back the
  * SHA-256 of the whole file and its HMAC.  Each byte is hashed once.
  *
- * The search-index text is taken from text events only, after the writer
- * has chosen between text and base64.
+ * Interactive output comes in many small writes; those of one stream that
+ * follow each other closely are held back and written as one event
+ * (REC_COALESCE_MS), which is most of what makes a terminal session's file
+ * small.  The search-index text is taken from text events only, after the
+ * writer has chosen between text and base64.
  *
  * The first error (a full disk, a failing sink) sticks: every later call
  * returns it, so the caller ends the session instead of recording a hole.
@@ -48,6 +51,11 @@ struct rec_writer {
     size_t len, hashed;
     EVP_MD_CTX *sha;   /* every byte handed to the sink so far, and those in buf[0..hashed) */
     EVP_MAC_CTX *hmac; /* keyed, never fed: copied for each HMAC */
+    /* the event being gathered: REC_COALESCE_MS of one stream's writes */
+    unsigned char *co;
+    size_t colen;
+    enum rec_stream costream;
+    long long co_us;    /* the time of its first byte */
     long long last_us;  /* time of the last line, events never go back */
     long long flush_us; /* time of the last checkpoint */
     int dirty;          /* lines since the last checkpoint */
@@ -339,6 +347,32 @@ static int w_pending(struct rec_writer *w, enum rec_stream s, long long us)
     return 0;
 }
 
+/* Writes the event being gathered, if any. */
+static int w_emit(struct rec_writer *w)
+{
+    size_t n = w->colen;
+
+    if (n == 0) {
+        return 0;
+    }
+    w->colen = 0;
+    return w_chunk(w, w->costream, w->co_us, w->co, n);
+}
+
+/* How much of p[0..len) fits in room bytes, cut between characters when the data allows it. */
+static size_t w_cut(const unsigned char *p, size_t len, size_t room)
+{
+    size_t k = room;
+
+    if (len <= room) {
+        return len;
+    }
+    while (k > 0 && k + 3 > room && (p[k] & 0xC0) == 0x80) {
+        k--;
+    }
+    return k;
+}
+
 int rec_writer_data(struct rec_writer *w, enum rec_stream s, const struct timespec *ts,
                     const void *buf, size_t len)
 {
@@ -356,21 +390,33 @@ int rec_writer_data(struct rec_writer *w, enum rec_stream s, const struct timesp
         return 0;
     }
     us = w_time(w, ts);
+    if (w->colen > 0 && (w->costream != s || us - w->co_us >= REC_COALESCE_MS * 1000LL) &&
+        w_emit(w) != 0) {
+        return w->failed;
+    }
     while (len > 0) {
-        size_t seg = len;
+        size_t k;
 
-        if (seg > REC_EVENT_IN_MAX) {
-            /* end the event between characters when the data allows it */
-            seg = REC_EVENT_IN_MAX;
-            while (seg > REC_EVENT_IN_MAX - 3 && (p[seg] & 0xC0) == 0x80) {
-                seg--;
+        if (w->colen == 0 && len >= REC_EVENT_IN_MAX) {
+            /* a whole event's worth: straight from the caller's buffer */
+            k = w_cut(p, len, REC_EVENT_IN_MAX);
+            if (w_chunk(w, s, us, p, k) != 0) {
+                return w->failed;
+            }
+        } else {
+            if (w->colen == 0) {
+                w->costream = s;
+                w->co_us = us;
+            }
+            k = w_cut(p, len, REC_EVENT_IN_MAX - w->colen);
+            memcpy(w->co + w->colen, p, k);
+            w->colen += k;
+            if (k < len && w_emit(w) != 0) {
+                return w->failed; /* full: the rest starts the next event */
             }
         }
-        if (w_chunk(w, s, us, p, seg) != 0) {
-            return w->failed;
-        }
-        p += seg;
-        len -= seg;
+        p += k;
+        len -= k;
     }
     return 0;
 }
@@ -383,7 +429,7 @@ int rec_writer_resize(struct rec_writer *w, const struct timespec *ts, int cols,
     if (w == NULL || cols < 1 || rows < 1 || cols > 65535 || rows > 65535) {
         return DB_ERR_INVALID;
     }
-    if (w->failed != 0 || w_room(w, 128) != 0) {
+    if (w->failed != 0 || w_emit(w) != 0 || w_room(w, 128) != 0) {
         return w->failed;
     }
     us = w_time(w, ts);
@@ -409,7 +455,7 @@ int rec_writer_marker(struct rec_writer *w, const struct timespec *ts, const cha
             n--;
         }
     }
-    if (w->failed != 0 || w_room(w, 6 * n + 128) != 0) {
+    if (w->failed != 0 || w_emit(w) != 0 || w_room(w, 6 * n + 128) != 0) {
         return w->failed;
     }
     us = w_time(w, ts);
@@ -431,6 +477,12 @@ int rec_writer_tick(struct rec_writer *w, const struct timespec *now)
         return w->failed;
     }
     us = w_time(w, now);
+    /* an event no later write can join goes to the buffer; all of it before a checkpoint */
+    if (w->colen > 0 &&
+        (us - w->co_us >= REC_COALESCE_MS * 1000LL || us - w->flush_us >= REC_FLUSH_MS * 1000LL) &&
+        w_emit(w) != 0) {
+        return w->failed;
+    }
     if (us - w->flush_us < REC_FLUSH_MS * 1000LL) {
         return 0;
     }
@@ -556,7 +608,7 @@ int rec_writer_new(const struct rec_sink *sink, const struct rec_meta *m,
     }
     w->sink = *sink;
     sink = NULL; /* ours now: closed with w */
-    if ((w->buf = malloc(W_BUF_CAP)) == NULL) {
+    if ((w->buf = malloc(W_BUF_CAP)) == NULL || (w->co = malloc(REC_EVENT_IN_MAX)) == NULL) {
         db_errf(err, errlen, "recording: out of memory");
         goto out;
     }
@@ -595,6 +647,9 @@ void rec_writer_set_text(struct rec_writer *w, rec_text_fn fn, void *ctx, size_t
     if (w == NULL) {
         return;
     }
+    if (w->failed == 0) {
+        w_emit(w); /* what came before goes by the old choice; an error sticks */
+    }
     rec_text_free(w->text);
     w->text = fn != NULL ? rec_text_new(fn, ctx, max_bytes) : NULL;
 }
@@ -629,7 +684,7 @@ int rec_writer_close(struct rec_writer *w, char sha256_hex[REC_HEX_LEN + 1],
         db_errf(err, errlen, "recording: no writer");
         return r;
     }
-    if (w->failed == 0) {
+    if (w->failed == 0 && w_emit(w) == 0) {
         for (int s = 0; s < 2; s++) {
             w_pending(w, (enum rec_stream)s, w->last_us);
         }
@@ -674,6 +729,7 @@ void rec_writer_free(struct rec_writer *w)
     EVP_MAC_CTX_free(w->hmac); /* wipes the key it holds */
     EVP_MD_CTX_free(w->sha);
     free(w->buf);
+    free(w->co);
     free(w);
 }
 

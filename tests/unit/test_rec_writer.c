@@ -4,9 +4,9 @@
  * what goes into the lines: the header, the JSON escaping of every byte
  * value, lossless round trips of invalid UTF-8 through the reader (edge
  * cases, characters cut by writes at every position, random buffers), the
- * choice between text and base64 events, and input left out when the target
- * says so.  test_rec_flush.c has flushing and sealing, test_rec_text.c the
- * search-index lines.
+ * choice between text and base64 events, writes gathered into events, and
+ * input left out when the target says so.  test_rec_flush.c has flushing
+ * and sealing, test_rec_text.c the search-index lines.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -614,6 +614,161 @@ static void test_text_or_binary_large(void **state)
     }
 }
 
+/* ---- writes gathered into events ---- */
+
+/*
+ * One step of a session: data of a stream ("o"/"i"), a resize ("r"), a
+ * marker ("m") or a tick ("t") at ms.  len 0: strlen(data); a data of NULL
+ * and a len: that many 'x'.
+ */
+struct step {
+    const char *what;
+    long ms;
+    const char *data;
+    size_t len;
+};
+
+struct gather_case {
+    const char *name;
+    struct step steps[6];
+    const char *want; /* the event lines after the header's checkpoint, up to the "e" event */
+};
+
+#define ST_END                                                                                     \
+    {                                                                                              \
+        NULL, 0, NULL, 0                                                                           \
+    }
+static const struct gather_case gather_cases[] = {
+    {"within 10 ms: one event at its first byte's time",
+     {{"o", 100, "ls", 0}, {"o", 101, " -l", 0}, {"o", 109, "\r\n", 0}, ST_END},
+     "[0.100000, \"o\", \"ls -l\\r\\n\"]\n"},
+    {"10 ms after the first byte: a new event",
+     {{"o", 100, "a", 0}, {"o", 105, "b", 0}, {"o", 110, "c", 0}, {"o", 111, "d", 0}, ST_END},
+     "[0.100000, \"o\", \"ab\"]\n[0.110000, \"o\", \"cd\"]\n"},
+    {"the stream changes",
+     {{"i", 100, "l", 0}, {"o", 101, "l", 0}, {"i", 102, "s", 0}, {"o", 103, "s", 0}, ST_END},
+     "[0.100000, \"i\", \"l\"]\n[0.101000, \"o\", \"l\"]\n[0.102000, \"i\", \"s\"]\n"
+     "[0.103000, \"o\", \"s\"]\n"},
+    {"a resize and a marker end the event",
+     {{"o", 100, "a", 0},
+      {"r", 101, "90x30", 0},
+      {"o", 102, "b", 0},
+      {"m", 103, "note", 0},
+      {"o", 104, "c", 0},
+      ST_END},
+     "[0.100000, \"o\", \"a\"]\n[0.101000, \"r\", \"90x30\"]\n[0.102000, \"o\", \"b\"]\n"
+     "[0.103000, \"m\", \"note\"]\n[0.104000, \"o\", \"c\"]\n"},
+    {"a tick that flushes ends the event",
+     {{"o", 995, "a", 0}, {"t", 1000, NULL, 0}, {"o", 1002, "b", 0}, ST_END},
+     "[0.995000, \"o\", \"a\"]\n[1.000000, \"c\", \"*\"]\n[1.002000, \"o\", \"b\"]\n"},
+    {"a tick that does not flush leaves it open",
+     {{"o", 500, "a", 0}, {"t", 505, NULL, 0}, {"o", 506, "b", 0}, ST_END},
+     "[0.500000, \"o\", \"ab\"]\n"},
+    {"a character cut between writes of one event",
+     {{"o", 100, "\xe2", 0}, {"o", 101, "\x82\xac", 0}, ST_END},
+     "[0.100000, \"o\", \"\xe2\x82\xac\"]\n"},
+    {"a character cut between events waits for the next",
+     {{"o", 100, "x\xe2\x82", 0}, {"o", 120, "\xac", 0}, ST_END},
+     "[0.100000, \"o\", \"x\"]\n[0.120000, \"o\", \"\xe2\x82\xac\"]\n"},
+    {"16 KiB at most: the write that does not fit starts the next",
+     {{"o", 100, NULL, 10000}, {"o", 101, NULL, 10000}, ST_END},
+     "[0.100000, \"o\", \"x{16384}\"]\n[0.101000, \"o\", \"x{3616}\"]\n"},
+    {"a large write goes straight to events",
+     {{"o", 100, NULL, 40000}, {"o", 102, "y", 0}, ST_END},
+     "[0.100000, \"o\", \"x{16384}\"]\n[0.100000, \"o\", \"x{16384}\"]\n"
+     "[0.100000, \"o\", \"x{7232}y\"]\n"},
+};
+
+/* want with "x{N}" for N x's and "*" for any checkpoint. */
+static int gather_match(const char *got, size_t glen, const char *want)
+{
+    size_t g = 0;
+
+    while (*want != '\0') {
+        unsigned long n;
+        char *end;
+
+        if (want[0] == 'x' && want[1] == '{') {
+            n = strtoul(want + 2, &end, 10);
+            for (unsigned long k = 0; k < n; k++) {
+                if (g >= glen || got[g++] != 'x') {
+                    return 0;
+                }
+            }
+            want = end + 1;
+        } else if (*want == '*') {
+            for (int k = 0; k < REC_HEX_LEN; k++) {
+                if (g >= glen ||
+                    !((got[g] >= '0' && got[g] <= '9') || (got[g] >= 'a' && got[g] <= 'f'))) {
+                    return 0;
+                }
+                g++;
+            }
+            want++;
+        } else if (g >= glen || got[g++] != *want++) {
+            return 0;
+        }
+    }
+    return g == glen;
+}
+
+static void test_gather(void **state)
+{
+    static char xs[40000];
+
+    (void)state;
+    memset(xs, 'x', sizeof(xs));
+    for (size_t k = 0; k < sizeof(gather_cases) / sizeof(gather_cases[0]); k++) {
+        const struct gather_case *c = &gather_cases[k];
+        struct rig g;
+        size_t len;
+        const char *bytes, *from, *to;
+
+        rig_open(&g, 1, 0);
+        for (const struct step *st = c->steps; st->what != NULL; st++) {
+            struct timespec ts = at_ms(st->ms);
+            const char *p = st->data != NULL ? st->data : xs;
+            size_t n = st->len > 0 ? st->len : st->data != NULL ? strlen(p) : 0;
+            int cols = 0, rows = 0;
+
+            switch (st->what[0]) {
+            case 'o':
+            case 'i':
+                assert_int_equal(
+                    rec_writer_data(g.w, st->what[0] == 'o' ? REC_STREAM_OUT : REC_STREAM_IN, &ts,
+                                    p, n),
+                    0);
+                break;
+            case 'r':
+                assert_int_equal(sscanf(p, "%dx%d", &cols, &rows), 2);
+                assert_int_equal(rec_writer_resize(g.w, &ts, cols, rows), 0);
+                break;
+            case 'm':
+                assert_int_equal(rec_writer_marker(g.w, &ts, p), 0);
+                break;
+            default:
+                assert_int_equal(rec_writer_tick(g.w, &ts), 0);
+                break;
+            }
+        }
+        rig_close(&g);
+        bytes = rec_mem_bytes(g.mem, &len);
+        /* from after the header's checkpoint to the end event */
+        from = memmem(bytes, len, "[0.000000, \"c\", \"", 17);
+        assert_non_null(from);
+        from = memchr(from, '\n', len - (size_t)(from - bytes)) + 1;
+        to = memmem(from, len - (size_t)(from - bytes), "\"e\", \"", 6);
+        assert_non_null(to);
+        while (to > from && to[-1] != '\n') {
+            to--;
+        }
+        if (!gather_match(from, (size_t)(to - from), c->want)) {
+            fail_msg("%s: got\n%.*s", c->name, (int)(to - from > 600 ? 600 : to - from), from);
+        }
+        rig_free(&g);
+    }
+}
+
 /* ---- input ---- */
 
 static void test_input_not_recorded(void **state)
@@ -634,6 +789,7 @@ static void test_input_not_recorded(void **state)
 
         rig_open(&g, cases[k].record_input, 0);
         assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts, "hunter2\r", 8), 0);
+        ts = at_ms(3 + REC_COALESCE_MS); /* an event of its own */
         assert_int_equal(rec_writer_data(g.w, REC_STREAM_IN, &ts,
                                          "\x00\x01\x02\x03\x04\x05\x06"
                                          "\x07\x10\x11\x12\x13\x14\x15"
@@ -642,7 +798,7 @@ static void test_input_not_recorded(void **state)
                                          "\x00\x00\x00\x00",
                                          32),
                          0);
-        out(&g, 4, "$ ", 2);
+        out(&g, 4 + REC_COALESCE_MS, "$ ", 2);
         rec_writer_stats(g.w, &raw, &written);
         assert_int_equal(raw, 42);
         rig_close(&g);
@@ -670,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_random_buffers),
         cmocka_unit_test(test_text_or_binary),
         cmocka_unit_test(test_text_or_binary_large),
+        cmocka_unit_test(test_gather),
         cmocka_unit_test(test_input_not_recorded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
