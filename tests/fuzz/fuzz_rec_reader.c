@@ -12,13 +12,15 @@
  *    always gives a verdict, and "ok" only for a file the reader reads to
  *    the end and that ends with an "e" event and a checkpoint;
  *  - the bytes of a session, written by the writer in pieces the input
- *    chooses, on both streams: the reader gives back exactly those bytes,
- *    every line of the file is valid UTF-8, and the lines handed to the
- *    search index are valid UTF-8 without control bytes, at most 512 bytes
- *    each and within the cap.
+ *    chooses, on both streams, some close enough together to share an
+ *    event: the reader gives back exactly those bytes, every line of the
+ *    file is valid UTF-8, and the lines handed to the search index are
+ *    valid UTF-8 without control bytes, at most 512 bytes each and within
+ *    the cap.
  *
  * The seeds in corpus/fuzz_rec_reader/ were written with KEY below, so the
- * fuzzer starts from files whose checkpoints hold.
+ * fuzzer starts from files whose checkpoints hold: in format 2, and one in
+ * format 1 (shell-closed-format1.cast).
  */
 #include <fcntl.h>
 #include <math.h>
@@ -187,7 +189,8 @@ static void roundtrip(const uint8_t *data, size_t size)
         seed = seed * 1103515245u + 12345u;
         k = 1 + (seed >> 16) % 64;
         k = k < size - pos ? k : size - pos;
-        ts.tv_nsec += 300000000;
+        /* within REC_COALESCE_MS of each other, or not */
+        ts.tv_nsec += (seed >> 12) & 1 ? 3000000 : 300000000;
         if (ts.tv_nsec >= 1000000000) {
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000;
