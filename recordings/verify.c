@@ -175,16 +175,14 @@ static size_t v_time_text(const char *line, size_t len)
 
 /*
  * A checkpoint covers the bytes before its line, not the line itself, so the
- * line must be exactly as the writer writes it (with spaces in format 1,
- * without in format 2) -- and the last one, which no later checkpoint
- * covers, must have the time of the end event before it.
+ * line must be exactly as the writer writes it -- and the last one, which no
+ * later checkpoint covers, must have the time of the end event before it.
  */
 static int v_checkpoint_form(struct v_state *v, const char *line, size_t len, int closing)
 {
-    const char *mid = v->format == 1 ? ", \"c\", \"" : ",\"c\",\"";
-    size_t t = v_time_text(line, len), m = strlen(mid);
+    size_t t = v_time_text(line, len);
 
-    if (t == 0 || len != t + m + REC_HEX_LEN + 2 || memcmp(line + t, mid, m) != 0 ||
+    if (t == 0 || len != t + 8 + REC_HEX_LEN + 2 || memcmp(line + t, ", \"c\", \"", 8) != 0 ||
         memcmp(line + len - 2, "\"]", 2) != 0) {
         return 0;
     }

@@ -153,11 +153,7 @@ static int w_append(struct rec_writer *w, const char *p, size_t n)
     return 0;
 }
 
-/*
- * `[SECONDS.MICROS,"CODE","` without a bounds check: callers made room.  No
- * spaces: at a few bytes of data per keystroke, the framing is a good part
- * of an interactive recording.
- */
+/* `[SECONDS.MICROS, "CODE", "` without a bounds check: callers made room. */
 static void w_prefix(struct rec_writer *w, long long us, const char *code)
 {
     char tmp[24], *o = w->buf + w->len;
@@ -176,13 +172,13 @@ static void w_prefix(struct rec_writer *w, long long us, const char *code)
     for (int d = 100000; d > 0; d /= 10) {
         *o++ = (char)('0' + frac / d % 10);
     }
-    memcpy(o, ",\"", 2);
-    o += 2;
+    memcpy(o, ", \"", 3);
+    o += 3;
     while (*code != '\0') {
         *o++ = *code++;
     }
-    memcpy(o, "\",\"", 3);
-    o += 3;
+    memcpy(o, "\", \"", 4);
+    o += 4;
     w->len = (size_t)(o - w->buf);
 }
 

@@ -183,13 +183,13 @@ static int check_checkpoints(const char *bytes, size_t len)
     int n = 0;
 
     while ((nl = memchr(p, '\n', len - (size_t)(p - bytes))) != NULL) {
-        const char *c = memmem(p, (size_t)(nl - p), ",\"c\",\"", 6);
+        const char *c = memmem(p, (size_t)(nl - p), ", \"c\", \"", 8);
 
         if (c != NULL) {
             char hex[REC_HEX_LEN + 1];
 
             hmac_hex(bytes, (size_t)(p - bytes), hex);
-            assert_memory_equal(c + 6, hex, REC_HEX_LEN);
+            assert_memory_equal(c + 8, hex, REC_HEX_LEN);
             n++;
         }
         p = nl + 1;
@@ -219,7 +219,7 @@ static void test_flush_on_tick(void **state)
     bytes = rec_mem_bytes(g.mem, &len2);
     assert_true(len2 > len1);
     assert_int_equal(check_checkpoints(bytes, len2), 2);
-    assert_true(has(bytes, len2, "[1.000000,\"c\",\""));
+    assert_true(has(bytes, len2, "[1.000000, \"c\", \""));
     ts = at_ms(5000); /* nothing new: no checkpoint */
     assert_int_equal(rec_writer_tick(g.w, &ts), 0);
     rec_mem_bytes(g.mem, &len3);
@@ -259,8 +259,8 @@ static void test_seal(void **state)
     hmac_hex(bytes, len, hex);
     assert_string_equal(g.hmac, hex);
     check_checkpoints(bytes, len);
-    assert_true(has(bytes, len, "[1.000000,\"r\",\"100x40\"]\n"));
-    assert_true(has(bytes, len, "\"m\",\"sftp open /etc/\\\"x\\\"\\n\xee\xbf\xbf\"]"));
+    assert_true(has(bytes, len, "[1.000000, \"r\", \"100x40\"]\n"));
+    assert_true(has(bytes, len, "\"m\", \"sftp open /etc/\\\"x\\\"\\n\xee\xbf\xbf\"]"));
     rig_free(&g);
     roundtrip((const unsigned char *)big, sizeof(big));
 }
@@ -383,7 +383,7 @@ static void test_asciinema_lines(void **state)
         p = nl + 1;
     }
     assert_int_equal(lines, 10); /* c o i bo bi r m c e c */
-    assert_true(has(bytes, len, "[2.000000,\"i\",\"clock went back\"]"));
+    assert_true(has(bytes, len, "[2.000000, \"i\", \"clock went back\"]"));
     rig_free(&g);
 }
 
@@ -407,7 +407,7 @@ static void test_cut_character_flushed(void **state)
     ts = at_ms(2200);
     assert_int_equal(rec_writer_tick(g.w, &ts), 0);
     bytes = rec_mem_bytes(g.mem, &len);
-    assert_true(has(bytes, len, "[2.200000,\"o\",\"\xee\xbf\xa2\xee\xbe\x82\"]"));
+    assert_true(has(bytes, len, "[2.200000, \"o\", \"\xee\xbf\xa2\xee\xbe\x82\"]"));
     out(&g, 2300, "\xacy", 2);
     rig_close(&g);
     read_back(&g, &b);

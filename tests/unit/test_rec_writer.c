@@ -305,7 +305,7 @@ static void test_escape_table(void **state)
         out(&g, 10, &esc_cases[k].byte, 1);
         rig_close(&g);
         bytes = rec_mem_bytes(g.mem, &len);
-        snprintf(want, sizeof(want), "[0.010000,\"o\",\"%s\"]\n", esc_cases[k].json);
+        snprintf(want, sizeof(want), "[0.010000, \"o\", \"%s\"]\n", esc_cases[k].json);
         if (memmem(bytes, len, want, strlen(want)) == NULL) {
             fail_msg("byte 0x%02x: no line %s", esc_cases[k].byte, want);
         }
@@ -550,7 +550,7 @@ static void test_text_or_binary(void **state)
         assert_int_equal(rec_writer_data(g.w, c->s, &ts, c->bytes, c->len), 0);
         rig_close(&g);
         bytes = rec_mem_bytes(g.mem, &len);
-        snprintf(want, sizeof(want), "[0.005000,\"%s\",", c->code);
+        snprintf(want, sizeof(want), "[0.005000, \"%s\", ", c->code);
         for (const char *p = bytes;
              (p = memmem(p, len - (size_t)(p - bytes), want, strlen(want))) != NULL; p++) {
             n++;
@@ -602,7 +602,7 @@ static void test_text_or_binary_large(void **state)
         out(&g, 7, buf, sizeof(buf));
         rig_close(&g);
         bytes = rec_mem_bytes(g.mem, &len);
-        snprintf(want, sizeof(want), "[0.007000,\"%s\",", cases[k].code);
+        snprintf(want, sizeof(want), "[0.007000, \"%s\", ", cases[k].code);
         if (!has(bytes, len, want)) {
             fail_msg("%s: not a \"%s\" event", cases[k].name, cases[k].code);
         }
@@ -641,14 +641,14 @@ struct gather_case {
 static const struct gather_case gather_cases[] = {
     {"within 10 ms: one event at its first byte's time",
      {{"o", 100, "ls", 0}, {"o", 101, " -l", 0}, {"o", 109, "\r\n", 0}, ST_END},
-     "[0.100000,\"o\",\"ls -l\\r\\n\"]\n"},
+     "[0.100000, \"o\", \"ls -l\\r\\n\"]\n"},
     {"10 ms after the first byte: a new event",
      {{"o", 100, "a", 0}, {"o", 105, "b", 0}, {"o", 110, "c", 0}, {"o", 111, "d", 0}, ST_END},
-     "[0.100000,\"o\",\"ab\"]\n[0.110000,\"o\",\"cd\"]\n"},
+     "[0.100000, \"o\", \"ab\"]\n[0.110000, \"o\", \"cd\"]\n"},
     {"the stream changes",
      {{"i", 100, "l", 0}, {"o", 101, "l", 0}, {"i", 102, "s", 0}, {"o", 103, "s", 0}, ST_END},
-     "[0.100000,\"i\",\"l\"]\n[0.101000,\"o\",\"l\"]\n[0.102000,\"i\",\"s\"]\n"
-     "[0.103000,\"o\",\"s\"]\n"},
+     "[0.100000, \"i\", \"l\"]\n[0.101000, \"o\", \"l\"]\n[0.102000, \"i\", \"s\"]\n"
+     "[0.103000, \"o\", \"s\"]\n"},
     {"a resize and a marker end the event",
      {{"o", 100, "a", 0},
       {"r", 101, "90x30", 0},
@@ -656,27 +656,27 @@ static const struct gather_case gather_cases[] = {
       {"m", 103, "note", 0},
       {"o", 104, "c", 0},
       ST_END},
-     "[0.100000,\"o\",\"a\"]\n[0.101000,\"r\",\"90x30\"]\n[0.102000,\"o\",\"b\"]\n"
-     "[0.103000,\"m\",\"note\"]\n[0.104000,\"o\",\"c\"]\n"},
+     "[0.100000, \"o\", \"a\"]\n[0.101000, \"r\", \"90x30\"]\n[0.102000, \"o\", \"b\"]\n"
+     "[0.103000, \"m\", \"note\"]\n[0.104000, \"o\", \"c\"]\n"},
     {"a tick that flushes ends the event",
      {{"o", 995, "a", 0}, {"t", 1000, NULL, 0}, {"o", 1002, "b", 0}, ST_END},
-     "[0.995000,\"o\",\"a\"]\n[1.000000,\"c\",\"*\"]\n[1.002000,\"o\",\"b\"]\n"},
+     "[0.995000, \"o\", \"a\"]\n[1.000000, \"c\", \"*\"]\n[1.002000, \"o\", \"b\"]\n"},
     {"a tick that does not flush leaves it open",
      {{"o", 500, "a", 0}, {"t", 505, NULL, 0}, {"o", 506, "b", 0}, ST_END},
-     "[0.500000,\"o\",\"ab\"]\n"},
+     "[0.500000, \"o\", \"ab\"]\n"},
     {"a character cut between writes of one event",
      {{"o", 100, "\xe2", 0}, {"o", 101, "\x82\xac", 0}, ST_END},
-     "[0.100000,\"o\",\"\xe2\x82\xac\"]\n"},
+     "[0.100000, \"o\", \"\xe2\x82\xac\"]\n"},
     {"a character cut between events waits for the next",
      {{"o", 100, "x\xe2\x82", 0}, {"o", 120, "\xac", 0}, ST_END},
-     "[0.100000,\"o\",\"x\"]\n[0.120000,\"o\",\"\xe2\x82\xac\"]\n"},
+     "[0.100000, \"o\", \"x\"]\n[0.120000, \"o\", \"\xe2\x82\xac\"]\n"},
     {"16 KiB at most: the write that does not fit starts the next",
      {{"o", 100, NULL, 10000}, {"o", 101, NULL, 10000}, ST_END},
-     "[0.100000,\"o\",\"x{16384}\"]\n[0.101000,\"o\",\"x{3616}\"]\n"},
+     "[0.100000, \"o\", \"x{16384}\"]\n[0.101000, \"o\", \"x{3616}\"]\n"},
     {"a large write goes straight to events",
      {{"o", 100, NULL, 40000}, {"o", 102, "y", 0}, ST_END},
-     "[0.100000,\"o\",\"x{16384}\"]\n[0.100000,\"o\",\"x{16384}\"]\n"
-     "[0.100000,\"o\",\"x{7232}y\"]\n"},
+     "[0.100000, \"o\", \"x{16384}\"]\n[0.100000, \"o\", \"x{16384}\"]\n"
+     "[0.100000, \"o\", \"x{7232}y\"]\n"},
 };
 
 /* want with "x{N}" for N x's and "*" for any checkpoint. */
@@ -754,10 +754,10 @@ static void test_gather(void **state)
         rig_close(&g);
         bytes = rec_mem_bytes(g.mem, &len);
         /* from after the header's checkpoint to the end event */
-        from = memmem(bytes, len, "[0.000000,\"c\",\"", 15);
+        from = memmem(bytes, len, "[0.000000, \"c\", \"", 17);
         assert_non_null(from);
         from = memchr(from, '\n', len - (size_t)(from - bytes)) + 1;
-        to = memmem(from, len - (size_t)(from - bytes), "\"e\",\"", 5);
+        to = memmem(from, len - (size_t)(from - bytes), "\"e\", \"", 6);
         assert_non_null(to);
         while (to > from && to[-1] != '\n') {
             to--;
@@ -804,7 +804,7 @@ static void test_input_not_recorded(void **state)
         rig_close(&g);
         bytes = rec_mem_bytes(g.mem, &len);
         assert_true((has(bytes, len, "hunter2")) == cases[k].record_input);
-        assert_true(has(bytes, len, "\"e\",\"out=2 in=40\""));
+        assert_true(has(bytes, len, "\"e\", \"out=2 in=40\""));
         read_back(&g, &b);
         assert_int_equal(b.count[1] + b.count[3], cases[k].events);
         assert_int_equal(b.ni, cases[k].record_input ? 40 : 0);
