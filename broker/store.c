@@ -98,8 +98,8 @@ static const char *const store_migrations[] = {
     "  ts UNINDEXED, tokenize = 'trigram');"
     "PRAGMA user_version = 2;",
     /* 3: the process serving a session, so that the sessions of a process that died can be ended */
-    "ALTER TABLE sessions ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;"
-    "PRAGMA user_version = 3;",
+    ("ALTER TABLE sessions ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;"
+     "PRAGMA user_version = 3;"),
 };
 
 /* Indexed by enum store_stmt_id (store-int.h); the order must match. */
