@@ -20,56 +20,7 @@
 
 #include "recording.h"
 
-static const unsigned char key[REC_KEY_LEN] = "0123456789abcdef0123456789abcdef";
-
-struct rig {
-    struct rec_sink sink;
-    struct rec_mem *mem;
-    struct rec_writer *w;
-    char sha[REC_HEX_LEN + 1], hmac[REC_HEX_LEN + 1];
-};
-
-static struct timespec at_ms(long ms)
-{
-    struct timespec ts = {1000 + ms / 1000, (ms % 1000) * 1000000L};
-    return ts;
-}
-
-static void rig_open(struct rig *g, int record_input, size_t fail_after)
-{
-    struct rec_meta m;
-    struct timespec t0 = at_ms(0);
-    char err[256];
-
-    memset(g, 0, sizeof(*g));
-    memset(&m, 0, sizeof(m));
-    m.user = "alice";
-    m.target = "web-1";
-    m.login = "deploy";
-    m.record_input = record_input;
-    assert_int_equal(rec_sink_mem(&g->sink, &g->mem, fail_after), 0);
-    assert_int_equal(rec_writer_new(&g->sink, &m, key, &t0, &g->w, err, sizeof(err)), 0);
-}
-
-static void rig_close(struct rig *g)
-{
-    char err[256];
-
-    assert_int_equal(rec_writer_close(g->w, g->sha, g->hmac, err, sizeof(err)), 0);
-    g->w = NULL;
-}
-
-static void out(struct rig *g, long ms, const void *p, size_t n)
-{
-    struct timespec ts = at_ms(ms);
-    assert_int_equal(rec_writer_data(g->w, REC_STREAM_OUT, &ts, p, n), 0);
-}
-
-static void rig_free(struct rig *g)
-{
-    rec_writer_free(g->w);
-    rec_mem_free(g->mem);
-}
+#include "rec-rig.h"
 
 /* ---- text for the search index ---- */
 
