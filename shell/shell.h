@@ -419,6 +419,14 @@ int shell_term_input(struct shell_term *t, const char *buf, size_t len);
  */
 void shell_term_resume(struct shell_term *t);
 
+/*
+ * The arguments of `deny N --reason TEXT` and `revoke N --reason TEXT`
+ * (what: "request" or "grant"): the number and a checked reason, which
+ * points into argv.  SHELL_OK, or the exit status after saying why.
+ */
+int shell_id_reason(struct shell_ctx *c, int argc, char **argv, const char *what, long long *id,
+                    const char **reason);
+
 /* ---- jobs: commands that keep running (replay, watch, export) ---- */
 
 /*
