@@ -141,7 +141,6 @@ static int cmd_export_exec(struct shell_ctx *c, int argc, char **argv)
     struct store_session s;
     struct export_job *ej = NULL;
     enum rec_verdict verdict = REC_MISSING;
-    char why[300] = "";
     int r;
 
     memset(&s, 0, sizeof(s));
@@ -157,20 +156,7 @@ static int cmd_export_exec(struct shell_ctx *c, int argc, char **argv)
     if ((r = shell_review_session(c, &rv, &s)) != 0) {
         return r;
     }
-    if (shell_recording_check(c, &s, &verdict, why, sizeof(why)) != 0) {
-        r = shell_review_refuse(c, &rv, json_object(), "%s", why);
-        goto out;
-    }
-    if (verdict == REC_MISSING) {
-        r = shell_review_refuse(c, &rv, json_pack("{ss}", "verdict", "missing"),
-                                "the recording of session %s is missing", s.id);
-        goto out;
-    }
-    if (verdict == REC_TAMPERED) {
-        r = shell_review_refuse(c, &rv, json_pack("{ss}", "verdict", "tampered"),
-                                "the recording of session %s does not match its seal (%s); "
-                                "not exporting it",
-                                s.id, why);
+    if ((r = shell_recording_usable(c, &rv, &s, "seal", "not exporting it", &verdict)) != 0) {
         goto out;
     }
     if ((ej = calloc(1, sizeof(*ej))) == NULL) {

@@ -318,8 +318,8 @@ static int cmd_watch_exec(struct shell_ctx *c, int argc, char **argv)
     struct store_session s;
     struct watch_job *wj = NULL;
     enum rec_verdict verdict = REC_MISSING;
-    char why[300] = "", label[200], started[SHELL_TIME_MAX];
-    int r, rc;
+    char label[200], started[SHELL_TIME_MAX];
+    int r;
 
     memset(&s, 0, sizeof(s));
     if ((r = shell_review_begin(c, argv[0], spec, 1, argc, argv, &o, &rv)) != 0) {
@@ -342,21 +342,8 @@ static int cmd_watch_exec(struct shell_ctx *c, int argc, char **argv)
     snprintf(wj->id, sizeof(wj->id), "%s", s.id);
     /* A session notes its recording as it starts; until then there is nothing to check. */
     if (s.recording_path != NULL && s.recording_path[0] != '\0') {
-        rc = shell_recording_check(c, &s, &verdict, why, sizeof(why));
-        if (rc != 0) {
-            r = shell_review_refuse(c, &rv, json_object(), "%s", why);
-            goto out;
-        }
-        if (verdict == REC_MISSING) {
-            r = shell_review_refuse(c, &rv, json_pack("{ss}", "verdict", "missing"),
-                                    "the recording of session %s is missing", s.id);
-            goto out;
-        }
-        if (verdict == REC_TAMPERED) {
-            r = shell_review_refuse(c, &rv, json_pack("{ss}", "verdict", "tampered"),
-                                    "the recording of session %s does not match its "
-                                    "checkpoints (%s); not showing it",
-                                    s.id, why);
+        if ((r = shell_recording_usable(c, &rv, &s, "checkpoints", "not showing it",
+                                        &verdict)) != 0) {
             goto out;
         }
         if (watch_open(wj, s.recording_path) != 0) {

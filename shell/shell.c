@@ -778,6 +778,27 @@ int shell_recording_check(struct shell_ctx *c, const struct store_session *s,
     return rc;
 }
 
+int shell_recording_usable(struct shell_ctx *c, struct shell_review *rv,
+                           const struct store_session *s, const char *against,
+                           const char *refusing, enum rec_verdict *verdict)
+{
+    char why[300] = "";
+
+    if (shell_recording_check(c, s, verdict, why, sizeof(why)) != 0) {
+        return shell_review_refuse(c, rv, json_object(), "%s", why);
+    }
+    if (*verdict == REC_MISSING) {
+        return shell_review_refuse(c, rv, json_pack("{ss}", "verdict", "missing"),
+                                   "the recording of session %s is missing", s->id);
+    }
+    if (*verdict == REC_TAMPERED) {
+        return shell_review_refuse(c, rv, json_pack("{ss}", "verdict", "tampered"),
+                                   "the recording of session %s does not match its %s (%s); %s",
+                                   s->id, against, why, refusing);
+    }
+    return 0;
+}
+
 char *shell_session_label(const struct store_session *s, char *buf, size_t len)
 {
     char raw[3 * STORE_NAME_MAX + 32];

@@ -262,6 +262,15 @@ int shell_review_session(struct shell_ctx *c, struct shell_review *rv, struct st
  */
 int shell_recording_check(struct shell_ctx *c, const struct store_session *s,
                           enum rec_verdict *verdict, char *why, size_t whylen);
+/*
+ * shell_recording_check, then the refusal (reported and audited) of a
+ * recording that cannot be checked, is missing, or does not match its
+ * `against` ("seal", "checkpoints"), ending with `refusing` ("not exporting
+ * it").  0 with *verdict set (ok, truncated or live), or the exit status.
+ */
+int shell_recording_usable(struct shell_ctx *c, struct shell_review *rv,
+                           const struct store_session *s, const char *against,
+                           const char *refusing, enum rec_verdict *verdict);
 /* A session as "user@target (login)", or "user (gateway shell)"; sanitised into buf. */
 char *shell_session_label(const struct store_session *s, char *buf, size_t len);
 
