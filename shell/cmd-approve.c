@@ -69,4 +69,5 @@ const struct shell_cmd_entry shell_cmd_approve_entry = {
     .usage = "approve N [--comment TEXT]",
     .summary = "approve a request you may decide",
     .exec = cmd_approve_exec,
+    .example = "ssh gw approve 12 --comment ok for INC-4711, watch the error rate",
 };

@@ -67,4 +67,5 @@ const struct shell_cmd_entry shell_cmd_breakglass_entry = {
     .usage = "breakglass TARGET --reason TEXT [--for DURATION] [--login L]",
     .summary = "emergency access without approval (reviewed afterwards)",
     .exec = cmd_breakglass_exec,
+    .example = "ssh gw breakglass web-1 --reason INC-4712: site down --for 30m",
 };

@@ -33,4 +33,5 @@ const struct shell_cmd_entry shell_cmd_deny_entry = {
     .usage = "deny N --reason TEXT",
     .summary = "deny a request you may decide",
     .exec = cmd_deny_exec,
+    .example = "ssh gw deny 13 --reason use staging, not prod",
 };

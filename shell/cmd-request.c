@@ -92,4 +92,5 @@ const struct shell_cmd_entry shell_cmd_request_entry = {
     .usage = "request TARGET --for DURATION --reason TEXT [--login L] [--ticket ID] [--json]",
     .summary = "ask for time-boxed access to a target",
     .exec = cmd_request_exec,
+    .example = "ssh gw request web-1 --for 1h --reason INC-4711: disk full on web-1",
 };

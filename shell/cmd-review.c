@@ -106,4 +106,5 @@ const struct shell_cmd_entry shell_cmd_review_entry = {
     .usage = "review ID --note TEXT",
     .summary = "record your review of an ended session (reviewers)",
     .exec = cmd_review_exec,
+    .example = "ssh gw review 6a6nxld3tvyq32ke --note checked, matches INC-4711",
 };

@@ -34,4 +34,5 @@ const struct shell_cmd_entry shell_cmd_revoke_entry = {
     .usage = "revoke N --reason TEXT",
     .summary = "end an active grant now",
     .exec = cmd_revoke_exec,
+    .example = "ssh gw revoke 12 --reason incident closed",
 };

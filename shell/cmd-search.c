@@ -4,9 +4,11 @@
  * and what engineers typed (the text index the recorder fills), and lists
  * each matching line: the session, the time into it, the stream ("o"
  * output, "i" input) and the line.  TEXT is matched literally, as a
- * substring: quotes, '*', '-' and the like have no meaning.  Several words
- * are joined with single spaces; a TEXT starting with "-" needs "--" before
- * it.  The index works on trigrams, so TEXT is at least 3 characters.
+ * substring: quotes, '*', '-' and the like have no meaning.  Every word
+ * that is not --limit or --json is TEXT ("search rm -rf" as well as
+ * "search 'rm -rf'"), joined with single spaces; "--" before a word makes
+ * even --json text.  The index works on trigrams, so TEXT is at least 3
+ * characters.
  *
  * Text output is one line per match, "SESSION  HH:MM:SS.s  STREAM  LINE",
  * the line sanitised for the terminal; --json prints an array of
@@ -69,25 +71,6 @@ static void search_text(struct shell_ctx *c, const struct store_text *v, size_t 
     }
 }
 
-/* The positional words joined with single spaces into a new string. */
-static char *search_join(const struct shell_opts *o)
-{
-    size_t len = 0;
-    char *s;
-
-    for (int i = 0; i < o->npos; i++) {
-        len += strlen(o->pos[i]) + 1;
-    }
-    if ((s = malloc(len + 1)) == NULL) {
-        return NULL;
-    }
-    s[0] = '\0';
-    for (int i = 0, off = 0; i < o->npos; i++) {
-        off += snprintf(s + off, len + 1 - (size_t)off, "%s%s", i ? " " : "", o->pos[i]);
-    }
-    return s;
-}
-
 /* Characters of valid UTF-8 text. */
 static size_t search_chars(const char *s)
 {
@@ -101,26 +84,24 @@ static size_t search_chars(const char *s)
 
 static int cmd_search_exec(struct shell_ctx *c, int argc, char **argv)
 {
-    static const char *const spec[] = {"limit=", "json", NULL};
+    static const char *const spec[] = {"limit=", "json", "*", NULL};
     struct shell_review rv;
     struct shell_opts o;
     struct store_text *v = NULL;
     size_t n = 0, limit = SEARCH_LIMIT_DEFAULT;
-    char *text = NULL, err[300] = "";
+    const char *text = NULL;
+    char err[300] = "";
     int r, rc;
 
     if ((r = shell_review_begin(c, argv[0], spec, 0, argc, argv, &o, &rv)) != 0) {
         return r;
     }
-    if (o.npos == 0) {
+    if ((text = shell_opt(&o, "*")) == NULL) {
         return shell_usage(c, argv[0], "TEXT is required");
     }
     if (shell_opt(&o, "limit") != NULL && (r = shell_parse_limit(c, argv[0], shell_opt(&o, "limit"),
                                                                  SEARCH_LIMIT_MAX, &limit)) != 0) {
         return r;
-    }
-    if ((text = search_join(&o)) == NULL) {
-        return shell_fail(c, "out of memory");
     }
     if (access_check_text("search text", text, 1, err, sizeof(err)) != 0) {
         r = shell_usage(c, argv[0], err);
@@ -150,7 +131,6 @@ static int cmd_search_exec(struct shell_ctx *c, int argc, char **argv)
     }
 out:
     store_text_free(v, n);
-    free(text);
     return r;
 }
 
@@ -159,4 +139,5 @@ const struct shell_cmd_entry shell_cmd_search_entry = {
     .usage = "search TEXT [--limit N] [--json]",
     .summary = "find text in sessions' output and input (reviewers)",
     .exec = cmd_search_exec,
+    .example = "ssh gw search rm -rf /var",
 };

@@ -107,4 +107,5 @@ const struct shell_cmd_entry shell_cmd_terminate_entry = {
     .usage = "terminate ID --reason TEXT",
     .summary = "end a live session now (reviewers)",
     .exec = cmd_terminate_exec,
+    .example = "ssh gw terminate 6a6nxld3tvyq32ke --reason outside the scope of INC-4711",
 };

@@ -18,7 +18,7 @@
 #include "recording.h"
 
 #define SHELL_LINE_MAX 8192
-#define SHELL_ARGS_MAX 64
+#define SHELL_ARGS_MAX 512 /* a free text of many words must fit */
 
 enum shell_status { SHELL_OK = 0, SHELL_FAIL = 1, SHELL_USAGE = 2 };
 
@@ -350,6 +350,7 @@ struct shell_cmd_entry {
     const char *usage;   /* "request TARGET --for DURATION --reason TEXT [...]" */
     const char *summary; /* one line for help */
     int (*exec)(struct shell_ctx *c, int argc, char **argv);
+    const char *example; /* "ssh gw CMD ..." for `help CMD`, or NULL */
 };
 
 const struct shell_cmd_entry *shell_cmd_find(const char *name); /* exact names only */
@@ -377,13 +378,27 @@ extern const struct shell_cmd_entry *const shell_cmd_table[];
  * value" (whose value may be any word, even one starting with "-"); "--"
  * ends options; a lone "-" is positional.  At most 16 names in spec and 16
  * positional words.  names[i] is spec[i] as given; values and positionals
- * point into argv, so they live as long as argv.
+ * point into argv or into text, so they live as long as argv and o.
+ *
+ * Free text (DESIGN.md, "Free text in one-shot commands"): a value option
+ * named reason, comment or note takes every word after it (and the part
+ * after '=') up to the next word that is one of spec's options ("--for",
+ * "--for=1h"), joined with single spaces; any other word is text, "--" and
+ * unknown "--words" included.  No word at all is "option '--reason' needs a
+ * value".  A spec holding "*" (not an option) takes every word that is not
+ * one of its options, words starting with a dash included, as one text:
+ * shell_opt(o, "*") (NULL when there was none); such a spec has no
+ * free-text option and no positional words.
  */
 struct shell_opts {
     const char *names[16];
     const char *values[16]; /* NULL when absent; "" for flags that are set */
     const char *pos[16];
     int npos;
+    int rest;              /* index of "*" in names, or -1 */
+    const char *free_name; /* the last free-text option given ("reason"), or NULL */
+    size_t textused;       /* bytes of text in use */
+    char text[SHELL_LINE_MAX + 1]; /* the joined texts, each ending with a NUL */
 };
 int shell_opts_parse(const char *const *spec, int argc, char **argv, struct shell_opts *o,
                      char *err, size_t errlen);
