@@ -282,7 +282,7 @@ int server_run(const struct server_opts *o);
 
 /*
  * ======================================================================
- * Store, audit chain and access (store.c, audit.c, access.c, admin.c)
+ * Store, audit chain and access (store/, audit.c, access.c, admin.c)
  * ======================================================================
  *
  * Times are integer unix seconds passed in by the caller; nothing below
@@ -364,7 +364,7 @@ int audit_verify_row(struct audit_verifier *v, const struct audit_row *row, char
 /* After the last row: checks the anchor is not past the end; *nrows may be NULL. */
 int audit_verify_end(struct audit_verifier *v, long long *nrows, char *err, size_t errlen);
 
-/* ---- store.c: SQLite, state_dir/drawbridge.db (the only file with sqlite3.h) ---- */
+/* ---- store/: one interface, two backends (store/store-int.h says which file does what) ---- */
 
 #define STORE_NAME_MAX 64     /* users, targets, logins, rule names */
 #define STORE_TEXT_MAX 1024   /* reasons and comments, bytes */

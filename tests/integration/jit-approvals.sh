@@ -15,7 +15,7 @@
 # to the request.
 # Runs in an environment of its own (an extra rule; requests and grants).
 # Depends on: access.c (access_decide, access_cancel), policy_may_approve,
-# shell (approve, deny, cancel, show, requests), store.c.
+# shell (approve, deny, cancel, show, requests), store/*.c.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=jit-lib.sh

@@ -9,7 +9,7 @@
 # A notify_command that fails or hangs changes none of it and delays nothing.
 # Runs in an environment of its own (grants on web-1, a notify_command).
 # Depends on: access.c (access_breakglass), notify.c, channel.c (break-glass
-# grants at channel open), shell (breakglass, reviews, review), store.c.
+# grants at channel open), shell (breakglass, reviews, review), store/*.c.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=jit-lib.sh

@@ -15,7 +15,7 @@
 #   - what a client was told was approved is approved;
 #   - `drawbridge verify` finds the chain intact, and the gateway serves.
 # Runs in an environment of its own (it kills the gateway).
-# Depends on: store.c (one transaction per state change, the head anchor),
+# Depends on: store/*.c (one transaction per state change, the head anchor),
 # access.c, audit.c, server.c (start on an existing state_dir).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"

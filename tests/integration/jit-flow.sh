@@ -10,7 +10,7 @@
 # Runs in an environment of its own (it creates grants on web-1, which the
 # shared environment's tests expect to have none).
 # Depends on: shell (request, requests, show, approve, grants, connect),
-# access.c, store.c, channel.c (grant check at channel open), notify.c,
+# access.c, store/*.c, channel.c (grant check at channel open), notify.c,
 # admin.c (audit, verify, access-report).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"

@@ -5,7 +5,7 @@
 # active grant is still listed and still lets its holder in, and the audit
 # chain continues unbroken across the restart.
 # Runs in an environment of its own (it stops and starts the gateway).
-# Depends on: store.c (state on disk), server.c (shutdown, start), access.c.
+# Depends on: store/*.c (state on disk), server.c (shutdown, start), access.c.
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=jit-lib.sh

@@ -17,7 +17,7 @@
 # rec-verify.sh checks a killed session's recording plays.  This test
 # measures what was lost.
 # Runs in an environment of its own (it kills the gateway); about 30 s.
-# Depends on: recordings/writer.c (flush interval), recorder.c, store.c,
+# Depends on: recordings/writer.c (flush interval), recorder.c, store/*.c,
 # server.c (restart on an existing state_dir), admin.c (verify).
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"

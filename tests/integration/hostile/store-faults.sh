@@ -11,7 +11,7 @@
 #   - the chain verifies, and every state change a client was told about is
 #     in the store and the audit.
 # Runs in an environment of its own (it locks the store).
-# Depends on: store.c (busy timeout, BEGIN IMMEDIATE), access.c, session.c.
+# Depends on: store/sqlite.c (busy timeout, BEGIN IMMEDIATE), access.c, session.c.
 # shellcheck source=../lib.sh
 . "$(dirname "$0")/../lib.sh"
 # shellcheck source=../jit-lib.sh
