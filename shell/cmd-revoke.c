@@ -11,12 +11,13 @@ static int cmd_revoke_exec(struct shell_ctx *c, int argc, char **argv)
 {
     const struct access *a = NULL;
     struct policy_subject who = shell_subject(c);
+    struct shell_opts o; /* the reason may live in it */
     const char *reason = NULL;
     char err[512] = "";
     long long id = 0;
     int r;
 
-    if ((r = shell_id_reason(c, argc, argv, "grant", &id, &reason)) != 0) {
+    if ((r = shell_id_reason(c, argc, argv, "grant", &o, &id, &reason)) != 0) {
         return r;
     }
     if ((a = shell_access(c)) == NULL) {

@@ -898,34 +898,33 @@ int shell_job_quit_key(const char *buf, size_t len)
     return 0;
 }
 
-int shell_id_reason(struct shell_ctx *c, int argc, char **argv, const char *what, long long *id,
-                    const char **reason)
+int shell_id_reason(struct shell_ctx *c, int argc, char **argv, const char *what,
+                    struct shell_opts *o, long long *id, const char **reason)
 {
     static const char *const spec[] = {"reason=", NULL};
-    struct shell_opts o;
     char err[512] = "";
     int r;
 
     *id = 0;
     *reason = NULL;
-    if ((r = shell_cmd_opts(c, spec, argc, argv, &o)) != 0) {
+    if ((r = shell_cmd_opts(c, spec, argc, argv, o)) != 0) {
         return r;
     }
-    if (o.npos != 1) {
-        return shell_usage(c, argv[0], o.npos == 0 ? (strcmp(what, "grant") == 0
+    if (o->npos != 1) {
+        return shell_usage(c, argv[0], o->npos == 0 ? (strcmp(what, "grant") == 0
                                                           ? "a grant number is required"
                                                           : "a request number is required")
                                                     : "too many arguments");
     }
-    if ((r = shell_parse_id(c, argv[0], o.pos[0], id)) != 0) {
+    if ((r = shell_parse_id(c, argv[0], o->pos[0], id)) != 0) {
         return r;
     }
-    if (shell_opt(&o, "reason") == NULL) {
+    if (shell_opt(o, "reason") == NULL) {
         return shell_usage(c, argv[0], "--reason TEXT is required");
     }
-    if (access_check_text("reason", shell_opt(&o, "reason"), 1, err, sizeof(err)) != 0) {
+    if (access_check_text("reason", shell_opt(o, "reason"), 1, err, sizeof(err)) != 0) {
         return shell_fail_text(c, err);
     }
-    *reason = shell_opt(&o, "reason");
+    *reason = shell_opt(o, "reason");
     return SHELL_OK;
 }

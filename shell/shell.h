@@ -378,7 +378,9 @@ extern const struct shell_cmd_entry *const shell_cmd_table[];
  * value" (whose value may be any word, even one starting with "-"); "--"
  * ends options; a lone "-" is positional.  At most 16 names in spec and 16
  * positional words.  names[i] is spec[i] as given; values and positionals
- * point into argv or into text, so they live as long as argv and o.
+ * point into argv or into o->text, so they live as long as argv AND o: a
+ * helper that parses into a shell_opts of its own must not hand values
+ * back to its caller (take the caller's shell_opts instead).
  *
  * Free text (DESIGN.md, "Free text in one-shot commands"): a value option
  * named reason, comment or note takes every word after it (and the part
@@ -446,10 +448,11 @@ void shell_term_resume(struct shell_term *t);
 /*
  * The arguments of `deny N --reason TEXT` and `revoke N --reason TEXT`
  * (what: "request" or "grant"): the number and a checked reason, which
- * points into argv.  SHELL_OK, or the exit status after saying why.
+ * points into argv or into the caller's o (free text of several words).
+ * SHELL_OK, or the exit status after saying why.
  */
-int shell_id_reason(struct shell_ctx *c, int argc, char **argv, const char *what, long long *id,
-                    const char **reason);
+int shell_id_reason(struct shell_ctx *c, int argc, char **argv, const char *what,
+                    struct shell_opts *o, long long *id, const char **reason);
 
 /* ---- jobs: commands that keep running (replay, watch, export) ---- */
 

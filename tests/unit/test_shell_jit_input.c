@@ -242,6 +242,86 @@ static void test_huge_and_hostile_text(void **state)
     assert_non_null(strstr(r->err, "invalid number '1?'"));
 }
 
+/*
+ * Free text as ssh delivers it (DESIGN.md, "Free text in one-shot
+ * commands"): the words after --reason / --comment up to the next option of
+ * the command are the text, stored exactly as joined; quotes still work.
+ */
+struct free_text_case {
+    const char *line; /* alice's request */
+    const char *reason;
+    const char *verb; /* bob's approve or deny of it, or NULL */
+    const char *rest; /* what follows the number */
+    const char *said; /* the decision's comment; NULL: a usage error */
+};
+
+static const struct free_text_case free_text_cases[] = {
+    {"request web-1 --for 1h --reason INC-4711: disk full on web-1",
+     "INC-4711: disk full on web-1", "approve", "--comment ok for INC-4711, watch it",
+     "ok for INC-4711, watch it"},
+    {"request web-1 --reason INC-4712: site down --for 30m", "INC-4712: site down",
+     "deny", "--reason use staging, not prod", "use staging, not prod"},
+    {"request web-1 --for 1h --reason 'two  spaces' kept --login deploy", "two  spaces kept",
+     "approve", "--comment \"a b\"", "a b"},
+    {"request web-1 --for 1h --reason see --force -x -- now", "see --force -x -- now", NULL, NULL,
+     NULL},
+    {"request web-1 --for 1h --reason 'see --for below'", "see --for below",
+     "deny", "--reason=see --reason twice", NULL},
+    {"request web-1 --for=1h --reason=\"quoted \\\"inner\\\"\" tail --ticket OPS-1",
+     "quoted \"inner\" tail", "approve", "--comment 'see --comment below' and more",
+     "see --comment below and more"},
+};
+
+static void test_free_text(void **state)
+{
+    struct fx *f = *state;
+    char line[2200];
+    json_t *v;
+    long long id;
+    size_t n;
+
+    for (size_t i = 0; i < sizeof(free_text_cases) / sizeof(free_text_cases[0]); i++) {
+        const struct free_text_case *tc = &free_text_cases[i];
+
+        id = request_id(f, "alice", tc->line);
+        snprintf(line, sizeof(line), "show %lld --json", id);
+        expect_ok(f, "alice", line, NULL);
+        v = out_json(&R);
+        assert_string_equal(jstr(json_object_get(v, "request"), "reason"), tc->reason);
+        json_decref(v);
+        if (tc->verb == NULL) {
+            continue;
+        }
+        snprintf(line, sizeof(line), "%s %lld %s", tc->verb, id, tc->rest);
+        if (tc->said == NULL) {
+            /* --reason given again: ambiguous, so a usage error. */
+            expect_usage(f, "bob", line, "given more than once");
+            continue;
+        }
+        expect_ok(f, "bob", line, NULL);
+        snprintf(line, sizeof(line), "show %lld --json", id);
+        expect_ok(f, "alice", line, NULL);
+        v = out_json(&R);
+        assert_string_equal(
+            jstr(json_array_get(json_object_get(v, "decisions"), 0), "comment"), tc->said);
+        json_decref(v);
+    }
+
+    /* The length limit is on the joined text: 1024 bytes in many words pass, 1025 do not. */
+    n = (size_t)snprintf(line, sizeof(line), "request web-1 --for 1h --reason");
+    for (int w = 0; w < 256; w++) {
+        n += (size_t)snprintf(line + n, sizeof(line) - n, " abc");
+    }
+    /* 256 words of 3 bytes and 255 spaces: 1023 bytes; one more byte is the limit. */
+    line[n] = 'd';
+    line[n + 1] = '\0';
+    id = request_id(f, "alice", line);
+    assert_true(id > 0);
+    line[n + 1] = 'e';
+    line[n + 2] = '\0';
+    expect_refused(f, "alice", line, "the reason is too long (at most 1024 bytes)");
+}
+
 /* Without a store every command that needs one says so in one line. */
 static void test_store_unavailable(void **state)
 {
@@ -293,6 +373,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refusals, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_huge_and_hostile_text, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_store_unavailable, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_free_text, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
