@@ -418,6 +418,13 @@ int access_revoke(const struct access *a, const struct policy_subject *who, long
         (rc = store_commit(a->store, err, errlen)) != 0) {
         return access_store_fail(a->store, rc, err, errlen);
     }
+    {
+        char gid[24];
+
+        /* the sessions on this grant end now, not when it would have */
+        snprintf(gid, sizeof(gid), "%lld", id);
+        wake_send(WAKE_GRANT, gid);
+    }
     if (store_request_get(a->store, id, &r) == 0) {
         access_notify_request(a, "grant.revoked", &r, who->user, reason);
     }

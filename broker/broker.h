@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "common.h"
@@ -162,8 +163,10 @@ struct relay_hook {
     int (*resize)(void *ctx, unsigned id, int cols, int rows, const struct timespec *ts);
     /* A one-line note in the record (sftp file operations, why a session ended). */
     int (*note)(void *ctx, unsigned id, const char *text, const struct timespec *ts);
-    /* Called about once a second per open channel (flushes); non-zero ends the channel. */
+    /* Called per open channel when due says (flushes); non-zero ends the channel. */
     int (*tick)(void *ctx, unsigned id, const struct timespec *ts);
+    /* When tick next has work (monotonic ms), LLONG_MAX for never: idle costs nothing. */
+    long long (*due)(void *ctx);
     /*
      * The channel ended; sha256/hmac (REC_HEX_LEN + 1 bytes each) receive the
      * sealed record's digests, or "" when there is none (or it failed).
@@ -279,6 +282,61 @@ struct server_opts {
     int log_json;
 };
 int server_run(const struct server_opts *o);
+
+/* ---- wake.c: telling the session children that their sessions changed ---- */
+
+/*
+ * Session children never poll the store: they sleep until a packet, a
+ * deadline of their own (a grant's end and its warnings) or a wake-up.  A
+ * process that changes what live sessions may do calls wake_send once its
+ * change is committed:
+ *
+ *   wake_send(WAKE_GRANT, "12")   grant 12 was revoked (access_revoke does it)
+ *   wake_send(WAKE_SESSION, id)   session id was asked to end (`terminate` does it)
+ *   wake_send(WAKE_USER, "alice") something about alice changed (MFA reset, ...)
+ *   wake_send(WAKE_POLICY, NULL)  the policy was reloaded (the listener on SIGHUP)
+ *   wake_send(WAKE_ALL, NULL)     anything else (e.g. a store notification that
+ *                                 names nothing): every session re-checks
+ *
+ * Any process of the daemon may call it: the listener makes the pipe
+ * (wake_init) before it forks anything, every process forked from it
+ * inherits the write end (session children, the web console, ...), and the
+ * listener may call it itself (SIGHUP; a LISTEN/NOTIFY from PostgreSQL).  A
+ * program started with exec does not inherit it.  The listener reads the
+ * pipe in its loop (wake_fd, wake_dispatch), finds the live sessions
+ * concerned in the store and signals only its own children serving them:
+ * SIGUSR1 = re-check grants and termination requests, SIGUSR2 = load the
+ * policy again and re-check; when the store cannot say, it wakes all of
+ * them.  The woken child acts within milliseconds.
+ *
+ * wake_send never fails the caller's action: 0, or DB_ERR_UNAVAIL without a
+ * listener (the CLI, unit tests), DB_ERR_IO when the listener is gone or
+ * does not read (logged as wake.lost).  It may wait up to a second when the
+ * pipe is full.  A session child that execs a program must unblock the
+ * signals first (wake_child_unblock), as notify.c does.
+ */
+enum wake_kind { WAKE_ALL, WAKE_SESSION, WAKE_GRANT, WAKE_USER, WAKE_POLICY };
+int wake_send(enum wake_kind kind, const char *id);
+
+/* The listener: makes the pipe (before any fork); the read end to poll; in a forked child. */
+int wake_init(char *err, size_t errlen);
+int wake_fd(void);
+void wake_forked(void);
+/* Reads what is pending and signals the children concerned among kids[0..nkids). */
+void wake_dispatch(const struct config *cfg, const pid_t *kids, size_t nkids);
+
+/*
+ * A session child: blocks SIGUSR1, SIGUSR2, SIGTERM and SIGCHLD and returns
+ * a signalfd for them (non-blocking; -1 on failure); wake_child_read drains
+ * it into WAKE_CHILD_* bits.
+ */
+#define WAKE_CHILD_CHECK 1u  /* re-check grants and termination requests */
+#define WAKE_CHILD_POLICY 2u /* load the policy again (and re-check) */
+#define WAKE_CHILD_TERM 4u   /* SIGTERM: end every session and exit */
+#define WAKE_CHILD_REAP 8u   /* SIGCHLD: reap notify supervisors */
+int wake_child_fd(void);
+unsigned wake_child_read(int fd);
+void wake_child_unblock(void);
 
 /*
  * ======================================================================
@@ -566,7 +624,7 @@ int store_session_list(struct store *s, int live_only, int review_pending, const
 
 /*
  * Recordings.  store_session_terminate asks a live session to end (the
- * session's child checks every second); DB_ERR_NOTFOUND when it is not live
+ * listener wakes the session's child, wake.c); DB_ERR_NOTFOUND when it is not live
  * or already asked.  store_session_terminate_get: *at 0 when not asked.
  * store_session_bytes: the byte counts of a session so far.
  */

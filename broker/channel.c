@@ -16,6 +16,7 @@
  * keeps libssh's buffer plus its window at most one window (about 1.3 MB) and
  * our queue at most one read.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -613,6 +614,8 @@ static void chan_start_target(struct chan *ch)
         return;
     }
     ch->state = CHAN_OPEN;
+    /* a first look now that the session row exists: a revoke that came before it, a near end */
+    c->check_at = 0;
     log_msg(LOG_LVL_INFO, "session.start",
             "user=%s target=%s login=%s channel=%u kind=%s grant=%lld session=%s", c->user,
             ch->target, c->up_login, ch->id,
@@ -648,8 +651,8 @@ static void chan_notice(struct chan *ch, const char *fmt, ...)
 }
 
 /*
- * A few times a second for every open channel: let the recorder flush, so
- * that a crash loses at most about a second of it; a failure ends the session.
+ * When the recorder holds something back (hook.due): let it flush, so that a
+ * crash loses at most about a second of it; a failure ends the session.
  */
 void chan_tick_recordings(struct conn *c)
 {
@@ -663,8 +666,8 @@ void chan_tick_recordings(struct conn *c)
     for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
         struct chan *ch = c->chans[i];
 
-        if (ch == NULL || ch->state != CHAN_OPEN || !ch->hook_open ||
-            h->tick(h->ctx, ch->id, &ts) == 0) {
+        if (ch == NULL || (ch->state != CHAN_OPEN && ch->state != CHAN_CLOSING) ||
+            !ch->hook_open || h->tick(h->ctx, ch->id, &ts) == 0) {
             continue;
         }
         if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
@@ -708,6 +711,8 @@ static int chan_check_terminate(struct chan *ch)
 
 void chan_check_grants(struct conn *c, long long now)
 {
+    long long next = LLONG_MAX;
+
     for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
         struct chan *ch = c->chans[i];
         struct store_grant g;
@@ -723,10 +728,11 @@ void chan_check_grants(struct conn *c, long long now)
         if (r != 0 && r != DB_ERR_NOTFOUND) {
             log_msg(LOG_LVL_WARN, "grant.check_failed", "grant=%lld %s", ch->grant_id,
                     db_strerror(r));
-            continue; /* busy: try again next second; a vanished grant below ends it */
+            next = next < now + 1 ? next : now + 1; /* busy: again in a second */
+            continue;                             /* a vanished grant below ends it */
         }
         if (r == 0 && g.status == STORE_GRANT_ACTIVE) {
-            long long left = g.ends_at - now;
+            long long left = g.ends_at - now, due;
 
             if (left <= 60 && ch->warned < 2) {
                 ch->warned = 2;
@@ -736,6 +742,9 @@ void chan_check_grants(struct conn *c, long long now)
                 chan_notice(ch, "drawbridge: grant %lld ends in %lld minute(s)", g.id,
                             (left + 59) / 60);
             }
+            /* the next look: the 5-minute warning, the 1-minute one, the end */
+            due = ch->warned < 1 ? g.ends_at - 300 : ch->warned < 2 ? g.ends_at - 60 : g.ends_at;
+            next = due < next ? due : next;
             continue;
         }
         log_msg(LOG_LVL_INFO, "session.grant_ended", "user=%s target=%s grant=%lld status=%s",
@@ -748,6 +757,41 @@ void chan_check_grants(struct conn *c, long long now)
         chan_fail(ch, 255, "%sdrawbridge: grant %lld %s; session closed",
                   ch->has_pty ? "\r\n" : "", ch->grant_id,
                   r == 0 && g.status == STORE_GRANT_REVOKED ? "was revoked" : "has expired");
+    }
+    c->check_at = next;
+}
+
+/*
+ * The policy was reloaded: each live target channel must still be allowed
+ * under it (a standing rule removed, a target gone, a grant no longer backed
+ * by a rule).  Those that are not end with the reason.
+ */
+void chan_check_policy(struct conn *c, long long now)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        struct chan *ch = c->chans[i];
+        struct access_connect ac;
+        struct policy_subject who;
+        char err[300] = "";
+
+        if (ch == NULL || ch->state != CHAN_OPEN || ch->up == NULL) {
+            continue;
+        }
+        who.user = c->user;
+        who.groups = (const char *const *)c->duser->groups;
+        who.ngroups = c->duser->ngroups;
+        memset(&ac, 0, sizeof(ac));
+        if (access_connect_check(c->store != NULL ? &c->access : NULL, c->policy, &who, ch->target,
+                                 c->up_login, now, &ac, err, sizeof(err)) == 0) {
+            continue;
+        }
+        log_msg(LOG_LVL_INFO, "session.policy_ended", "user=%s target=%s session=%s %s", c->user,
+                ch->target, ch->session_id, err);
+        if (!ssh_channel_is_closed(ch->up)) {
+            ssh_channel_close(ch->up);
+        }
+        chan_fail(ch, 255, "%sdrawbridge: the policy no longer allows this session (%.200s); "
+                  "session closed", ch->has_pty ? "\r\n" : "", err);
     }
 }
 
@@ -1068,7 +1112,7 @@ static void chan_finish(struct chan *ch, int *progress)
     char sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1];
 
     if (ch->closing_since == 0) {
-        ch->closing_since = time(NULL);
+        ch->closing_since = chan_now_ms();
     }
     if (ch->up != NULL && !ssh_channel_is_closed(ch->up) && ch->exit_status < 0 &&
         ch->exit_signal == NULL) {
@@ -1080,8 +1124,12 @@ static void chan_finish(struct chan *ch, int *progress)
             chan_flush(ch->down, 1, &ch->to_down[1], progress) != 0) {
             down_open = 0;
         } else if ((rbuf_used(&ch->to_down[0]) > 0 || rbuf_used(&ch->to_down[1]) > 0) &&
-                   time(NULL) - ch->closing_since < CONN_CLOSE_GRACE_S) {
-            return; /* wait for window, but not for ever: a session must end on time */
+                   chan_now_ms() - ch->closing_since < CONN_CLOSE_GRACE_S * 1000LL) {
+            /* wait for window, but not for ever: a session must end on time */
+            if (ch->closing_since + CONN_CLOSE_GRACE_S * 1000LL < ch->conn->next_due_ms) {
+                ch->conn->next_due_ms = ch->closing_since + CONN_CLOSE_GRACE_S * 1000LL;
+            }
+            return;
         }
     }
     if (down_open && !ch->exit_sent) {
@@ -1188,6 +1236,15 @@ void chan_run_all(struct conn *c, int *progress)
         if (ch->state == CHAN_DONE) {
             chan_free(ch);
             c->chans[i] = NULL;
+        }
+    }
+}
+
+void chan_set_policy(struct conn *c)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        if (c->chans[i] != NULL) {
+            c->chans[i]->sh.policy = c->policy;
         }
     }
 }

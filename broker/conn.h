@@ -22,8 +22,6 @@
 #define CONN_READ_MAX (4u * 1024 * 1024)
 /* A closing channel waits this long for the engineer to take what is queued. */
 #define CONN_CLOSE_GRACE_S 3
-/* How often the recorder is given a chance to flush (it flushes at most once a second). */
-#define CONN_TICK_MS 250
 
 enum chan_kind { CHAN_KIND_NONE, CHAN_KIND_SHELL, CHAN_KIND_EXEC, CHAN_KIND_SUBSYSTEM };
 
@@ -69,7 +67,7 @@ struct chan {
     long long grant_id;     /* the grant this channel runs on; 0 = standing/shell */
     long long grant_ends;   /* for the expiry warnings */
     int warned;             /* 1: 5-minute warning given, 2: 1-minute */
-    time_t closing_since;
+    long long closing_since; /* monotonic ms the closing began; 0 before */
     char session_id[STORE_SESSION_ID_LEN + 1]; /* "" until the session row exists */
     struct shell_ctx sh;
     struct shell_term *term_ed; /* pty shell */
@@ -114,10 +112,20 @@ struct conn {
     struct store *store;
     struct access access;
     struct access_notify notify;
-    time_t last_check;    /* grants of live channels re-checked every second */
-    long long next_due_ms; /* the earliest job step due (monotonic ms); LLONG_MAX: none */
+    /*
+     * No timer runs while nothing is due: grants are looked at when one of
+     * them reaches a warning or its end (check_at, unix seconds; 0: now;
+     * LLONG_MAX: never) and when the listener wakes us (wake.c: a revoke, a
+     * terminate request, a policy reload), read from sig_fd.
+     */
+    long long check_at;
+    int sig_fd;
+    unsigned wake_bits;   /* WAKE_CHILD_* taken from sig_fd, not yet acted on */
+    struct policy **policies; /* loaded here on reloads; freed at the end (pointers into */
+    size_t npolicies;         /* an older one, e.g. tgt, stay valid until then) */
+    long long next_due_ms; /* the earliest job step or close deadline (monotonic ms); LLONG_MAX: none */
     int wake;             /* a channel callback saw something arrive: pump again before sleeping */
-    long long next_tick_ms; /* the next chan_tick_recordings (monotonic ms) */
+    long long next_tick_ms; /* the next chan_tick_recordings (monotonic ms); LLONG_MAX: none */
 
     struct chan *chans[CONN_CHANNELS_MAX];
     unsigned next_chan_id;
@@ -133,14 +141,20 @@ ssh_channel chan_open_cb(ssh_session session, void *userdata);
 void chan_run_all(struct conn *c, int *progress);
 void chan_preconnect(struct conn *c);
 int chan_count_live(const struct conn *c);
+/* The connection's policy changed: the shells of its channels use it from now on. */
+void chan_set_policy(struct conn *c);
 void chan_free_all(struct conn *c);
 void chan_fail(struct chan *ch, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /*
- * Once a second: re-checks every live target channel's grant and terminate
- * requests; ends those whose grant ended or that a reviewer terminated.
+ * When woken or due (conn.check_at): re-checks every live target channel's
+ * grant and terminate requests; ends those whose grant ended or that a
+ * reviewer terminated, warns of a near end, and sets check_at to the next
+ * warning or end.
  */
 void chan_check_grants(struct conn *c, long long now);
-/* Every CONN_TICK_MS: the recorder's flushes. */
+/* After a policy reload: ends the live target channels the new policy no longer allows. */
+void chan_check_policy(struct conn *c, long long now);
+/* When the recorder says it has something to flush (hook.due). */
 void chan_tick_recordings(struct conn *c);
 
 /* upstream.c */

@@ -61,6 +61,7 @@ static int notify_supervise(const char *command, const char *event, const char *
         return 1;
     }
     if (pid == 0) {
+        wake_child_unblock(); /* the program gets a normal signal mask */
         dup2(pfd[0], 0);
         close(pfd[0]);
         close(pfd[1]);

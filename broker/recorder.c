@@ -11,6 +11,7 @@
  * turns it off.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +39,9 @@ struct rec_slot {
     size_t nlines;
     unsigned long long in, out;
     struct timespec now; /* of the event being recorded (for sftp markers) */
-    time_t store_at;     /* monotonic second of the last index and byte-count update */
+    long long store_ms;  /* monotonic ms of the last index and byte-count update */
+    int store_dirty;     /* bytes or lines since then */
+    int failed;          /* the recording failed (said and audited once): no more ticks */
 };
 
 struct recorder {
@@ -49,6 +52,11 @@ struct recorder {
 };
 
 static struct recorder recorder_state;
+
+static long long recorder_ms(const struct timespec *ts)
+{
+    return (long long)ts->tv_sec * 1000 + ts->tv_nsec / 1000000;
+}
 
 static struct rec_slot *recorder_slot(struct recorder *r, unsigned id)
 {
@@ -290,6 +298,7 @@ out:
 
 static int recorder_fail(struct rec_slot *sl, const char *what)
 {
+    sl->failed = 1;
     log_msg(LOG_LVL_ERROR, "recording.fail", "session=%s %s failed; ending the session",
             sl->session, what);
     if (sl->r->c->store != NULL) {
@@ -297,6 +306,18 @@ static int recorder_fail(struct rec_slot *sl, const char *what)
                            "recording.fail", sl->session, NULL);
     }
     return DB_ERR_IO;
+}
+
+/*
+ * Ticks come only while the writer holds something back (recorder_due).  An
+ * idle writer gets the tick a timer would have given it before anything new,
+ * so that its flush period starts with what comes now.
+ */
+static int recorder_wake(struct rec_slot *sl, const struct timespec *ts)
+{
+    struct timespec at;
+
+    return rec_writer_next_tick(sl->w, &at) ? 0 : rec_writer_tick(sl->w, ts);
 }
 
 static int recorder_data(void *ctx, unsigned id, enum relay_dir dir, int is_stderr,
@@ -313,9 +334,13 @@ static int recorder_data(void *ctx, unsigned id, enum relay_dir dir, int is_stde
     } else {
         sl->out += len;
     }
+    sl->store_dirty = 1;
     if (sl->sftp != NULL) {
         sl->now = *ts;
         sftp_watch_feed(sl->sftp, dir == RELAY_DIR_IN, buf, len);
+    }
+    if (recorder_wake(sl, ts) != 0) {
+        return recorder_fail(sl, "flushing the recording");
     }
     if (rec_writer_data(sl->w, dir == RELAY_DIR_IN ? REC_STREAM_IN : REC_STREAM_OUT, ts, buf,
                         len) != 0) {
@@ -331,7 +356,9 @@ static int recorder_resize(void *ctx, unsigned id, int cols, int rows, const str
     if (sl == NULL) {
         return 0;
     }
-    return rec_writer_resize(sl->w, ts, cols, rows) == 0 ? 0 : recorder_fail(sl, "resize");
+    return recorder_wake(sl, ts) == 0 && rec_writer_resize(sl->w, ts, cols, rows) == 0
+               ? 0
+               : recorder_fail(sl, "resize");
 }
 
 static int recorder_note(void *ctx, unsigned id, const char *text, const struct timespec *ts)
@@ -341,29 +368,56 @@ static int recorder_note(void *ctx, unsigned id, const char *text, const struct 
     if (sl == NULL) {
         return 0;
     }
-    return rec_writer_marker(sl->w, ts, text) == 0 ? 0 : recorder_fail(sl, "a marker");
+    return recorder_wake(sl, ts) == 0 && rec_writer_marker(sl->w, ts, text) == 0
+               ? 0
+               : recorder_fail(sl, "a marker");
 }
 
 static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
 {
     struct rec_slot *sl = recorder_slot(ctx, id);
 
-    if (sl == NULL) {
+    if (sl == NULL || sl->failed) {
         return 0;
     }
     if (rec_writer_tick(sl->w, ts) != 0) {
         return recorder_fail(sl, "flushing the recording");
     }
     /* the index and the byte counts: once a second is plenty */
-    if (ts->tv_sec == sl->store_at) {
+    if (!sl->store_dirty || recorder_ms(ts) < sl->store_ms + 1000) {
         return 0;
     }
-    sl->store_at = ts->tv_sec;
+    sl->store_ms = recorder_ms(ts);
+    sl->store_dirty = 0;
     recorder_flush_text(sl);
     if (sl->r->c->store != NULL) {
         store_session_bytes(sl->r->c->store, sl->session, sl->in, sl->out);
     }
     return 0;
+}
+
+/* The earliest moment a tick has work: an event to finish, a checkpoint, the store to update. */
+static long long recorder_due(void *ctx)
+{
+    struct recorder *r = ctx;
+    long long due = LLONG_MAX;
+
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        struct rec_slot *sl = r->slots[i];
+        struct timespec at;
+        long long t;
+
+        if (sl == NULL || sl->w == NULL || sl->failed) {
+            continue;
+        }
+        if (rec_writer_next_tick(sl->w, &at) && (t = recorder_ms(&at)) < due) {
+            due = t;
+        }
+        if (sl->store_dirty && sl->store_ms + 1000 < due) {
+            due = sl->store_ms + 1000;
+        }
+    }
+    return due;
 }
 
 static void recorder_close(void *ctx, unsigned id, int exit_status, const char *exit_signal,
@@ -423,6 +477,7 @@ int recorder_init(struct conn *c, struct relay_hook *h, char *err, size_t errlen
     h->resize = recorder_resize;
     h->note = recorder_note;
     h->tick = recorder_tick;
+    h->due = recorder_due;
     h->close = recorder_close;
     rc = 0;
 out:

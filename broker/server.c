@@ -261,6 +261,8 @@ static void server_reload(struct server *s)
     s->policy = np;
     log_msg(LOG_LVL_INFO, "policy.reload", "loaded %s (%zu targets, %zu rules)",
             s->cfg->policy_path, np->ntargets, np->nrules);
+    /* live sessions are held to the new policy too */
+    wake_send(WAKE_POLICY, NULL);
 }
 
 static void server_count(const struct server *s, const char *src, int *total, int *per)
@@ -299,8 +301,12 @@ static void server_child(struct server *s, int fd, const char *peer, int status_
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGCHLD, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    /* wake-ups (wake.c) stay blocked: the session reads them from a signalfd */
     sigemptyset(&none);
+    sigaddset(&none, SIGUSR1);
+    sigaddset(&none, SIGUSR2);
     sigprocmask(SIG_SETMASK, &none, NULL);
+    wake_forked();
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
         memset(rnd, 0, sizeof(rnd));
     }
@@ -525,6 +531,21 @@ static void server_poll_kids(struct server *s, struct pollfd *pf, size_t npf)
     }
 }
 
+/* Wake-ups from any process of the daemon, passed on to the children concerned. */
+static void server_wake(struct server *s)
+{
+    pid_t *pids = malloc((s->nkids + 1) * sizeof(*pids));
+
+    if (pids == NULL) {
+        return; /* what is unread stays in the pipe: the next round tries again */
+    }
+    for (size_t i = 0; i < s->nkids; i++) {
+        pids[i] = s->kids[i].pid;
+    }
+    wake_dispatch(s->cfg, pids, s->nkids);
+    free(pids);
+}
+
 static void server_shutdown(struct server *s)
 {
     struct timespec ts = {0, 50 * 1000 * 1000};
@@ -650,7 +671,12 @@ static void server_signals(sigset_t *during_poll)
     sigaddset(&block, SIGINT);
     sigaddset(&block, SIGHUP);
     sigaddset(&block, SIGCHLD);
+    /* blocked for good before any fork: a child must never die of an early wake-up */
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGUSR2);
     sigprocmask(SIG_BLOCK, &block, during_poll);
+    sigaddset(during_poll, SIGUSR1);
+    sigaddset(during_poll, SIGUSR2);
     sigdelset(during_poll, SIGTERM);
     sigdelset(during_poll, SIGINT);
     sigdelset(during_poll, SIGHUP);
@@ -688,6 +714,10 @@ int server_run(const struct server_opts *o)
         }
         s->nlfd++;
     }
+    if (wake_init(err, sizeof(err)) != 0) {
+        fprintf(stderr, "drawbridge: %s\n", err);
+        goto out;
+    }
     if (server_drop_privileges(s, err, sizeof(err)) != 0) {
         fprintf(stderr, "drawbridge: %s\n", err);
         goto out;
@@ -703,7 +733,7 @@ int server_run(const struct server_opts *o)
     while (!server_got_term) {
         size_t n = 0;
         struct timespec tick = {1, 0};
-        struct pollfd *npf = realloc(pf, (s->nlfd + s->nkids) * sizeof(*pf));
+        struct pollfd *npf = realloc(pf, (s->nlfd + s->nkids + 1) * sizeof(*pf));
 
         if (npf == NULL) {
             break;
@@ -719,10 +749,13 @@ int server_run(const struct server_opts *o)
                 pf[n++].events = POLLIN;
             }
         }
-        for (size_t i = 0; i < n; i++) {
+        /* last, after the children's status pipes: the wake-up pipe (wake.c) */
+        pf[n].fd = wake_fd();
+        pf[n].events = POLLIN;
+        for (size_t i = 0; i <= n; i++) {
             pf[i].revents = 0;
         }
-        if (ppoll(pf, n, &tick, &during_poll) < 0 && errno != EINTR) {
+        if (ppoll(pf, n + 1, &tick, &during_poll) < 0 && errno != EINTR) {
             log_msg(LOG_LVL_ERROR, "server.poll", "%s", strerror(errno));
             break;
         }
@@ -738,6 +771,9 @@ int server_run(const struct server_opts *o)
             break;
         }
         server_poll_kids(s, pf + s->nlfd, n - s->nlfd);
+        if (pf[n].revents != 0) {
+            server_wake(s);
+        }
         if (time(NULL) - last_sweep >= SERVER_SWEEP_S || s->child_died) {
             last_sweep = time(NULL);
             s->child_died = 0;

@@ -25,8 +25,8 @@
 
 #include "conn.h"
 
-/* The longest the loop sleeps: the grants and terminate requests are checked once a second. */
-#define SESSION_IDLE_MS 500
+/* The longest the loop sleeps before authentication (login_grace, the banner's moment). */
+#define SESSION_PREAUTH_MS 500
 /* Refused requests audited one by one per connection; the rest are counted. */
 #define SESSION_REFUSALS_AUDITED 16
 
@@ -356,9 +356,19 @@ static void session_free(struct conn *c)
         if (c->up != NULL) {
             ssh_event_remove_session(c->ev, c->up);
         }
+        if (c->sig_fd >= 0) {
+            ssh_event_remove_fd(c->ev, c->sig_fd);
+        }
         ssh_event_remove_session(c->ev, c->down);
         ssh_event_free(c->ev);
     }
+    if (c->sig_fd >= 0) {
+        close(c->sig_fd);
+    }
+    for (size_t i = 0; i < c->npolicies; i++) {
+        policy_free(c->policies[i]);
+    }
+    free(c->policies);
     if (c->up != NULL) {
         ssh_disconnect(c->up);
         ssh_free(c->up);
@@ -375,31 +385,117 @@ static void session_free(struct conn *c)
     }
 }
 
-/*
- * How long the next poll may sleep: until a job step is due, else until the
- * next once-a-second check.  Packets wake it at once.
- */
-static long long session_now_ms(void)
+static long long session_ms(clockid_t clk)
 {
     struct timespec ts;
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clk, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long session_now_ms(void)
+{
+    return session_ms(CLOCK_MONOTONIC);
+}
+
+/*
+ * How long the next poll may sleep: until a job step, a close deadline, the
+ * recorder's next flush or the next grant warning or end is due; for ever
+ * when nothing is (an idle session costs nothing).  Packets and wake-ups
+ * (sig_fd) end the sleep at once.
+ */
 static int session_timeout(const struct conn *c)
 {
-    long long due = c->next_due_ms, wait;
+    long long wait = LLONG_MAX, mono = session_now_ms();
 
-    /* with channels open, the recorder's next flush chance is a deadline too */
-    if (c->authenticated && chan_count_live(c) > 0 && c->next_tick_ms < due) {
-        due = c->next_tick_ms;
+    if (!c->authenticated) {
+        return SESSION_PREAUTH_MS;
     }
-    if (due == LLONG_MAX) {
-        return SESSION_IDLE_MS;
+    if (c->next_due_ms != LLONG_MAX) {
+        wait = c->next_due_ms - mono;
     }
-    wait = due - session_now_ms();
-    return wait <= 0 ? 0 : wait > SESSION_IDLE_MS ? SESSION_IDLE_MS : (int)wait;
+    /* the recorder's next flush, while it holds something back */
+    if (c->next_tick_ms != LLONG_MAX && c->next_tick_ms - mono < wait) {
+        wait = c->next_tick_ms - mono;
+    }
+    if (c->check_at != LLONG_MAX) {
+        long long w = c->check_at * 1000 - session_ms(CLOCK_REALTIME);
+
+        wait = w < wait ? w : wait;
+    }
+    if (wait == LLONG_MAX) {
+        return -1;
+    }
+    return wait <= 0 ? 0 : wait > INT_MAX ? INT_MAX : (int)wait;
+}
+
+static int session_on_signal_fd(socket_t fd, int revents, void *userdata)
+{
+    struct conn *c = userdata;
+
+    (void)revents;
+    c->wake_bits |= wake_child_read(fd);
+    return 0;
+}
+
+/*
+ * The listener says the policy was reloaded: load it here too, use it for
+ * everything from now on (new channels, the shell), and end what it no
+ * longer allows.  A policy that does not load keeps the one in force.
+ */
+static void session_reload_policy(struct conn *c)
+{
+    struct policy *np = NULL, **v;
+    char err[1024] = "";
+
+    if (policy_load_file(c->cfg->policy_path, &np, err, sizeof(err)) != 0) {
+        char *nl = strchr(err, '\n');
+
+        if (nl != NULL) {
+            *nl = '\0';
+        }
+        log_msg(LOG_LVL_ERROR, "policy.reload_failed", "session keeps its policy: %s", err);
+        return;
+    }
+    v = realloc(c->policies, (c->npolicies + 1) * sizeof(*v));
+    if (v == NULL) {
+        policy_free(np);
+        return;
+    }
+    c->policies = v;
+    c->policies[c->npolicies++] = np;
+    c->policy = np;
+    c->access.policy = np;
+    if (c->tgt != NULL) {
+        /* the same target in the new policy (NULL when gone: the check below ends its channels) */
+        c->tgt = policy_target_find(np, c->tgt->name);
+    }
+    chan_set_policy(c);
+    chan_check_policy(c, (long long)time(NULL));
+}
+
+/* Acts on what came through sig_fd. */
+static void session_take_wakeups(struct conn *c)
+{
+    unsigned bits = c->wake_bits;
+
+    c->wake_bits = 0;
+    if (bits & WAKE_CHILD_TERM) {
+        session_stop = 1;
+    }
+    if (bits & WAKE_CHILD_REAP) {
+        notify_reap();
+    }
+    if (!c->authenticated) {
+        c->wake_bits = bits & (WAKE_CHILD_POLICY | WAKE_CHILD_CHECK); /* for later */
+        return;
+    }
+    if (bits & WAKE_CHILD_POLICY) {
+        session_reload_policy(c);
+    }
+    if (bits & WAKE_CHILD_CHECK) {
+        c->check_at = 0;
+    }
 }
 
 /* The loop: poll both legs, pump every channel, enforce deadlines. */
@@ -434,6 +530,10 @@ static int session_loop(struct conn *c)
         if (ssh_get_status(c->down) & SSH_CLOSED) {
             break; /* the engineer's client went away */
         }
+        session_take_wakeups(c);
+        if (session_stop) {
+            break;
+        }
         if (!c->authenticated) {
             if (c->dir_down || c->auth_failures >= c->cfg->limits.max_auth_tries) {
                 /* give the banner a moment to leave, then go */
@@ -450,16 +550,16 @@ static int session_loop(struct conn *c)
         }
         if (!c->preconnected) {
             c->preconnected = 1;
+            if (c->wake_bits != 0) {
+                session_take_wakeups(c); /* e.g. a policy reload while we authenticated */
+            }
             chan_preconnect(c);
         }
         if (session_now_ms() >= c->next_tick_ms) {
-            c->next_tick_ms = session_now_ms() + CONN_TICK_MS;
             chan_tick_recordings(c);
         }
-        if (time(NULL) != c->last_check) {
-            c->last_check = time(NULL);
-            chan_check_grants(c, (long long)c->last_check);
-            notify_reap();
+        if (c->check_at != LLONG_MAX && (long long)time(NULL) >= c->check_at) {
+            chan_check_grants(c, (long long)time(NULL));
         }
         c->next_due_ms = LLONG_MAX;
         do {
@@ -467,6 +567,8 @@ static int session_loop(struct conn *c)
             c->wake = 0;
             chan_run_all(c, &progress);
         } while (progress || c->wake);
+        /* what was recorded just now may need a flush later */
+        c->next_tick_ms = c->hook.due != NULL ? c->hook.due(c->hook.ctx) : LLONG_MAX;
         if (!ssh_is_connected(c->down)) {
             break;
         }
@@ -500,6 +602,9 @@ int session_run(const struct session_opts *o)
     c->fail_delay_ms = o->fail_delay_ms;
     c->next_chan_id = 1;
     c->next_due_ms = LLONG_MAX;
+    c->check_at = LLONG_MAX;
+    c->next_tick_ms = LLONG_MAX;
+    c->sig_fd = -1;
 
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = session_on_term;
@@ -548,6 +653,13 @@ int session_run(const struct session_opts *o)
     ssh_set_blocking(c->down, 0);
     c->ev = ssh_event_new();
     if (c->ev == NULL || ssh_event_add_session(c->ev, c->down) != SSH_OK) {
+        goto out;
+    }
+    /* from here SIGTERM and the wake-ups come through the loop (wake.c) */
+    c->sig_fd = wake_child_fd();
+    if (c->sig_fd < 0 ||
+        ssh_event_add_fd(c->ev, c->sig_fd, POLLIN, session_on_signal_fd, c) != SSH_OK) {
+        log_msg(LOG_LVL_ERROR, "conn.fail", "signalfd: %s", strerror(errno));
         goto out;
     }
     session_loop(c);

@@ -91,6 +91,14 @@ int rec_writer_marker(struct rec_writer *w, const struct timespec *ts, const cha
 /* Flushes (with a checkpoint) when REC_FLUSH_MS passed since the last flush. Cheap otherwise. */
 int rec_writer_tick(struct rec_writer *w, const struct timespec *now);
 /*
+ * When the next rec_writer_tick has something to do (an event to finish, a
+ * checkpoint to write): 1 with *at set (monotonic, the clock of the
+ * writer's times), or 0 when nothing is held back -- an idle writer needs no
+ * tick.  A caller that ticks only when this says should also tick once
+ * before writing to an idle writer, so that the flush period starts there.
+ */
+int rec_writer_next_tick(const struct rec_writer *w, struct timespec *at);
+/*
  * Flushes, writes the final checkpoint, syncs and closes the sink, frees w,
  * and gives the SHA-256 of the whole file and HMAC-SHA256(key, that SHA-256)
  * (hex, NUL-terminated).

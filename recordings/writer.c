@@ -500,6 +500,41 @@ int rec_writer_tick(struct rec_writer *w, const struct timespec *now)
     return w_checkpoint(w, us);
 }
 
+int rec_writer_next_tick(const struct rec_writer *w, struct timespec *at)
+{
+    long long due = LLONG_MAX, flush;
+
+    if (w == NULL || at == NULL || w->failed != 0) {
+        return 0;
+    }
+    flush = w->flush_us + REC_FLUSH_MS * 1000LL;
+    if (w->colen > 0) {
+        long long co = w->co_us + REC_COALESCE_MS * 1000LL;
+
+        due = co < flush ? co : flush;
+    } else if (w->dirty) {
+        due = flush;
+    }
+    for (int s = 0; s < 2; s++) {
+        if (w->st[s].npend > 0) {
+            long long p = (w->st[s].pend_us > w->flush_us ? w->st[s].pend_us : w->flush_us) +
+                          REC_FLUSH_MS * 1000LL;
+
+            due = p < due ? p : due;
+        }
+    }
+    if (due == LLONG_MAX) {
+        return 0;
+    }
+    at->tv_sec = w->start.tv_sec + (time_t)(due / 1000000);
+    at->tv_nsec = w->start.tv_nsec + (long)(due % 1000000) * 1000;
+    if (at->tv_nsec >= 1000000000L) {
+        at->tv_sec++;
+        at->tv_nsec -= 1000000000L;
+    }
+    return 1;
+}
+
 /* Sets key in obj to s (invalid UTF-8 escaped as in events); NULL s: nothing. */
 static int w_set_str(json_t *obj, const char *key, const char *s)
 {

@@ -2,9 +2,9 @@
 /*
  * `terminate ID --reason TEXT` asks a live session to end.  The request is
  * a mark on the session's row (store_session_terminate), written in one
- * transaction with its audit row "session.terminate"; the session's own
- * process checks for it every second and ends the session with a message to
- * the engineer.  A session that has ended, or that was already asked to,
+ * transaction with its audit row "session.terminate"; the listener wakes
+ * the session's own process (wake.c), which ends the session with a message
+ * to the engineer.  A session that has ended, or that was already asked to,
  * is refused (and the attempt audited as review.terminate).
  */
 #include "shell.h"
@@ -64,6 +64,7 @@ static int terminate_tx(struct shell_ctx *c, struct shell_review *rv, const char
     if ((rc = store_commit(st, err, errlen)) != 0) {
         goto fail;
     }
+    wake_send(WAKE_SESSION, rv->id); /* its process ends it now (wake.c) */
     return 0;
 fail:
     store_rollback(st);
