@@ -166,6 +166,14 @@ json_t *access_grant_json(const struct store_grant *g)
                      g->breakglass, "review_required", g->review_required);
 }
 
+/* "web" in the web console's process, NULL elsewhere (see access_audit_set_via). */
+static const char *access_via;
+
+void access_audit_set_via(const char *via)
+{
+    access_via = via;
+}
+
 static int access_audit_dump(struct store *s, long long now, const char *actor, const char *event,
                              const char *object, json_t *details)
 {
@@ -174,6 +182,11 @@ static int access_audit_dump(struct store *s, long long now, const char *actor, 
 
     /* NULL is what json_pack returns when it fails: never record a row without its details. */
     if (details == NULL) {
+        return DB_ERR_NOMEM;
+    }
+    if (access_via != NULL && json_is_object(details) &&
+        json_object_set_new(details, "via", json_string(access_via)) != 0) {
+        json_decref(details);
         return DB_ERR_NOMEM;
     }
     text = json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);

@@ -46,6 +46,17 @@ struct config_limits {
     int slow_after_failures;
 };
 
+/* The web console (DESIGN.md, "Web console"); absent from the file: enabled = 0. */
+struct config_web {
+    int enabled;
+    struct config_listen *listen;
+    size_t nlisten;
+    char *tls_cert;   /* PEM; NULL: self-signed under keys_dir (web_tls.crt, web_tls.key) */
+    char *tls_key;
+    char *public_url; /* "https://HOST[:PORT]", no path, no trailing slash */
+    char *files;      /* the static files (HTML, CSS, JS, player); NULL: the built-in path */
+};
+
 struct config {
     char *path;
     struct config_listen *listen;
@@ -56,6 +67,7 @@ struct config {
     struct config_limits limits;
     char *notify_command;      /* NULL when not set */
     char *user;                /* the account to run as when started as root; NULL: see server.c */
+    struct config_web web;
 };
 
 /* Parses and validates; err gets "file:line: message".  Caller frees. */
@@ -282,6 +294,8 @@ struct server_opts {
     int log_json;
 };
 int server_run(const struct server_opts *o);
+/* Binds one listening TCP socket (non-blocking, close-on-exec) to l.  0 or DB_ERR_*, err set. */
+int server_listen_one(const struct config_listen *l, int *out, char *err, size_t errlen);
 
 /* ---- wake.c: telling the session children that their sessions changed ---- */
 
@@ -663,6 +677,28 @@ int store_text_search(struct store *s, const char *text, size_t limit, struct st
                       size_t *n);
 void store_text_free(struct store_text *v, size_t n);
 
+/*
+ * Web console login links (`ssh gw web`).  Only the SHA-256 (hex) of a
+ * token is stored.  store_web_login_insert also drops rows long expired.
+ * store_web_login_take marks the link used and gives its user and whether
+ * that SSH login gave a verification code, in one statement, so that a link
+ * works once: DB_ERR_NOTFOUND when unknown, used or expired (at now).
+ */
+int store_web_login_insert(struct store *s, const char *hash, const char *user, int mfa,
+                           long long now, long long expires_at);
+int store_web_login_take(struct store *s, const char *hash, long long now, char *user,
+                         size_t userlen, int *mfa);
+
+/* ---- weblink.c: tokens of the web console's one-time login links ---- */
+
+#define WEBLINK_TOKEN_LEN 43 /* 256 bits, base64url, no padding */
+#define WEBLINK_TTL 60       /* seconds a link stays usable */
+/* A fresh token and its SHA-256 in hex.  0 or DB_ERR_INTERNAL (no randomness). */
+int weblink_new(char token[WEBLINK_TOKEN_LEN + 1], char hex[AUDIT_HASH_HEX + 1]);
+/* 1 when s (len bytes) has the form of a token. */
+int weblink_token_valid(const char *s, size_t len);
+int weblink_hash(const char *token, size_t len, char hex[AUDIT_HASH_HEX + 1]);
+
 /* ---- access.c: the just-in-time state machine on top of store and policy ---- */
 
 /*
@@ -818,6 +854,12 @@ int access_show(const struct access *a, const struct policy_subject *who, long l
  *   session end:   ends the row + "session.end".
  *   event: anything else; details a JSON object (borrowed) or NULL.
  */
+/*
+ * Every audit row this process writes from now on carries "via": via in
+ * its details (the web console's process sets "web"; NULL: nothing added).
+ * Process-wide on purpose: the rows are those of the shell's own code paths.
+ */
+void access_audit_set_via(const char *via);
 int access_audit_auth(struct store *s, long long now, const char *user, const char *dn,
                       const char *peer, const char *method, int ok, const char *why);
 int access_audit_policy_load(struct store *s, long long now, const char *path, int ok,

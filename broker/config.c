@@ -250,15 +250,16 @@ static int cfg_listen_parse(const char *s, struct config_listen *l)
     return l->host != NULL ? 0 : DB_ERR_NOMEM;
 }
 
-static int cfg_listen(struct cparse *c, const struct ytree *n, struct config *cfg)
+static int cfg_listen(struct cparse *c, const struct ytree *n, const char *what,
+                      struct config *cfg)
 {
-    int r = cfg_kind(c, n, YTREE_SEQ, "listen");
+    int r = cfg_kind(c, n, YTREE_SEQ, what);
 
     if (r < 0) {
         return r;
     }
     if (n->nkids == 0 || n->nkids > CONFIG_LISTEN_MAX) {
-        return cfg_fail(c, n->line, "listen: give 1 to %d addresses", CONFIG_LISTEN_MAX);
+        return cfg_fail(c, n->line, "%s: give 1 to %d addresses", what, CONFIG_LISTEN_MAX);
     }
     cfg->listen = calloc(n->nkids, sizeof(*cfg->listen));
     if (cfg->listen == NULL) {
@@ -267,7 +268,7 @@ static int cfg_listen(struct cparse *c, const struct ytree *n, struct config *cf
     for (size_t i = 0; i < n->nkids; i++) {
         const struct ytree *k = n->kids[i];
 
-        if ((r = cfg_kind(c, k, YTREE_SCALAR, "listen")) < 0) {
+        if ((r = cfg_kind(c, k, YTREE_SCALAR, what)) < 0) {
             return r;
         }
         r = cfg_listen_parse(k->value, &cfg->listen[i]);
@@ -276,15 +277,15 @@ static int cfg_listen(struct cparse *c, const struct ytree *n, struct config *cf
         }
         if (r < 0) {
             return cfg_fail(c, k->line,
-                            "listen: \"%s\" is not IPV4:PORT or [IPV6]:PORT (numeric, port "
+                            "%s: \"%s\" is not IPV4:PORT or [IPV6]:PORT (numeric, port "
                             "1-65535)",
-                            k->value);
+                            what, k->value);
         }
         cfg->nlisten++;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(cfg->listen[j].host, cfg->listen[i].host) == 0 &&
                 cfg->listen[j].port == cfg->listen[i].port) {
-                return cfg_fail(c, k->line, "listen: \"%s\" is listed twice", k->value);
+                return cfg_fail(c, k->line, "%s: \"%s\" is listed twice", what, k->value);
             }
         }
     }
@@ -519,10 +520,78 @@ static int cfg_state_dir(struct cparse *c, const struct ytree *root, struct conf
     return 0;
 }
 
+/*
+ * web.public_url: https://HOST[:PORT] exactly as browsers will send it in
+ * Origin (lower-case scheme and host, no path, query or trailing slash), so
+ * that the console can compare the two byte for byte.
+ */
+static int cfg_public_url(const char *u)
+{
+    const char *h = u + 8;
+    size_t n = 0;
+
+    if (strncmp(u, "https://", 8) != 0 || h[0] == '\0') {
+        return DB_ERR_INVALID;
+    }
+    for (n = 0; h[n] != '\0'; n++) {
+        unsigned char ch = (unsigned char)h[n];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' ||
+              ch == ':' || ch == '[' || ch == ']')) {
+            return DB_ERR_INVALID;
+        }
+    }
+    return n <= 255 ? 0 : DB_ERR_INVALID;
+}
+
+static int cfg_web(struct cparse *c, const struct ytree *n, struct config_web *w)
+{
+    static const char *const keys[] = {"listen", "tls_cert", "tls_key", "public_url", "files",
+                                       NULL};
+    struct config tmp;
+    const struct ytree *v = NULL;
+    int r = DB_ERR_INTERNAL;
+
+    if ((r = cfg_kind(c, n, YTREE_MAP, "web")) < 0 || (r = cfg_keys(c, n, "web", keys)) < 0) {
+        return r;
+    }
+    w->enabled = 1;
+    memset(&tmp, 0, sizeof(tmp));
+    if ((v = ytree_get(n, "listen")) == NULL) {
+        return cfg_fail(c, n->line, "missing web.listen");
+    }
+    r = cfg_listen(c, v, "web.listen", &tmp);
+    w->listen = tmp.listen;
+    w->nlisten = tmp.nlisten;
+    if (r < 0) {
+        return r;
+    }
+    if ((r = cfg_path(c, n, "tls_cert", "web.tls_cert", 0, 1, &w->tls_cert)) < 0 ||
+        (r = cfg_path(c, n, "tls_key", "web.tls_key", 0, 1, &w->tls_key)) < 0 ||
+        (r = cfg_path(c, n, "files", "web.files", 0, 0, &w->files)) < 0) {
+        return r;
+    }
+    if ((w->tls_cert == NULL) != (w->tls_key == NULL)) {
+        return cfg_fail(c, n->line, "web: give both tls_cert and tls_key, or neither");
+    }
+    if ((v = ytree_get(n, "public_url")) == NULL) {
+        return cfg_fail(c, n->line, "missing web.public_url");
+    }
+    if ((r = cfg_opt_str(c, n, "public_url", "web.public_url", NULL, &w->public_url)) < 0) {
+        return r;
+    }
+    if (w->public_url == NULL || cfg_public_url(w->public_url) != 0) {
+        return cfg_fail(c, v->line,
+                        "web.public_url: expected https://HOST or https://HOST:PORT (lower "
+                        "case, no path)");
+    }
+    return 0;
+}
+
 static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cfg)
 {
     static const char *const keys[] = {"listen", "state_dir",      "policy", "ldap",
-                                       "limits", "notify_command", "user",   NULL};
+                                       "limits", "notify_command", "user",   "web", NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
@@ -532,7 +601,7 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
     if ((v = ytree_get(root, "listen")) == NULL) {
         return cfg_fail(c, root->line, "missing listen");
     }
-    if ((r = cfg_listen(c, v, cfg)) < 0 || (r = cfg_state_dir(c, root, cfg)) < 0 ||
+    if ((r = cfg_listen(c, v, "listen", cfg)) < 0 || (r = cfg_state_dir(c, root, cfg)) < 0 ||
         (r = cfg_path(c, root, "policy", "policy", 1, 1, &cfg->policy_path)) < 0) {
         return r;
     }
@@ -555,6 +624,9 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
     }
     if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
         return cfg_fail(c, ytree_get(root, "user")->line, "user: %s: no such user", cfg->user);
+    }
+    if ((v = cfg_opt(root, "web")) != NULL && (r = cfg_web(c, v, &cfg->web)) < 0) {
+        return r;
     }
     return cfg_opt_str(c, root, "notify_command", "notify_command", NULL, &cfg->notify_command);
 }
@@ -646,5 +718,13 @@ void config_free(struct config *c)
     free(c->ldap.ssh_key_attribute);
     free(c->notify_command);
     free(c->user);
+    for (size_t i = 0; c->web.listen != NULL && i < c->web.nlisten; i++) {
+        free(c->web.listen[i].host);
+    }
+    free(c->web.listen);
+    free(c->web.tls_cert);
+    free(c->web.tls_key);
+    free(c->web.public_url);
+    free(c->web.files);
     free(c);
 }

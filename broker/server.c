@@ -38,6 +38,7 @@
 #include <libssh/server.h>
 
 #include "broker.h"
+#include "web/web.h"
 
 #define SERVER_LISTEN_MAX 8
 /* Expired requests and grants are swept (and audited) this often. */
@@ -72,6 +73,12 @@ struct server {
     struct server_child *kids;
     size_t nkids, capkids;
     int child_died; /* a child ended abnormally since the last sweep */
+    /* the web console's process (web: in the config), restarted when it dies */
+    int web_fd[WEB_LISTEN_MAX];
+    size_t nweb_fd;
+    pid_t web_pid;
+    time_t web_restart_at; /* 0: running or not wanted */
+    int web_backoff;       /* seconds before the next restart */
 };
 
 static volatile sig_atomic_t server_got_term, server_got_hup, server_got_chld;
@@ -89,7 +96,7 @@ static void server_on_signal(int sig)
     }
 }
 
-static int server_listen_one(const struct config_listen *l, int *out, char *err, size_t errlen)
+int server_listen_one(const struct config_listen *l, int *out, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t sslen;
@@ -176,6 +183,15 @@ static void server_reap(struct server *s)
     int status;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == s->web_pid && s->web_pid > 0) {
+            log_msg(LOG_LVL_ERROR, "web.exit", "the web console's process ended (%s %d); "
+                    "restarting it in %d s", WIFSIGNALED(status) ? "signal" : "status",
+                    WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), s->web_backoff);
+            s->web_pid = 0;
+            s->web_restart_at = time(NULL) + s->web_backoff;
+            s->web_backoff = s->web_backoff < 30 ? s->web_backoff * 2 : 60;
+            continue;
+        }
         for (size_t i = 0; i < s->nkids; i++) {
             if (s->kids[i].pid != pid) {
                 continue;
@@ -279,6 +295,43 @@ static void server_count(const struct server *s, const char *src, int *total, in
     }
 }
 
+/*
+ * The web console runs in a process of its own, forked like a session child
+ * (after the listener dropped its privileges, never dumpable), so that a
+ * crash or a flood there never reaches SSH.  It holds only the web
+ * listening sockets.
+ */
+static void server_web_spawn(struct server *s)
+{
+    struct sigaction sa;
+    pid_t pid;
+
+    s->web_restart_at = 0;
+    pid = fork();
+    if (pid < 0) {
+        log_msg(LOG_LVL_ERROR, "web.fork_failed", "%s", strerror(errno));
+        s->web_restart_at = time(NULL) + 5;
+        return;
+    }
+    if (pid > 0) {
+        s->web_pid = pid;
+        return;
+    }
+    for (size_t i = 0; i < s->nlfd; i++) {
+        close(s->lfd[i]);
+    }
+    for (size_t i = 0; i < s->nkids; i++) {
+        if (s->kids[i].status_fd >= 0) {
+            close(s->kids[i].status_fd);
+        }
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    wake_forked(); /* it sends wake-ups (revoke, terminate); it never receives any */
+    _exit(web_run(s->cfg, s->policy, s->web_fd, s->nweb_fd));
+}
+
 static void server_child(struct server *s, int fd, const char *peer, int status_w,
                          int fail_delay_ms)
 {
@@ -290,6 +343,9 @@ static void server_child(struct server *s, int fd, const char *peer, int status_
 
     for (size_t i = 0; i < s->nlfd; i++) {
         close(s->lfd[i]);
+    }
+    for (size_t i = 0; i < s->nweb_fd; i++) {
+        close(s->web_fd[i]);
     }
     for (size_t i = 0; i < s->nkids; i++) {
         if (s->kids[i].status_fd >= 0) {
@@ -556,6 +612,17 @@ static void server_shutdown(struct server *s)
     for (size_t i = 0; i < s->nkids; i++) {
         kill(s->kids[i].pid, SIGTERM);
     }
+    if (s->web_pid > 0) {
+        pid_t web = s->web_pid;
+
+        kill(web, SIGTERM);
+        for (int tries = 0; tries < 100 && waitpid(web, NULL, WNOHANG) == 0; tries++) {
+            nanosleep(&ts, NULL);
+        }
+        kill(web, SIGKILL);
+        waitpid(web, NULL, WNOHANG);
+        s->web_pid = 0;
+    }
     for (int tries = 0; tries < 100 && s->nkids > 0; tries++) {
         server_reap(s);
         nanosleep(&ts, NULL);
@@ -718,6 +785,15 @@ int server_run(const struct server_opts *o)
         fprintf(stderr, "drawbridge: %s\n", err);
         goto out;
     }
+    if (s->cfg->web.enabled) {
+        char cert[4096], key[4096];
+
+        if (web_listen(s->cfg, s->web_fd, &s->nweb_fd, err, sizeof(err)) != 0 ||
+            web_tls_ensure(s->cfg, cert, sizeof(cert), key, sizeof(key), err, sizeof(err)) != 0) {
+            fprintf(stderr, "drawbridge: %s\n", err);
+            goto out;
+        }
+    }
     if (server_drop_privileges(s, err, sizeof(err)) != 0) {
         fprintf(stderr, "drawbridge: %s\n", err);
         goto out;
@@ -730,6 +806,10 @@ int server_run(const struct server_opts *o)
     server_store_job(s, SERVER_JOB_SWEEP, NULL);
     log_msg(LOG_LVL_INFO, "server.start", "drawbridge %s listening (%zu addresses), policy %s",
             DRAWBRIDGE_VERSION, s->nlfd, s->cfg->policy_path);
+    if (s->nweb_fd > 0) {
+        s->web_backoff = 1;
+        server_web_spawn(s);
+    }
     while (!server_got_term) {
         size_t n = 0;
         struct timespec tick = {1, 0};
@@ -766,6 +846,12 @@ int server_run(const struct server_opts *o)
         if (server_got_hup) {
             server_got_hup = 0;
             server_reload(s);
+            if (s->web_pid > 0) {
+                kill(s->web_pid, SIGHUP);
+            }
+        }
+        if (s->web_restart_at != 0 && time(NULL) >= s->web_restart_at) {
+            server_web_spawn(s);
         }
         if (server_got_term) {
             break;
@@ -791,6 +877,9 @@ int server_run(const struct server_opts *o)
 out:
     for (size_t i = 0; i < s->nlfd; i++) {
         close(s->lfd[i]);
+    }
+    for (size_t i = 0; i < s->nweb_fd; i++) {
+        close(s->web_fd[i]);
     }
     free(pf);
     free(s->kids);

@@ -35,14 +35,15 @@ static int cmd_approve_exec(struct shell_ctx *c, int argc, char **argv)
         return r;
     }
     if (access_check_text("comment", shell_opt(&o, "comment"), 0, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+        return shell_refuse(c, DB_ERR_INVALID, err);
     }
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
     }
     now = shell_now(c);
-    if (access_approve(a, &who, id, shell_opt(&o, "comment"), now, &out, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+    if ((r = access_approve(a, &who, id, shell_opt(&o, "comment"), now, &out, err,
+                            sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     if (out.status == STORE_REQ_APPROVED) {
         if (access_grant_status(a->store, id, now, &g) != 0) {

@@ -39,7 +39,7 @@ static int cmd_breakglass_exec(struct shell_ctx *c, int argc, char **argv)
         return r;
     }
     if (access_check_text("reason", shell_opt(&o, "reason"), 1, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+        return shell_refuse(c, DB_ERR_INVALID, err);
     }
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
@@ -48,9 +48,9 @@ static int cmd_breakglass_exec(struct shell_ctx *c, int argc, char **argv)
         duration = a->policy->breakglass_max_duration;
     }
     now = shell_now(c);
-    if (access_breakglass(a, &who, o.pos[0], shell_opt(&o, "login"), duration,
-                          shell_opt(&o, "reason"), now, &out, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+    if ((r = access_breakglass(a, &who, o.pos[0], shell_opt(&o, "login"), duration,
+                               shell_opt(&o, "reason"), now, &out, err, sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     shell_out(c, "break-glass grant %lld active until %s; this session will be reviewed\n", out.id,
               shell_time(now + out.duration, until, sizeof(until)));

@@ -28,8 +28,8 @@ static int cmd_cancel_exec(struct shell_ctx *c, int argc, char **argv)
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
     }
-    if (access_cancel(a, &who, id, shell_now(c), err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+    if ((r = access_cancel(a, &who, id, shell_now(c), err, sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     shell_out(c, "request %lld cancelled\n", id);
     return SHELL_OK;

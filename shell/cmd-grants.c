@@ -89,9 +89,9 @@ static int cmd_grants_exec(struct shell_ctx *c, int argc, char **argv)
         return SHELL_FAIL;
     }
     now = shell_now(c);
-    if (access_list_grants(a, &who, shell_opt(&o, "mine") != NULL ? ACCESS_LIST_MINE : 0, now, &v,
-                           &n, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+    if ((r = access_list_grants(a, &who, shell_opt(&o, "mine") != NULL ? ACCESS_LIST_MINE : 0,
+                                now, &v, &n, err, sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     if (shell_opt(&o, "json") != NULL) {
         r = grants_json(c, v, n);

@@ -397,6 +397,50 @@ static int replay_sha_matches(const char *data, size_t len, const char *hex)
     return strcasecmp(got, hex) == 0;
 }
 
+int shell_replay_load(struct shell_ctx *c, struct shell_review *rv, const struct store_session *s,
+                      char **data, size_t *len, enum rec_verdict *verdict, char *why,
+                      size_t whylen)
+{
+    int rc;
+
+    *data = NULL;
+    *len = 0;
+    *verdict = REC_MISSING;
+    /* Read first, then check the file: a swap after the check cannot reach the screen. */
+    if (s->recording_path != NULL && (rc = replay_load(s->recording_path, data, len)) != 0 &&
+        rc != DB_ERR_NOTFOUND) {
+        c->refusal = rc;
+        return shell_review_refuse(c, rv, json_object(),
+                                   "the recording of session %s cannot be read", s->id);
+    }
+    rc = shell_recording_check(c, s, verdict, why, whylen);
+    if (rc == 0 && *verdict != REC_TAMPERED && s->sha256[0] != '\0' &&
+        (*data == NULL || !replay_sha_matches(*data, *len, s->sha256))) {
+        *verdict = REC_TAMPERED;
+        db_errf(why, whylen, "the file changed while it was read");
+    }
+    if (rc != 0) {
+        c->refusal = rc;
+        rc = shell_review_refuse(c, rv, json_object(), "%s", why);
+    } else if (*verdict == REC_MISSING || *data == NULL) {
+        c->refusal = DB_ERR_NOTFOUND;
+        rc = shell_review_refuse(c, rv, json_pack("{ss}", "verdict", "missing"),
+                                 "the recording of session %s is missing", s->id);
+    } else if (*verdict == REC_TAMPERED) {
+        c->refusal = DB_ERR_TAMPERED;
+        rc = shell_review_refuse(c, rv, json_pack("{ss}", "verdict", "tampered"),
+                                 "the recording of session %s does not match its seal (%s); "
+                                 "not replaying it",
+                                 s->id, why);
+    }
+    if (rc != 0) {
+        free(*data);
+        *data = NULL;
+        *len = 0;
+    }
+    return rc;
+}
+
 static int cmd_replay_exec(struct shell_ctx *c, int argc, char **argv)
 {
     static const char *const spec[] = {"speed=", "idle-limit=", NULL};
@@ -407,7 +451,7 @@ static int cmd_replay_exec(struct shell_ctx *c, int argc, char **argv)
     enum rec_verdict verdict = REC_MISSING;
     char why[300] = "", label[200], started[SHELL_TIME_MAX], err[300] = "";
     double speed = 1.0, idle = 0.0;
-    int r, rc;
+    int r;
 
     memset(&s, 0, sizeof(s));
     if ((r = shell_review_begin(c, argv[0], spec, 1, argc, argv, &o, &rv)) != 0) {
@@ -428,33 +472,8 @@ static int cmd_replay_exec(struct shell_ctx *c, int argc, char **argv)
         r = shell_review_refuse(c, &rv, json_object(), "out of memory");
         goto out;
     }
-    /* Read first, then check the file: a swap after the check cannot reach the screen. */
-    if (s.recording_path != NULL &&
-        (rc = replay_load(s.recording_path, &rj->data, &rj->len)) != 0 && rc != DB_ERR_NOTFOUND) {
-        r = shell_review_refuse(c, &rv, json_object(), "the recording of session %s cannot be read",
-                                s.id);
-        goto out;
-    }
-    rc = shell_recording_check(c, &s, &verdict, why, sizeof(why));
-    if (rc == 0 && verdict != REC_TAMPERED && s.sha256[0] != '\0' &&
-        (rj->data == NULL || !replay_sha_matches(rj->data, rj->len, s.sha256))) {
-        verdict = REC_TAMPERED;
-        db_errf(why, sizeof(why), "the file changed while it was read");
-    }
-    if (rc != 0) {
-        r = shell_review_refuse(c, &rv, json_object(), "%s", why);
-        goto out;
-    }
-    if (verdict == REC_MISSING || rj->data == NULL) {
-        r = shell_review_refuse(c, &rv, json_pack("{ss}", "verdict", "missing"),
-                                "the recording of session %s is missing", s.id);
-        goto out;
-    }
-    if (verdict == REC_TAMPERED) {
-        r = shell_review_refuse(c, &rv, json_pack("{ss}", "verdict", "tampered"),
-                                "the recording of session %s does not match its seal (%s); "
-                                "not replaying it",
-                                s.id, why);
+    if ((r = shell_replay_load(c, &rv, &s, &rj->data, &rj->len, &verdict, why,
+                               sizeof(why))) != 0) {
         goto out;
     }
     if (rec_reader_open_buf(rj->data, rj->len, &rj->r, err, sizeof(err)) != 0) {

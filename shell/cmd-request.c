@@ -70,7 +70,7 @@ static int cmd_request_exec(struct shell_ctx *c, int argc, char **argv)
     /* Checked before the store is asked, so bad text is refused the same way without one. */
     if (access_check_text("reason", shell_opt(&o, "reason"), 1, err, sizeof(err)) != 0 ||
         access_check_ticket(shell_opt(&o, "ticket"), err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+        return shell_refuse(c, DB_ERR_INVALID, err);
     }
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
@@ -81,8 +81,8 @@ static int cmd_request_exec(struct shell_ctx *c, int argc, char **argv)
     q.duration = duration;
     q.reason = shell_opt(&o, "reason");
     q.ticket = shell_opt(&o, "ticket");
-    if (access_request(a, &who, &q, shell_now(c), &out, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+    if ((r = access_request(a, &who, &q, shell_now(c), &out, err, sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     return request_print(c, &out, shell_opt(&o, "json") != NULL);
 }

@@ -103,8 +103,8 @@ static int cmd_requests_exec(struct shell_ctx *c, int argc, char **argv)
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
     }
-    if (access_list_requests(a, &who, flags, shell_now(c), &v, &n, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+    if ((r = access_list_requests(a, &who, flags, shell_now(c), &v, &n, err, sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     if (shell_opt(&o, "json") != NULL) {
         r = requests_json(c, v, n);

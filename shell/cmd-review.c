@@ -91,9 +91,10 @@ static int cmd_review_exec(struct shell_ctx *c, int argc, char **argv)
         return shell_usage(c, argv[0], "--note TEXT is required");
     }
     if (access_check_text("note", note, 1, err, sizeof(err)) != 0) {
+        c->refusal = DB_ERR_INVALID;
         return shell_review_refuse(c, &rv, json_object(), "%s", err);
     }
-    if (review_tx(c, &rv, note, err, sizeof(err)) != 0) {
+    if ((c->refusal = review_tx(c, &rv, note, err, sizeof(err))) != 0) {
         return shell_review_refuse(c, &rv, json_pack("{so}", "note", shell_json_string(note)), "%s",
                                    err);
     }

@@ -23,8 +23,8 @@ static int cmd_revoke_exec(struct shell_ctx *c, int argc, char **argv)
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
     }
-    if (access_revoke(a, &who, id, reason, shell_now(c), err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+    if ((r = access_revoke(a, &who, id, reason, shell_now(c), err, sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     shell_out(c, "grant %lld revoked\n", id);
     return SHELL_OK;

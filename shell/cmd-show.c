@@ -245,9 +245,9 @@ static int cmd_show_exec(struct shell_ctx *c, int argc, char **argv)
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
     }
-    if (access_show(a, &who, id, shell_now(c), &req, &decs, &ndecs, &grant, err, sizeof(err)) !=
-        0) {
-        return shell_fail_text(c, err);
+    if ((r = access_show(a, &who, id, shell_now(c), &req, &decs, &ndecs, &grant, err,
+                         sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     r = SHELL_OK;
     if (shell_opt(&o, "json") != NULL) {

@@ -272,9 +272,9 @@ static int cmd_targets_exec(struct shell_ctx *c, int argc, char **argv)
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
     }
-    if (access_list_grants(a, &who, ACCESS_LIST_MINE, shell_now(c), &g, &ng, err, sizeof(err)) !=
-        0) {
-        return shell_fail_text(c, err);
+    if ((r = access_list_grants(a, &who, ACCESS_LIST_MINE, shell_now(c), &g, &ng, err,
+                                sizeof(err))) != 0) {
+        return shell_refuse(c, r, err);
     }
     r = SHELL_FAIL;
     if ((arr = json_array()) == NULL) {

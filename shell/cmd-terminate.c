@@ -89,9 +89,10 @@ static int cmd_terminate_exec(struct shell_ctx *c, int argc, char **argv)
         return shell_usage(c, argv[0], "--reason TEXT is required");
     }
     if (access_check_text("reason", reason, 1, err, sizeof(err)) != 0) {
+        c->refusal = DB_ERR_INVALID;
         return shell_review_refuse(c, &rv, json_object(), "%s", err);
     }
-    if (terminate_tx(c, &rv, reason, &s, err, sizeof(err)) != 0) {
+    if ((c->refusal = terminate_tx(c, &rv, reason, &s, err, sizeof(err))) != 0) {
         r = shell_review_refuse(c, &rv, json_pack("{so}", "reason", shell_json_string(reason)),
                                 "%s", err);
         store_session_clear(&s);

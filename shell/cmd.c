@@ -38,6 +38,7 @@
     X(reviews)                                                                                     \
     X(search)                                                                                      \
     X(audit)                                                                                       \
+    X(web)                                                                                         \
     X(exit)                                                                                        \
     X(logout)                                                                                      \
     X(quit)

@@ -366,6 +366,12 @@ int shell_fail_text(struct shell_ctx *c, const char *msg)
     return shell_fail(c, "%s", shown);
 }
 
+int shell_refuse(struct shell_ctx *c, int rc, const char *msg)
+{
+    c->refusal = rc;
+    return shell_fail_text(c, msg);
+}
+
 /* "invalid WHAT 'VALUE': WHY" (value sanitized) and the usage; SHELL_USAGE. */
 static int shell_bad_value(struct shell_ctx *c, const char *name, const char *what, const char *s,
                            const char *why)
@@ -666,6 +672,7 @@ int shell_review_begin(struct shell_ctx *c, const char *name, const char *const 
                                      rv->object, d);
             json_decref(d);
         }
+        c->refusal = DB_ERR_DENIED;
         return shell_fail(c, "%s is for reviewers", name);
     }
     if ((r = shell_cmd_opts(c, spec, argc, argv, o)) != 0) {
@@ -722,6 +729,7 @@ int shell_review_session(struct shell_ctx *c, struct shell_review *rv, struct st
 {
     int rc = store_session_get(rv->a->store, rv->id, out);
 
+    c->refusal = rc;
     if (rc == DB_ERR_NOTFOUND) {
         return shell_review_refuse(c, rv, json_object(), "no session %s", rv->id);
     }
@@ -784,9 +792,10 @@ int shell_recording_usable(struct shell_ctx *c, struct shell_review *rv,
 {
     char why[300] = "";
 
-    if (shell_recording_check(c, s, verdict, why, sizeof(why)) != 0) {
+    if ((c->refusal = shell_recording_check(c, s, verdict, why, sizeof(why))) != 0) {
         return shell_review_refuse(c, rv, json_object(), "%s", why);
     }
+    c->refusal = *verdict == REC_MISSING ? DB_ERR_NOTFOUND : DB_ERR_TAMPERED;
     if (*verdict == REC_MISSING) {
         return shell_review_refuse(c, rv, json_pack("{ss}", "verdict", "missing"),
                                    "the recording of session %s is missing", s->id);
@@ -923,7 +932,7 @@ int shell_id_reason(struct shell_ctx *c, int argc, char **argv, const char *what
         return shell_usage(c, argv[0], "--reason TEXT is required");
     }
     if (access_check_text("reason", shell_opt(o, "reason"), 1, err, sizeof(err)) != 0) {
-        return shell_fail_text(c, err);
+        return shell_refuse(c, DB_ERR_INVALID, err);
     }
     *reason = shell_opt(o, "reason");
     return SHELL_OK;

@@ -76,6 +76,13 @@ struct shell_ctx {
      */
     char connect_target[72];
     char connect_login[72];
+    /*
+     * The DB_ERR_* behind the last refusal, when the command knows it (set
+     * by shell_refuse and the reviewer helpers; 0 otherwise).  Nothing in
+     * the shell reads it: the web console, which runs the same commands,
+     * turns it into an HTTP status.
+     */
+    int refusal;
 };
 
 /* The shell's clock (c->clock or time(NULL)). */
@@ -142,6 +149,8 @@ const struct access *shell_access(struct shell_ctx *c);
  * targets and logins as given).  Always one line.  Returns SHELL_FAIL.
  */
 int shell_fail_text(struct shell_ctx *c, const char *msg);
+/* shell_fail_text, noting rc (a negative DB_ERR_*) in c->refusal.  Returns SHELL_FAIL. */
+int shell_refuse(struct shell_ctx *c, int rc, const char *msg);
 /*
  * A request/grant number N as typed: digits only, 1 to 18 of them, > 0.
  * 0, or SHELL_USAGE after printing why and the usage of command name.
@@ -271,6 +280,18 @@ int shell_recording_check(struct shell_ctx *c, const struct store_session *s,
 int shell_recording_usable(struct shell_ctx *c, struct shell_review *rv,
                            const struct store_session *s, const char *against,
                            const char *refusing, enum rec_verdict *verdict);
+/*
+ * (cmd-replay.c) The recording of s read into memory and checked the way
+ * `replay` does: read first, then the file checked against its seal, then
+ * the bytes read against the sealed SHA-256, so that a file swapped after
+ * the check never reaches a reviewer.  0 with *data (caller frees), *len
+ * and *verdict (ok, truncated, or what a live one reads as; why says what
+ * verify said); otherwise the
+ * exit status after the refusal (reported and audited).
+ */
+int shell_replay_load(struct shell_ctx *c, struct shell_review *rv, const struct store_session *s,
+                      char **data, size_t *len, enum rec_verdict *verdict, char *why,
+                      size_t whylen);
 /* A session as "user@target (login)", or "user (gateway shell)"; sanitised into buf. */
 char *shell_session_label(const struct store_session *s, char *buf, size_t len);
 

@@ -825,3 +825,56 @@ int store_session_list_live_pids(struct store *s, struct store_live **out, size_
     *n = k;
     return 0;
 }
+
+int store_web_login_insert(struct store *s, const char *hash, const char *user, int mfa,
+                           long long now, long long expires_at)
+{
+    struct store_q *q = store_q(s, ST_WEB_LOGIN_PURGE);
+    int rc;
+
+    if (!store_fits(hash, AUDIT_HASH_HEX, 1) || !store_fits(user, STORE_NAME_MAX, 1)) {
+        return DB_ERR_INVALID;
+    }
+    /* Links used or expired an hour ago are of no more use to anyone. */
+    store_bind_int(q, 1, now - 3600);
+    if ((rc = store_exec(q)) != 0) {
+        return rc;
+    }
+    q = store_q(s, ST_WEB_LOGIN_INSERT);
+    store_bind_text(q, 1, hash);
+    store_bind_text(q, 2, user);
+    store_bind_int(q, 3, mfa != 0);
+    store_bind_int(q, 4, now);
+    store_bind_int(q, 5, expires_at);
+    return store_exec(q);
+}
+
+int store_web_login_take(struct store *s, const char *hash, long long now, char *user,
+                         size_t userlen, int *mfa)
+{
+    struct store_q *q = store_q(s, ST_WEB_LOGIN_TAKE);
+    int rc, r = DB_ERR_NOTFOUND;
+
+    user[0] = '\0';
+    *mfa = 0;
+    if (!store_fits(hash, AUDIT_HASH_HEX, 1)) {
+        return DB_ERR_NOTFOUND;
+    }
+    store_bind_text(q, 1, hash);
+    store_bind_int(q, 2, now);
+    rc = store_step(q);
+    if (rc == 1) {
+        r = store_col_copy(q, 0, user, userlen) == 0 ? 0 : DB_ERR_INVALID;
+        *mfa = store_col_int(q, 1) != 0;
+        /* run the statement to its end (the update itself is done at the first step) */
+        while ((rc = store_step(q)) == 1) {
+        }
+        if (rc < 0 && r == 0) {
+            r = rc;
+        }
+    } else if (rc < 0) {
+        r = rc;
+    }
+    store_done(q);
+    return r;
+}

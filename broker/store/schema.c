@@ -143,6 +143,15 @@ const struct store_migration store_migrations[] = {
         "ALTER TABLE sessions ADD COLUMN pid INTEGER NOT NULL DEFAULT 0;",
         "ALTER TABLE sessions ADD COLUMN pid BIGINT NOT NULL DEFAULT 0;",
     },
+    /* 4: one-time web console login links (`ssh gw web`): only the token's SHA-256 is kept */
+    {
+        "CREATE TABLE web_logins (hash TEXT PRIMARY KEY, \"user\" TEXT NOT NULL,"
+        "  mfa INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL,"
+        "  expires_at INTEGER NOT NULL, used_at INTEGER NOT NULL DEFAULT 0);",
+        "CREATE TABLE web_logins (hash TEXT PRIMARY KEY, \"user\" TEXT NOT NULL,"
+        "  mfa INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,"
+        "  expires_at BIGINT NOT NULL, used_at BIGINT NOT NULL DEFAULT 0);",
+    },
 };
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
 
@@ -261,4 +270,12 @@ const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
                         "SELECT session, stream, ts, line FROM session_text WHERE "
                         "char_length(CAST(?1 AS TEXT)) >= 3 AND strpos(lower(line), "
                         "lower(CAST(?1 AS TEXT))) > 0 ORDER BY session, ts LIMIT ?2"},
+    [ST_WEB_LOGIN_INSERT] = {"INSERT INTO web_logins (hash, \"user\", mfa, created_at, "
+                             "expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                             NULL},
+    [ST_WEB_LOGIN_PURGE] = {"DELETE FROM web_logins WHERE expires_at < ?1", NULL},
+    /* one statement, so that a link is taken once however many browsers race for it */
+    [ST_WEB_LOGIN_TAKE] = {"UPDATE web_logins SET used_at = ?2 WHERE hash = ?1 AND used_at = 0 "
+                           "AND expires_at > ?2 RETURNING \"user\", mfa",
+                           NULL},
 };

@@ -58,6 +58,9 @@ enum store_stmt_id {
     ST_SESS_LIVE_PIDS,
     ST_TEXT_INSERT,
     ST_TEXT_SEARCH,
+    ST_WEB_LOGIN_INSERT,
+    ST_WEB_LOGIN_PURGE,
+    ST_WEB_LOGIN_TAKE,
     STORE_STMT_COUNT
 };
 
