@@ -135,7 +135,7 @@ static int web_cast_line(char **buf, size_t *len, size_t *cap, double t, const c
                          json_t *data)
 {
     json_t *ev = json_pack("[f s o]", t, code, data);
-    char *s = ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *s = ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9)) : NULL;
     int r = s != NULL ? web_buf_line(buf, len, cap, s, strlen(s)) : -1;
 
     json_decref(ev);
@@ -248,8 +248,8 @@ int web_h_session_cast(struct web_req *r)
 static void web_text_line(void *ctx, enum rec_stream s, double ts, const char *line, size_t len)
 {
     json_t *arr = ctx;
-    json_t *o = json_pack("{sf ss s+%}", "time", ts, "stream", s == REC_STREAM_IN ? "i" : "o",
-                          "line", "", line, len);
+    json_t *o = json_pack("{sf ss ss%}", "time", ts, "stream", s == REC_STREAM_IN ? "i" : "o",
+                          "line", line, len);
 
     if (o != NULL) {
         json_array_append_new(arr, o);

@@ -62,7 +62,7 @@ int web_send_json(struct web_req *r, unsigned status, struct json_t *v)
     if (v == NULL) {
         return web_send_error(r, 500, "out of memory");
     }
-    s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
     json_decref(v);
     if (s == NULL) {
         return web_send_error(r, 500, "out of memory");

@@ -66,7 +66,7 @@ static int web_live_add(struct web_live *lv, const char *s, size_t n)
 /* "data: JSON\n\n" for v (stolen). */
 static int web_live_data(struct web_live *lv, json_t *v)
 {
-    char *s = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *s = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9)) : NULL;
     int r = -1;
 
     json_decref(v);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #define L WEB_LOGIN
@@ -181,9 +182,18 @@ int web_dispatch(struct web_req *r)
         char msg[64];
 
         if (!policy_is_reviewer(r->app->policy, &who)) {
-            snprintf(msg, sizeof(msg), "%s is for reviewers", r->url + 1);
-            msg[strcspn(msg, "/ ")] = '\0';
-            snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg), " is for reviewers");
+            /* the page's command ("sessions", "audit"...): refused and audited as the shell does */
+            char name[32];
+            json_t *d = NULL;
+
+            snprintf(name, sizeof(name), "%s", r->url + 1);
+            name[strcspn(name, "/")] = '\0';
+            if ((d = json_pack("{ss}", "command", name)) != NULL) {
+                access_audit_event(r->app->store, web_now(), r->sess->user, "review.refused", name,
+                                   d);
+                json_decref(d);
+            }
+            snprintf(msg, sizeof(msg), "%s is for reviewers\n", name);
             return web_refuse(r, 403, msg);
         }
     }

@@ -98,7 +98,8 @@ const char *web_run_message(const struct web_run *w, char *buf, size_t len)
         size_t n = strcspn(p, "\n");
 
         if (n > 12 && strncmp(p, "drawbridge: ", 12) == 0) {
-            snprintf(buf, len, "%.*s", (int)(n - 12), p + 12);
+            /* a command run as on a terminal (the player) ends its lines with "\r\n" */
+            snprintf(buf, len, "%.*s", (int)(n - 12 - (p[n - 1] == '\r')), p + 12);
             return buf;
         }
         p += n + (p[n] == '\n');
