@@ -14,7 +14,8 @@ export class ApiError extends Error {
 
 // One fetch wrapper for the whole console.
 export async function api(method, path, body) {
-  const opts = { method, credentials: 'same-origin', headers: {} };
+  // same-origin: under the console's no-referrer policy a POST would carry "Origin: null"
+  const opts = { method, credentials: 'same-origin', referrerPolicy: 'same-origin', headers: {} };
   if (method !== 'GET') {
     if (me === null) {
       await whoami();

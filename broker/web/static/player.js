@@ -10,6 +10,8 @@ const castUrl = '/api/v1/sessions/' + encodeURIComponent(id) + '/cast';
 let player = null;
 let lines = [];
 
+const tenths = (t) => String(Math.floor(t * 10) / 10);
+
 function create(at, opts) {
   const box = document.getElementById('player');
   if (player) {
@@ -23,10 +25,11 @@ function create(at, opts) {
   player.addEventListener('marker', (e) => flash('marker: ' + (e.label || ''), 'info'));
 }
 
+// The line being shown: the last one at or before now (links round times down to a tenth).
 function highlight(now) {
   let best = null;
   for (const l of lines) {
-    if (l.time <= now) best = l;
+    if (l.time <= now + 0.1) best = l;
   }
   for (const l of lines) {
     l.node.classList.toggle('now', l === best);
@@ -44,7 +47,7 @@ start(async () => {
   const idle = el('select', { id: 'idle', 'aria-label': 'idle limit' },
     ...[[0, 'no idle limit'], [1, 'idle limit 1 s'], [2, 'idle limit 2 s'], [5, 'idle limit 5 s']]
       .map(([v, t]) => el('option', { value: v }, t)));
-  const link = el('a', { href: '?t=' + Math.floor(t0), id: 'moment' }, 'link to this moment');
+  const link = el('a', { href: '?t=' + tenths(t0), id: 'moment' }, 'link to this moment');
   const transcript = el('div', { class: 'transcript', id: 'transcript' });
   content.append(
     el('p', { id: 'label' }, s.label + ' \u00b7 ' + s.kind + (s.command ? ' \u00b7 ' + s.command : '') +
@@ -59,7 +62,7 @@ start(async () => {
   window.setInterval(() => {
     if (player) {
       const now = player.getCurrentTime() || 0;
-      link.setAttribute('href', '?t=' + Math.floor(now));
+      link.setAttribute('href', '?t=' + tenths(now));
       highlight(now);
     }
   }, 500);
@@ -67,7 +70,7 @@ start(async () => {
     const text = await api('GET', 'sessions/' + encodeURIComponent(id) + '/transcript');
     lines = text.map((l) => {
       const node = el('div', { class: l.stream },
-        el('a', { href: '?t=' + Math.floor(l.time), title: 'play from here' }, fmtOffset(l.time)), l.line);
+        el('a', { href: '?t=' + tenths(l.time), title: 'play from here' }, fmtOffset(l.time)), l.line);
       node.firstChild.addEventListener('click', (ev) => {
         ev.preventDefault();
         if (player) {
@@ -81,6 +84,7 @@ start(async () => {
     if (lines.length === 0) {
       transcript.append(el('p', { class: 'muted' }, 'No text in this recording.'));
     }
+    highlight(t0);
   } catch (e) {
     transcript.append(el('p', { class: 'error' }, e.message));
   }

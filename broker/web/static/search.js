@@ -19,7 +19,7 @@ start(async () => {
     return;
   }
   results.append(el('ul', { class: 'hits' }, ...hits.map((h) => el('li', {},
-    el('a', { href: '/sessions/' + h.session + '?t=' + Math.floor(h.time), class: 'hit-link' },
+    el('a', { href: '/sessions/' + h.session + '?t=' + Math.floor(h.time * 10) / 10, class: 'hit-link' },
       h.session + ' at ' + fmtOffset(h.time)), ' ', el('span', { class: 'muted' }, h.stream === 'i' ? 'typed' : 'shown'), ' ',
     el('span', { class: 'hit' }, h.line)))));
 });
