@@ -5,7 +5,8 @@
  * stylesheet) or the asciinema player from its npm package, all read into
  * memory when the process starts: a page is the same bytes for everyone,
  * and its module fills it from the API.  The directory is web.files, by
- * default the source tree's broker/web (static/ and node_modules/ there).
+ * default the source tree's broker/web (static/ and node_modules/ there)
+ * when it is still there, else where `cmake --install` puts them.
  */
 #include "web.h"
 
@@ -21,8 +22,11 @@
 
 #include <microhttpd.h>
 
+#ifndef DRAWBRIDGE_WEB_FILES_INSTALLED
+#define DRAWBRIDGE_WEB_FILES_INSTALLED "/usr/share/drawbridge/web"
+#endif
 #ifndef DRAWBRIDGE_WEB_FILES
-#define DRAWBRIDGE_WEB_FILES "/usr/share/drawbridge/web"
+#define DRAWBRIDGE_WEB_FILES DRAWBRIDGE_WEB_FILES_INSTALLED
 #endif
 
 #define WEB_FILE_MAX (8u * 1024 * 1024)
@@ -96,14 +100,19 @@ static int web_file_add(struct web_app *app, const char *path, const char *url, 
 int web_files_load(struct web_app *app, char *err, size_t errlen)
 {
     static const char *const player[] = {"asciinema-player.min.js", "asciinema-player.css"};
-    const char *base = app->cfg->web.files != NULL ? app->cfg->web.files : DRAWBRIDGE_WEB_FILES;
+    const char *base = app->cfg->web.files;
     char dir[PATH_MAX], path[PATH_MAX + 300], url[300];
+    struct stat st;
     struct dirent *de = NULL;
     DIR *d = NULL;
     int r = 0;
 
     if ((app->files = calloc(WEB_FILES_MAX, sizeof(*app->files))) == NULL) {
         return DB_ERR_NOMEM;
+    }
+    if (base == NULL) {
+        base = stat(DRAWBRIDGE_WEB_FILES "/static", &st) == 0 ? DRAWBRIDGE_WEB_FILES
+                                                               : DRAWBRIDGE_WEB_FILES_INSTALLED;
     }
     snprintf(dir, sizeof(dir), "%s/static", base);
     if ((d = opendir(dir)) == NULL) {

@@ -15,6 +15,9 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
+# the demo runs the web console, so its `ssh gw web` hint needs one here too
+WEB_PORT=$(free_port) || fail "no free port for the web console"
+export GW_CONFIG_EXTRA="web: {listen: [\"127.0.0.1:$WEB_PORT\"], public_url: \"https://127.0.0.1:$WEB_PORT\"}"
 private_env
 T=$DIR/scratch
 mkdir -p "$T"
