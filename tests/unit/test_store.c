@@ -113,7 +113,7 @@ static void test_open_settings(void **state)
     fx_query(f, "PRAGMA journal_mode", buf, sizeof(buf));
     assert_string_equal(buf, "wal");
     fx_query(f, "PRAGMA user_version", buf, sizeof(buf));
-    assert_string_equal(buf, "3");
+    assert_string_equal(buf, "4");
     fx_query(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'grants_live'",
              buf, sizeof(buf));
     assert_string_equal(buf, "1");
@@ -666,6 +666,44 @@ static void test_recording_rows(void **state)
     }
 }
 
+/* Web console login links: the token's hash only, once, before expiry. */
+static void test_web_logins(void **state)
+{
+    struct fx *f = *state;
+    char token[WEBLINK_TOKEN_LEN + 1], hash[AUDIT_HASH_HEX + 1], other[AUDIT_HASH_HEX + 1];
+    char user[STORE_NAME_MAX + 1], buf[256];
+    int mfa = -1;
+
+    assert_int_equal(weblink_new(token, hash), 0);
+    assert_true(weblink_token_valid(token, strlen(token)));
+    assert_int_equal(weblink_hash(token, strlen(token), other), 0);
+    assert_string_equal(hash, other);
+    assert_int_equal(store_web_login_insert(f->s, hash, "bob", 1, 1000, 1060), 0);
+    fx_query(f, "SELECT count(*) FROM web_logins WHERE hash = (SELECT hash FROM web_logins) AND "
+                "instr(hash, 'A') = 0 AND length(hash) = 64", buf, sizeof(buf));
+    assert_string_equal(buf, "1");
+    /* unknown, expired (at the second it ends), then good once */
+    assert_int_equal(store_web_login_take(f->s, "00", 1001, user, sizeof(user), &mfa),
+                     DB_ERR_NOTFOUND);
+    assert_int_equal(store_web_login_take(f->s, hash, 1060, user, sizeof(user), &mfa),
+                     DB_ERR_NOTFOUND);
+    assert_int_equal(store_web_login_take(f->s, hash, 1059, user, sizeof(user), &mfa), 0);
+    assert_string_equal(user, "bob");
+    assert_int_equal(mfa, 1);
+    assert_int_equal(store_web_login_take(f->s, hash, 1059, user, sizeof(user), &mfa),
+                     DB_ERR_NOTFOUND);
+    assert_string_equal(user, "");
+    /* rows long expired go when the next link is made */
+    assert_int_equal(weblink_new(token, other), 0);
+    assert_int_equal(store_web_login_insert(f->s, other, "carol", 0, 1000 + 3600 + 61, 1000 + 3700),
+                     0);
+    fx_query(f, "SELECT group_concat(\"user\") FROM web_logins", buf, sizeof(buf));
+    assert_string_equal(buf, "carol");
+    assert_int_equal(store_web_login_insert(f->s, other, "carol", 0, 1000, 1060), DB_ERR_EXISTS);
+    assert_false(weblink_token_valid("short", 5));
+    assert_false(weblink_token_valid("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/", 43));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -680,6 +718,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_users_seen, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sessions, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recording_rows, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_web_logins, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
