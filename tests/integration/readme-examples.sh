@@ -17,7 +17,8 @@
 
 # the demo runs the web console, so its `ssh gw web` hint needs one here too
 WEB_PORT=$(free_port) || fail "no free port for the web console"
-export GW_CONFIG_EXTRA="web: {listen: [\"127.0.0.1:$WEB_PORT\"], public_url: \"https://127.0.0.1:$WEB_PORT\"}"
+export GW_CONFIG_EXTRA="web: {listen: [\"127.0.0.1:$WEB_PORT\"], public_url: \"https://127.0.0.1:$WEB_PORT\"}${GW_CONFIG_EXTRA:+
+$GW_CONFIG_EXTRA}"
 private_env
 T=$DIR/scratch
 mkdir -p "$T"
