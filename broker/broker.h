@@ -57,6 +57,19 @@ struct config_web {
     char *files;      /* the static files (HTML, CSS, JS, player); NULL: the built-in path */
 };
 
+/* A free-space watermark: a share of the file system or a number of bytes (0: off). */
+struct config_free {
+    int is_percent;
+    double percent;           /* 0 to 100, exclusive of 100 */
+    unsigned long long bytes;
+};
+
+/* recordings: what disk they may use (watermarks; retention comes with retain). */
+struct config_recordings {
+    struct config_free warn_free; /* below it: a warning and a notification every hour */
+    struct config_free min_free;  /* below it: new sessions to targets are refused */
+};
+
 struct config {
     char *path;
     struct config_listen *listen;
@@ -68,6 +81,7 @@ struct config {
     char *notify_command;      /* NULL when not set */
     char *user;                /* the account to run as when started as root; NULL: see server.c */
     struct config_web web;
+    struct config_recordings recordings;
 };
 
 /* Parses and validates; err gets "file:line: message".  Caller frees. */
@@ -85,6 +99,34 @@ void config_free(struct config *c);
 int keys_ensure(const struct config *c, char *err, size_t errlen);
 /* Paths into caller buffers. */
 void keys_path(const struct config *c, const char *name, char *buf, size_t buflen);
+
+/* ---- disk.c: free space for recordings, against recordings.warn_free / min_free ---- */
+
+enum disk_level {
+    DISK_OK,
+    DISK_LOW,  /* below warn_free: warn and notify every hour */
+    DISK_FULL, /* below min_free: "disk nearly full", new sessions to targets are refused */
+};
+
+struct disk_state {
+    char path[4200];                     /* the recordings folder */
+    unsigned long long free_bytes;       /* what the service account may still use */
+    unsigned long long total_bytes;
+    double free_percent;
+    unsigned long long warn_bytes, min_bytes; /* the watermarks on this file system */
+    enum disk_level level;
+};
+
+void disk_recordings_dir(const struct config *c, char *buf, size_t buflen);
+/* 0 or DB_ERR_IO with a one-line reason. */
+int disk_check(const struct config *c, struct disk_state *out, char *err, size_t errlen);
+/* "ok", "low", "nearly full". */
+const char *disk_level_name(enum disk_level l);
+/* "12.3 GiB"; a watermark as configured ("10%", "500.0 MiB"). */
+void disk_format_bytes(unsigned long long n, char *buf, size_t buflen);
+void disk_format_free(const struct config_free *f, char *buf, size_t buflen);
+/* "1.2 GiB free of 50.0 GiB (2.4%) on PATH[, below recordings.min_free 2%]". */
+void disk_describe(const struct config *c, const struct disk_state *d, char *buf, size_t buflen);
 
 /* ---- log.c ---- */
 

@@ -556,6 +556,39 @@ void chan_preconnect(struct conn *c)
     }
 }
 
+/*
+ * Below recordings.min_free no new session to a target starts: its recording
+ * could not be kept, and recording is fail-closed.  Live sessions go on.
+ * The refusal says why, to the engineer, the log and the audit.
+ */
+static int chan_disk_refuses(struct chan *ch, long long now)
+{
+    struct conn *c = ch->conn;
+    struct disk_state d;
+    char err[256] = "", why[512];
+
+    if (disk_check(c->cfg, &d, err, sizeof(err)) != 0) {
+        log_msg(LOG_LVL_WARN, "disk.unknown", "%s", err);
+        return 0; /* the recorder itself still fails closed */
+    }
+    if (d.level != DISK_FULL) {
+        return 0;
+    }
+    disk_describe(c->cfg, &d, why, sizeof(why));
+    log_msg(LOG_LVL_WARN, "access.denied", "user=%s target=%s disk nearly full: %s", c->user,
+            ch->target, why);
+    if (c->store != NULL) {
+        json_t *det = json_pack("{ss ss ss}", "action", "session", "reason", "disk nearly full",
+                                "peer", c->peer != NULL ? c->peer : "");
+
+        access_audit_event(c->store, now, c->user, "access.refused", ch->target, det);
+        json_decref(det);
+    }
+    chan_fail(ch, 1, "drawbridge: disk nearly full: the gateway refuses new sessions until an "
+                     "operator frees space (live sessions go on)");
+    return 1;
+}
+
 static void chan_start_target(struct chan *ch)
 {
     struct conn *c = ch->conn;
@@ -580,6 +613,9 @@ static void chan_start_target(struct chan *ch)
             json_decref(d);
         }
         chan_fail(ch, 1, "drawbridge: %s", err[0] ? err : "access to this target is not allowed");
+        return;
+    }
+    if (chan_disk_refuses(ch, now)) {
         return;
     }
     if (c->up != NULL && (c->tgt != ac.target || strcmp(c->up_login, ac.login) != 0)) {

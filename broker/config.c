@@ -356,6 +356,98 @@ static int cfg_limits(struct cparse *c, const struct ytree *n, struct config_lim
     return 0;
 }
 
+/*
+ * A watermark: "10%" (of the file system, decimals allowed, below 100) or a
+ * size, "500M" (K, M, G, T: powers of 1024; no suffix: bytes).  "0%" or 0
+ * turns it off.
+ */
+static int cfg_free_parse(const char *s, struct config_free *out)
+{
+    char *end = NULL;
+    size_t n = strlen(s);
+
+    memset(out, 0, sizeof(*out));
+    if (n == 0 || n > 24 || !(s[0] >= '0' && s[0] <= '9')) {
+        return DB_ERR_INVALID;
+    }
+    if (s[n - 1] == '%') {
+        errno = 0;
+        out->percent = strtod(s, &end);
+        if (errno != 0 || end != s + n - 1 || out->percent < 0 || out->percent >= 100) {
+            return DB_ERR_INVALID;
+        }
+        out->is_percent = 1;
+        return 0;
+    }
+    errno = 0;
+    out->bytes = strtoull(s, &end, 10);
+    if (errno != 0) {
+        return DB_ERR_INVALID;
+    }
+    if (*end != '\0') {
+        static const char units[] = "KMGT";
+        const char *u = strchr(units, *end);
+
+        if (u == NULL || end[1] != '\0') {
+            return DB_ERR_INVALID;
+        }
+        for (const char *k = units; k <= u; k++) {
+            if (out->bytes > (1ULL << 53)) {
+                return DB_ERR_INVALID;
+            }
+            out->bytes *= 1024;
+        }
+    }
+    return 0;
+}
+
+static int cfg_free(struct cparse *c, const struct ytree *n, const char *key, struct config_free *out)
+{
+    const struct ytree *v = cfg_opt(n, key);
+    int r = DB_ERR_INTERNAL;
+    char what[64];
+
+    snprintf(what, sizeof(what), "recordings.%s", key);
+    if (v == NULL) {
+        return 0;
+    }
+    if ((r = cfg_kind(c, v, YTREE_SCALAR, what)) < 0) {
+        return r;
+    }
+    if (cfg_free_parse(v->value, out) < 0) {
+        return cfg_fail(c, v->line,
+                        "%s: \"%s\" is not a share of the disk below 100%% (like 10%%) or a size "
+                        "(like 500M or 2G)",
+                        what, v->value);
+    }
+    return 0;
+}
+
+static int cfg_recordings(struct cparse *c, const struct ytree *n, struct config_recordings *rc)
+{
+    static const char *const keys[] = {"warn_free", "min_free", NULL};
+    int r = DB_ERR_INTERNAL;
+
+    if ((r = cfg_kind(c, n, YTREE_MAP, "recordings")) < 0 ||
+        (r = cfg_keys(c, n, "recordings", keys)) < 0) {
+        return r;
+    }
+    if ((r = cfg_free(c, n, "warn_free", &rc->warn_free)) < 0 ||
+        (r = cfg_free(c, n, "min_free", &rc->min_free)) < 0) {
+        return r;
+    }
+    /* comparable only when both are shares or both sizes */
+    if (rc->warn_free.is_percent == rc->min_free.is_percent &&
+        (rc->warn_free.is_percent ? rc->min_free.percent > rc->warn_free.percent
+                                  : rc->min_free.bytes > rc->warn_free.bytes)) {
+        return cfg_fail(c, ytree_get(n, "min_free") != NULL ? ytree_get(n, "min_free")->line
+                                                            : n->line,
+                        "recordings: min_free is above warn_free (new sessions would be refused "
+                        "before anyone is warned)");
+    }
+    return 0;
+}
+
 /* Parentheses balanced, outermost pair around the whole filter (RFC 4515). */
 static int cfg_filter_ok(const char *f)
 {
@@ -591,7 +683,8 @@ static int cfg_web(struct cparse *c, const struct ytree *n, struct config_web *w
 static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cfg)
 {
     static const char *const keys[] = {"listen", "state_dir",      "policy", "ldap",
-                                       "limits", "notify_command", "user",   "web", NULL};
+                                       "limits", "notify_command", "user",   "web",
+                                       "recordings", NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
@@ -617,6 +710,14 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
     cfg->limits.max_auth_tries = 6;
     cfg->limits.slow_after_failures = 10;
     if ((v = cfg_opt(root, "limits")) != NULL && (r = cfg_limits(c, v, &cfg->limits)) < 0) {
+        return r;
+    }
+    cfg->recordings.warn_free.is_percent = 1;
+    cfg->recordings.warn_free.percent = 10;
+    cfg->recordings.min_free.is_percent = 1;
+    cfg->recordings.min_free.percent = 2;
+    if ((v = cfg_opt(root, "recordings")) != NULL &&
+        (r = cfg_recordings(c, v, &cfg->recordings)) < 0) {
         return r;
     }
     if ((r = cfg_opt_str(c, root, "user", "user", NULL, &cfg->user)) < 0) {

@@ -37,6 +37,8 @@
 #include <libssh/libssh.h>
 #include <libssh/server.h>
 
+#include <jansson.h>
+
 #include "broker.h"
 #include "web/web.h"
 
@@ -47,6 +49,8 @@
 #define SERVER_FAIL_SOURCES 1024
 #define SERVER_FAIL_HALFLIFE_S 300.0
 #define SERVER_FAIL_DELAY_MAX_MS 5000
+/* While the recordings' disk is below a watermark, it is said again this often. */
+#define SERVER_DISK_NOTICE_S 3600
 
 struct server_child {
     pid_t pid;
@@ -79,6 +83,8 @@ struct server {
     pid_t web_pid;
     time_t web_restart_at; /* 0: running or not wanted */
     int web_backoff;       /* seconds before the next restart */
+    enum disk_level disk_level; /* as last said in the log */
+    time_t disk_noticed;        /* when it was last said (hourly while low) */
 };
 
 static volatile sig_atomic_t server_got_term, server_got_hup, server_got_chld;
@@ -255,6 +261,50 @@ static void server_store_job(struct server *s, enum server_job job, const char *
         break;
     }
     store_close(st);
+}
+
+/*
+ * The recordings' disk against the watermarks, at every sweep: a warning in
+ * the log and a notification ("disk.low", "disk.full") when it gets worse
+ * and every hour while it stays below warn_free; a line when it recovers.
+ */
+static void server_disk(struct server *s)
+{
+    struct disk_state d;
+    char err[256] = "", why[512];
+    time_t now = time(NULL);
+    json_t *obj = NULL;
+    const char *event = NULL;
+
+    if (disk_check(s->cfg, &d, err, sizeof(err)) != 0) {
+        log_msg(LOG_LVL_WARN, "disk.unknown", "%s", err);
+        return;
+    }
+    disk_describe(s->cfg, &d, why, sizeof(why));
+    if (d.level == DISK_OK) {
+        if (s->disk_level != DISK_OK) {
+            log_msg(LOG_LVL_INFO, "disk.ok", "recordings have room again: %s", why);
+        }
+        s->disk_level = DISK_OK;
+        return;
+    }
+    if (d.level <= s->disk_level && now - s->disk_noticed < SERVER_DISK_NOTICE_S) {
+        s->disk_level = d.level;
+        return;
+    }
+    s->disk_level = d.level;
+    s->disk_noticed = now;
+    event = d.level == DISK_FULL ? "disk.full" : "disk.low";
+    if (d.level == DISK_FULL) {
+        log_msg(LOG_LVL_ERROR, event, "disk nearly full: new sessions are refused: %s", why);
+    } else {
+        log_msg(LOG_LVL_WARN, event, "disk space low: %s", why);
+    }
+    obj = json_pack("{ss sI ss sI sI sf ss}", "event", event, "time", (json_int_t)now, "path",
+                    d.path, "free_bytes", (json_int_t)d.free_bytes, "total_bytes",
+                    (json_int_t)d.total_bytes, "free_percent", d.free_percent, "message", why);
+    notify_send(s->cfg, event, obj);
+    json_decref(obj);
 }
 
 static void server_reload(struct server *s)
@@ -864,6 +914,7 @@ int server_run(const struct server_opts *o)
             last_sweep = time(NULL);
             s->child_died = 0;
             server_store_job(s, SERVER_JOB_SWEEP, NULL);
+            server_disk(s);
         }
         for (size_t i = 0; i < s->nlfd; i++) {
             if (pf[i].revents & POLLIN) {

@@ -7,7 +7,8 @@
  * --limit caps the list (default 100, at most 1000).
  *
  * Text is one aligned row per session; --json prints an array of session
- * objects (shell_session_json, also used by `reviews`).
+ * objects (shell_session_json, also used by `reviews`).  Below a disk
+ * watermark a note says so first (sessions_disk_note).
  */
 #include "shell.h"
 
@@ -139,6 +140,30 @@ out:
     return r;
 }
 
+/*
+ * Reviewers are the first to look at sessions: when the recordings' disk is
+ * below a watermark the list says so (on stderr with --json, so that stdout
+ * stays the JSON array).
+ */
+static void sessions_disk_note(struct shell_ctx *c, int json)
+{
+    struct disk_state d;
+    char err[256], why[512];
+
+    if (c->cfg == NULL || disk_check(c->cfg, &d, err, sizeof(err)) != 0 || d.level == DISK_OK) {
+        return;
+    }
+    disk_describe(c->cfg, &d, why, sizeof(why));
+    shell_write(c, json, "note: ", 6);
+    if (d.level == DISK_FULL) {
+        shell_write(c, json, "disk nearly full: new sessions are refused (", 44);
+    } else {
+        shell_write(c, json, "disk space low (", 16);
+    }
+    shell_write(c, json, why, strlen(why));
+    shell_write(c, json, ")\n", 2);
+}
+
 /* --limit N: 1 to max. */
 int shell_parse_limit(struct shell_ctx *c, const char *name, const char *s, size_t max, size_t *out)
 {
@@ -202,6 +227,7 @@ static int cmd_sessions_exec(struct shell_ctx *c, int argc, char **argv)
     if (r != 0) {
         goto out;
     }
+    sessions_disk_note(c, shell_opt(&o, "json") != NULL);
     if (shell_opt(&o, "json") != NULL) {
         rc = sessions_json(c, v, n);
     } else if (n == 0) {

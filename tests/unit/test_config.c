@@ -180,6 +180,17 @@ static const struct bad_case bad_cases[] = {
     {0, "notify_command: \"\"", 12, "must not be empty"},
     {0, "listen: [\"127.0.0.1:2\"]", 12, "duplicate key \"listen\""},
     {0, "x: &a 1", 12, "anchors"},
+    {0, "recordings: [1]", 12, "recordings: expected a map"},
+    {0, "recordings: {warn_fre: 10%}", 12, "recordings: unknown key \"warn_fre\""},
+    {0, "recordings: {warn_free: 100%}", 12, "recordings.warn_free: \"100%\" is not a share"},
+    {0, "recordings: {warn_free: -1%}", 12, "recordings.warn_free"},
+    {0, "recordings: {warn_free: 10 %}", 12, "recordings.warn_free"},
+    {0, "recordings: {min_free: 5X}", 12, "recordings.min_free: \"5X\""},
+    {0, "recordings: {min_free: 5GB}", 12, "recordings.min_free"},
+    {0, "recordings: {min_free: 99999999999T}", 12, "recordings.min_free"},
+    {0, "recordings: {min_free: 20%}", 12, "min_free is above warn_free"},
+    {0, "recordings: {warn_free: 1%, min_free: 2%}", 12, "min_free is above warn_free"},
+    {0, "recordings: {warn_free: 1G, min_free: 2G}", 12, "min_free is above warn_free"},
 };
 
 static void test_bad_configs(void **state)
@@ -225,7 +236,8 @@ static void test_full_config(void **state)
                  "  starttls: true\n  ca_file: ca.pem\n  group_name_attribute: uid\n"
                  "  ssh_key_attribute: sshPublicKey;binary\n  timeout: 2m\n"
                  "limits: {max_startups: 10, max_startups_per_source: 2, login_grace: 45s, "
-                 "max_auth_tries: 3}\nnotify_command: /usr/local/bin/page-oncall\n",
+                 "max_auth_tries: 3}\nnotify_command: /usr/local/bin/page-oncall\n"
+                 "recordings: {warn_free: 12.5%%, min_free: 500M}\n",
                  t->dir);
         tmp_file(t, "drawbridge.yaml", buf);
     }
@@ -263,6 +275,10 @@ static void test_full_config(void **state)
     assert_int_equal(cfg->limits.login_grace, 45);
     assert_int_equal(cfg->limits.max_auth_tries, 3);
     assert_string_equal(cfg->notify_command, "/usr/local/bin/page-oncall");
+    assert_true(cfg->recordings.warn_free.is_percent);
+    assert_true(cfg->recordings.warn_free.percent == 12.5);
+    assert_false(cfg->recordings.min_free.is_percent);
+    assert_true(cfg->recordings.min_free.bytes == 500ULL * 1024 * 1024);
     config_free(cfg);
 }
 
@@ -303,6 +319,8 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->ldap.ssh_key_attribute, "sshPublicKey");
     assert_null(cfg->notify_command);
     assert_true(cfg->state_dir[0] == '/');
+    assert_true(cfg->recordings.warn_free.is_percent && cfg->recordings.warn_free.percent == 10);
+    assert_true(cfg->recordings.min_free.is_percent && cfg->recordings.min_free.percent == 2);
     config_free(cfg);
 
     /* The base config with no limits at all gets every default too. */
