@@ -12,14 +12,17 @@
 # that every system call and socket family it uses is checked against
 # SystemCallFilter and RestrictAddressFamilies.  Through it a real user
 # logs in (LDAP), opens a recorded session to a real target, the recording
-# verifies, SIGHUP reloads, SIGTERM stops.  Afterwards the package is
-# purged and whatever the test created (account, state directory,
-# /etc/drawbridge) removed: the machine is left as it was found.
+# verifies, SIGHUP reloads, SIGTERM stops; then the package is purged.
 #
-# Needs root and dpkg; skipped (exit 77) otherwise, and when a drawbridge
-# package or /etc/drawbridge is already there.  ctest runs it alone
-# (RUN_SERIAL): while the drawbridge account exists, every other test's
-# gateway would switch to it.
+# Without systemd the whole test runs in a private mount namespace on an
+# overlay of / (a copy-on-write view of the machine that vanishes at the
+# end), so that nothing else on the machine -- another test, another test
+# suite -- ever sees the package, its drawbridge account (which any gateway
+# started as root would switch to) or its files.  With systemd the unit must
+# be the machine's, so the test installs for real, runs alone (RUN_SERIAL)
+# and removes what it created.  Needs root, dpkg and (without systemd)
+# overlayfs; skipped (exit 77) otherwise, and when a drawbridge package or
+# /etc/drawbridge is already there.
 # Depends on: dist/ (unit, sysusers.d, tmpfiles.d, maintainer scripts,
 # packaging.cmake), man/, server.c (privilege drop).
 # shellcheck source=lib.sh
@@ -30,14 +33,49 @@ skip() {
     exit 77
 }
 
-[ "$(id -u)" = 0 ] || skip "needs root (dpkg -i, the service account)"
-for tool in dpkg dpkg-deb cpack lintian setpriv unshare; do
-    command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/install-deps installs it)"
-done
-if dpkg-query -W -f='${Status}' drawbridge 2>/dev/null | grep -q 'installed'; then
-    skip "a drawbridge package is already installed; not touching it"
-fi
-[ -e /etc/drawbridge ] && skip "/etc/drawbridge already exists; not touching it"
+# Stages: PKG_STAGE unset (the test as ctest starts it), "ns" (inside a
+# private mount namespace, setting up the overlay), "root" (inside the
+# overlay: the test proper).
+case ${PKG_STAGE:-} in
+'')
+    [ "$(id -u)" = 0 ] || skip "needs root (dpkg -i, the service account)"
+    for tool in dpkg dpkg-deb cpack lintian setpriv unshare; do
+        command -v "$tool" >/dev/null || skip "$tool is not installed (scripts/install-deps installs it)"
+    done
+    if dpkg-query -W -f='${Status}' drawbridge 2>/dev/null | grep -q 'installed'; then
+        skip "a drawbridge package is already installed; not touching it"
+    fi
+    [ -e /etc/drawbridge ] && skip "/etc/drawbridge already exists; not touching it"
+    PKG_DIR=$(test_tmpdir) || fail "cannot create a temporary directory"
+    chmod 0755 "$PKG_DIR"
+    export PKG_DIR
+    if [ ! -d /run/systemd/system ]; then
+        # No systemd to start the unit: everything happens in a copy-on-write
+        # view of this machine that nobody else sees and that vanishes at the
+        # end, so that the package's account, files and service never meet
+        # another test (or another test suite) running meanwhile.
+        rc=0
+        PKG_STAGE=ns unshare -m --propagation private -- bash "$0" || rc=$?
+        [ "${KEEP:-0}" = 1 ] && echo "kept $PKG_DIR (KEEP=1)" >&2 || rm -rf "$PKG_DIR"
+        exit "$rc"
+    fi
+    ;;
+ns)
+    ov=$PKG_DIR/overlay
+    root=$ov/root
+    mkdir -p "$ov"
+    mount -t tmpfs -o mode=0755 tmpfs "$ov" || skip "cannot mount a tmpfs for the overlay"
+    mkdir -p "$ov/upper" "$ov/work" "$root"
+    mount -t overlay overlay -o "lowerdir=/,upperdir=$ov/upper,workdir=$ov/work" "$root" ||
+        skip "cannot mount an overlay of / (the package is installed only in one)"
+    for m in /proc /sys /dev; do
+        mount --rbind "$m" "$root$m" || fail "cannot bind $m into the overlay"
+    done
+    # what the test writes and keeps (logs, KEEP=1) goes to the real directory
+    mount --bind "$PKG_DIR" "$root$PKG_DIR" || fail "cannot bind $PKG_DIR into the overlay"
+    PKG_STAGE=root exec chroot "$root" /bin/bash -c 'cd / && exec bash "$0"' "$0"
+    ;;
+esac
 
 BUILD=$(dirname "$DRAWBRIDGE_BIN")
 [ -f "$BUILD/CPackConfig.cmake" ] || fail "no CPackConfig.cmake in $BUILD"
@@ -48,8 +86,7 @@ getent passwd drawbridge >/dev/null && had_user=1
 getent group drawbridge >/dev/null && had_group=1
 [ -e "$STATE" ] && had_state=1
 
-DIR=$(test_tmpdir) || fail "cannot create a temporary directory"
-chmod 0755 "$DIR"
+DIR=$PKG_DIR
 : >"$DIR/gw.log"
 SVC_PID= STRACE_PID= SYSTEMD=0
 [ -d /run/systemd/system ] && SYSTEMD=1
@@ -65,6 +102,8 @@ cleanup() {
         stop_pid "$(cat "$DIR/target_sshd.pid")" "target sshd"
     fi
     declare -F ldap_stop >/dev/null && ldap_stop
+    # Inside the overlay all of this vanishes anyway; on the machine itself
+    # (with systemd) it is what leaves the machine as it was found.
     if dpkg-query -W -f='${Status}' drawbridge 2>/dev/null | grep -q 'installed'; then
         dpkg --purge drawbridge >"$DIR/purge.log" 2>&1 || {
             echo "dpkg --purge failed:" >&2
@@ -74,15 +113,13 @@ cleanup() {
     fi
     rm -rf /etc/drawbridge
     [ "$had_state" = 0 ] && rm -rf "$STATE"
-    [ "$had_user" = 0 ] && getent passwd drawbridge >/dev/null && userdel drawbridge
+    [ "$had_user" = 0 ] && getent passwd drawbridge >/dev/null && userdel -f drawbridge
     [ "$had_group" = 0 ] && getent group drawbridge >/dev/null && groupdel drawbridge
     if [ "$rc" != 0 ] && [ -z "${LOGS_DUMPED:-}" ]; then
         dump_logs
     fi
-    if [ "${KEEP:-0}" = 1 ]; then
-        echo "kept $DIR (KEEP=1)" >&2
-    else
-        rm -rf "$DIR"
+    if [ "${PKG_STAGE:-}" != root ]; then
+        [ "${KEEP:-0}" = 1 ] && echo "kept $DIR (KEEP=1)" >&2 || rm -rf "$DIR"
     fi
     exit "$rc"
 }
