@@ -12,6 +12,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -296,13 +297,21 @@ static int admin_session_id_valid(const char *s)
  * exist or a check that could not run is DB_ERR_NOTFOUND / DB_ERR_IO.
  * Truncated (a crash, a kill) is reported, not a failure.
  */
+/* What one verify found, for its own audit row (admin_verify_record). */
+struct admin_verify_sum {
+    size_t count[ADMIN_REC_COUNT];
+    size_t total, unknown;
+};
+
+static const char *const admin_rec_names[ADMIN_REC_COUNT] = {
+    "ok", "truncated", "live", "tampered", "missing", "without a recording", "not checked"};
+
 static int admin_verify_recordings(const struct config *c, struct store *s, char *const *sessions,
-                                   size_t nsessions, FILE *out)
+                                   size_t nsessions, FILE *out, struct admin_verify_sum *sum)
 {
-    static const char *const names[ADMIN_REC_COUNT] = {
-        "ok", "truncated", "live", "tampered", "missing", "without a recording", "not checked"};
+    const char *const *names = admin_rec_names;
     unsigned char key[REC_KEY_LEN];
-    size_t count[ADMIN_REC_COUNT] = {0}, total = 0, unknown = 0;
+    size_t *count = sum->count, total = 0, unknown = 0;
     struct store_session *v = NULL;
     size_t n = 0;
     int rc;
@@ -346,6 +355,8 @@ static int admin_verify_recordings(const struct config *c, struct store *s, char
         fprintf(out, ", %zu unknown session(s)", unknown);
     }
     fputc('\n', out);
+    sum->total = total;
+    sum->unknown = unknown;
     if (count[ADMIN_REC_TAMPERED] > 0) {
         rc = DB_ERR_TAMPERED;
     } else if (count[ADMIN_REC_MISSING] > 0 || unknown > 0) {
@@ -359,12 +370,53 @@ out:
     return rc;
 }
 
+/*
+ * Every verify leaves its outcome in the audit chain ("verify.result"), so
+ * that `drawbridge status` can say when the chain and the recordings were
+ * last checked and what was found.  Best effort: a verify run by an account
+ * that cannot write the store still reports on stdout.
+ */
+static void admin_verify_record(struct store *s, size_t nsessions, int result, long long rows,
+                                const struct admin_verify_sum *sum)
+{
+    static const char *const keys[ADMIN_REC_COUNT] = {"ok",      "truncated", "live",   "tampered",
+                                                      "missing", "none",      "error"};
+    struct passwd *pw = getpwuid(getuid());
+    json_t *d = json_object(), *recs = json_object();
+
+    if (d == NULL || recs == NULL) {
+        goto out;
+    }
+    for (int k = 0; k < ADMIN_REC_COUNT; k++) {
+        json_object_set_new(recs, keys[k], json_integer((json_int_t)sum->count[k]));
+    }
+    json_object_set_new(recs, "checked", json_integer((json_int_t)sum->total));
+    json_object_set_new(recs, "unknown", json_integer((json_int_t)sum->unknown));
+    json_object_set_new(d, "result",
+                        json_string(result == 0                   ? "ok"
+                                    : result == DB_ERR_TAMPERED   ? "tampered"
+                                    : result == DB_ERR_NOTFOUND   ? "missing"
+                                                                  : "error"));
+    json_object_set_new(d, "audit_rows", json_integer((json_int_t)rows));
+    json_object_set_new(d, "recordings", recs);
+    recs = NULL;
+    json_object_set_new(d, "scope", json_string(nsessions == 0 ? "all" : "sessions"));
+    json_object_set_new(d, "unix_user", json_string(pw != NULL ? pw->pw_name : "?"));
+    if (access_audit_event(s, (long long)time(NULL), "system", "verify.result", "audit", d) != 0) {
+        fprintf(stderr, "drawbridge: warning: the result could not be written to the audit\n");
+    }
+out:
+    json_decref(recs);
+    json_decref(d);
+}
+
 int admin_verify(const struct config *c, char *const *sessions, size_t nsessions, FILE *out)
 {
+    struct admin_verify_sum sum;
     struct store *s = NULL;
     char err[512] = "";
     long long n = 0;
-    int rc, rc2;
+    int rc, rc2, result;
 
     if ((rc = admin_open(c, &s)) != 0) {
         return rc;
@@ -379,13 +431,15 @@ int admin_verify(const struct config *c, char *const *sessions, size_t nsessions
     } else {
         fprintf(stderr, "drawbridge: audit chain: %s\n", err[0] ? err : db_strerror(rc));
     }
-    rc2 = admin_verify_recordings(c, s, sessions, nsessions, out);
-    store_close(s);
+    memset(&sum, 0, sizeof(sum));
+    rc2 = admin_verify_recordings(c, s, sessions, nsessions, out, &sum);
     /* A tamper anywhere wins over any other failure: it is what exit status 1 must mean. */
-    if (rc == DB_ERR_TAMPERED || rc2 == DB_ERR_TAMPERED) {
-        return DB_ERR_TAMPERED;
-    }
-    return rc != 0 ? rc : rc2;
+    result = rc == DB_ERR_TAMPERED || rc2 == DB_ERR_TAMPERED ? DB_ERR_TAMPERED
+             : rc != 0                                       ? rc
+                                                             : rc2;
+    admin_verify_record(s, nsessions, result, n, &sum);
+    store_close(s);
+    return result;
 }
 
 /* The file's bytes to out, hashed on the way; 0 or DB_ERR_IO (reported). */

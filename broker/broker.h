@@ -606,6 +606,9 @@ int store_audit_append(struct store *s, long long now, const char *actor, const 
 /* Calls fn for every row with time >= since (0: all), in seq order; fn returns non-zero to stop. */
 int store_audit_foreach(struct store *s, long long since,
                         int (*fn)(void *ctx, const struct audit_row *row), void *ctx);
+/* Calls fn with the newest row of that event; DB_ERR_NOTFOUND when there is none. */
+int store_audit_last_event(struct store *s, const char *event,
+                           int (*fn)(void *ctx, const struct audit_row *row), void *ctx);
 /*
  * Checks the whole chain against itself and the head anchor.  0 with *nrows,
  * or DB_ERR_TAMPERED with "audit row N: <what is wrong>" (or "audit head:
@@ -977,6 +980,14 @@ int access_connect_check(const struct access *a, const struct policy *p,
  */
 int admin_audit(const struct config *c, int json, const char *since, FILE *out);
 int admin_verify(const struct config *c, char *const *sessions, size_t nsessions, FILE *out);
+/*
+ * status (status.c): listener, web console, live sessions, pending
+ * requests, disk, store, certificates of the last hour, last verify; text
+ * or one JSON document.  0 when all is well, DB_ERR_UNAVAIL when something
+ * needs attention (listener down, store unreachable, disk below min_free,
+ * the last verify failed).
+ */
+int admin_status(const struct config *c, int json, FILE *out);
 int admin_export(const struct config *c, const char *session, FILE *out);
 int admin_access_report(const struct config *c, const struct policy *p, long long now,
                         FILE *out);

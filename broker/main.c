@@ -32,6 +32,8 @@ static const char main_usage[] =
     "  verify -c FILE [SESSION...]  check recordings and the audit chain\n"
     "  export -c FILE SESSION  write a session's asciicast to stdout\n"
     "  audit -c FILE [--json] [--since TIME]  print the audit chain\n"
+    "  status -c FILE [--json]  listener, sessions, requests, disk, store,\n"
+    "                          certificates, last verify; exit 1 if unwell\n"
     "\n"
     "options:\n"
     "  -c, --config FILE       the configuration file\n"
@@ -188,6 +190,13 @@ static int main_admin(const char *cmd, int argc, char **argv, const struct main_
         } else {
             r = admin_audit(cfg, a->json, a->since, stdout);
         }
+    } else if (strcmp(cmd, "status") == 0) {
+        if (a->first_pos < argc) {
+            fprintf(stderr, "drawbridge: status takes no arguments\n");
+            r = DB_ERR_USAGE;
+        } else {
+            r = admin_status(cfg, a->json, stdout);
+        }
     } else if (strcmp(cmd, "verify") == 0) {
         r = admin_verify(cfg, argv + a->first_pos, (size_t)(argc - a->first_pos), stdout);
     } else if (strcmp(cmd, "access-report") == 0) {
@@ -233,15 +242,16 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "keys") != 0 &&
         strcmp(cmd, "access-report") != 0 && strcmp(cmd, "verify") != 0 &&
-        strcmp(cmd, "export") != 0 && strcmp(cmd, "audit") != 0) {
+        strcmp(cmd, "export") != 0 && strcmp(cmd, "audit") != 0 && strcmp(cmd, "status") != 0) {
         fprintf(stderr, "drawbridge: unknown command '%.40s'; see drawbridge --help\n", cmd);
         return 2;
     }
     if (main_parse(argc - 1, argv + 1, &a) != 0) {
         return 2;
     }
-    if ((a.json || a.since != NULL) && strcmp(cmd, "audit") != 0) {
-        fprintf(stderr, "drawbridge: --json and --since are options of audit\n");
+    if ((a.json && strcmp(cmd, "audit") != 0 && strcmp(cmd, "status") != 0) ||
+        (a.since != NULL && strcmp(cmd, "audit") != 0)) {
+        fprintf(stderr, "drawbridge: --json is an option of audit and status, --since of audit\n");
         return 2;
     }
     if (strcmp(cmd, "serve") == 0) {

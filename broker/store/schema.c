@@ -152,6 +152,11 @@ const struct store_migration store_migrations[] = {
         "  mfa INTEGER NOT NULL DEFAULT 0, created_at BIGINT NOT NULL,"
         "  expires_at BIGINT NOT NULL, used_at BIGINT NOT NULL DEFAULT 0);",
     },
+    /* 5: the newest audit row of one kind (`drawbridge status`: the last verify) */
+    {
+        "CREATE INDEX audit_event ON audit(event, seq);",
+        "CREATE INDEX audit_event ON audit(event, seq);",
+    },
 };
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
 
@@ -179,6 +184,9 @@ const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
     [ST_AUDIT_PAGE] = {"SELECT seq, time, actor, event, object, details, prev_hash, hash "
                        "FROM audit WHERE time >= ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
                        NULL},
+    [ST_AUDIT_LAST_EVENT] = {"SELECT seq, time, actor, event, object, details, prev_hash, hash "
+                             "FROM audit WHERE event = ?1 ORDER BY seq DESC LIMIT 1",
+                             NULL},
     [ST_USER_SEEN] = {"INSERT INTO users (name, dn, first_seen, last_seen) VALUES (?1, ?2, ?3, "
                       "?3) ON CONFLICT (name) DO UPDATE SET dn = excluded.dn, last_seen = CASE "
                       "WHEN excluded.last_seen > users.last_seen THEN excluded.last_seen ELSE "

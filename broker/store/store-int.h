@@ -31,6 +31,7 @@ enum store_stmt_id {
     ST_AUDIT_INSERT,
     ST_AUDIT_HASH_AT,
     ST_AUDIT_PAGE,
+    ST_AUDIT_LAST_EVENT,
     ST_USER_SEEN,
     ST_REQ_INSERT,
     ST_REQ_GET,

@@ -526,6 +526,33 @@ int store_audit_foreach(struct store *s, long long since,
     return r;
 }
 
+int store_audit_last_event(struct store *s, const char *event,
+                           int (*fn)(void *ctx, const struct audit_row *row), void *ctx)
+{
+    struct store_q *q = store_q(s, ST_AUDIT_LAST_EVENT);
+    struct audit_row row;
+    int r;
+
+    store_bind_text(q, 1, event);
+    r = store_step(q);
+    if (r > 0) {
+        memset(&row, 0, sizeof(row));
+        row.seq = store_col_int(q, 0);
+        row.time = store_col_int(q, 1);
+        row.actor = store_col_text(q, 2);
+        row.event = store_col_text(q, 3);
+        row.object = store_col_text(q, 4);
+        row.details = store_col_text(q, 5);
+        store_col_copy(q, 6, row.prev_hash, sizeof(row.prev_hash));
+        store_col_copy(q, 7, row.hash, sizeof(row.hash));
+        r = fn(ctx, &row);
+    } else if (r == 0) {
+        r = DB_ERR_NOTFOUND;
+    }
+    store_done(q);
+    return r;
+}
+
 struct store_verify_ctx {
     struct audit_verifier v;
     char *err;

@@ -353,6 +353,13 @@ config_write() {
     starttls) starttls=true ca=${GW_LDAP_CA:-$LDAP_CA_FILE} ;;
     *) echo "unknown GW_LDAP_MODE ${GW_LDAP_MODE}" >&2; return 1 ;;
     esac
+    # Started as root the gateway becomes the drawbridge account when there is
+    # one (a machine with the package installed): the tests run as whoever
+    # runs them, unless GW_CONFIG_EXTRA names the account itself (privdrop).
+    local user_line="user: $(id -un)"
+    if printf '%s\n' "${GW_CONFIG_EXTRA:-}" | grep -q '^user:'; then
+        user_line=
+    fi
     cat >"$DIR/drawbridge.yaml" <<EOF
 listen: ["127.0.0.1:$GW_PORT"]
 state_dir: $DIR/state
@@ -372,6 +379,7 @@ ldap:
   timeout: 3s
 limits: $limits
 notify_command: ${notify//@DIR@/$DIR}
+${user_line}
 ${GW_CONFIG_EXTRA:-}
 EOF
 }

@@ -113,7 +113,10 @@ static void test_open_settings(void **state)
     fx_query(f, "PRAGMA journal_mode", buf, sizeof(buf));
     assert_string_equal(buf, "wal");
     fx_query(f, "PRAGMA user_version", buf, sizeof(buf));
-    assert_string_equal(buf, "4");
+    assert_string_equal(buf, "5");
+    fx_query(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'audit_event'",
+             buf, sizeof(buf));
+    assert_string_equal(buf, "1");
     fx_query(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'grants_live'",
              buf, sizeof(buf));
     assert_string_equal(buf, "1");
@@ -704,6 +707,31 @@ static void test_web_logins(void **state)
     assert_false(weblink_token_valid("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/", 43));
 }
 
+/* The newest row of one event (`drawbridge status`: the last verify). */
+static int last_seq(void *ctx, const struct audit_row *row)
+{
+    *(long long *)ctx = row->seq;
+    assert_string_equal(row->event, "verify.result");
+    return 0;
+}
+
+static void test_audit_last_event(void **state)
+{
+    struct fx *f = *state;
+    long long seq = 0;
+
+    assert_int_equal(store_audit_last_event(f->s, "verify.result", last_seq, &seq), DB_ERR_NOTFOUND);
+    assert_int_equal(store_audit_append(f->s, T0, "system", "verify.result", "audit", NULL, NULL), 0);
+    assert_int_equal(store_audit_append(f->s, T0, "alice", "request.create", "request 1", NULL, NULL),
+                     0);
+    assert_int_equal(store_audit_append(f->s, T0, "system", "verify.result", "audit", NULL, NULL), 0);
+    assert_int_equal(store_audit_append(f->s, T0, "bob", "request.approve", "request 1", NULL, NULL),
+                     0);
+    assert_int_equal(store_audit_last_event(f->s, "verify.result", last_seq, &seq), 0);
+    assert_int_equal(seq, 3);
+    assert_int_equal(store_audit_last_event(f->s, "no.such", last_seq, &seq), DB_ERR_NOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -719,6 +747,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sessions, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_recording_rows, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_web_logins, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_last_event, fx_setup, fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
