@@ -278,31 +278,35 @@ static int shell_exit_status(int r)
     return r == DB_ERR_USAGE ? SHELL_USAGE : SHELL_FAIL;
 }
 
+int shell_run_argv(struct shell_ctx *c, int argc, char **argv)
+{
+    const struct shell_cmd_entry *e = NULL;
+    char name[SHELL_ECHO_NAME_MAX + 4];
+
+    c->refusal = 0;
+    if (argc == 0) {
+        return SHELL_OK;
+    }
+    e = shell_cmd_find(argv[0]);
+    if (e == NULL) {
+        shell_sanitize(name, sizeof(name), argv[0], strlen(argv[0]), 1);
+        shell_err(c, "drawbridge: unknown command '%s'; try 'help'\n", name);
+        return SHELL_USAGE;
+    }
+    return shell_exit_status(e->exec(c, argc, argv));
+}
+
 int shell_run_line(struct shell_ctx *c, const char *line, size_t len)
 {
     struct shell_argv a;
-    const struct shell_cmd_entry *e = NULL;
     char err[256];
-    char name[SHELL_ECHO_NAME_MAX + 4];
     int r = SHELL_FAIL;
 
     if (shell_parse(line, len, &a, err, sizeof(err)) < 0) {
         shell_err(c, "drawbridge: %s\n", err);
         return SHELL_USAGE;
     }
-    if (a.argc == 0) {
-        r = SHELL_OK;
-        goto out;
-    }
-    e = shell_cmd_find(a.argv[0]);
-    if (e == NULL) {
-        shell_sanitize(name, sizeof(name), a.argv[0], strlen(a.argv[0]), 1);
-        shell_err(c, "drawbridge: unknown command '%s'; try 'help'\n", name);
-        r = SHELL_USAGE;
-        goto out;
-    }
-    r = shell_exit_status(e->exec(c, a.argc, a.argv));
-out:
+    r = shell_run_argv(c, a.argc, a.argv);
     shell_argv_clear(&a);
     return r;
 }

@@ -95,6 +95,13 @@ void shell_write(struct shell_ctx *c, int is_err, const char *buf, size_t len);
 
 /* Parses and runs one line; returns the exit status (0/1/2). */
 int shell_run_line(struct shell_ctx *c, const char *line, size_t len);
+/*
+ * Runs one command given as words (argv[0] its name); returns the exit
+ * status (0/1/2).  Every front end runs commands through here (the line
+ * above, the web console), so a check every command must pass before it
+ * runs belongs here, once.
+ */
+int shell_run_argv(struct shell_ctx *c, int argc, char **argv);
 
 /*
  * Helpers for commands (additions).  Every message a command prints for a

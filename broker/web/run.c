@@ -62,20 +62,9 @@ void web_run_init(struct web_run *w, struct web_req *r)
 
 int web_run_argv(struct web_run *w, int argc, char **argv)
 {
-    const struct shell_cmd_entry *e = shell_cmd_find(argv[0]);
-    int r;
-
-    w->c.refusal = 0;
-    if (e == NULL) {
-        w->status = SHELL_USAGE;
-        return w->status;
-    }
-    r = e->exec(&w->c, argc, argv);
-    if (r != SHELL_OK && r != SHELL_FAIL && r != SHELL_USAGE) {
-        r = r == DB_ERR_USAGE ? SHELL_USAGE : SHELL_FAIL;
-    }
-    w->status = r;
-    return r;
+    /* the shell's own dispatcher: whatever it checks before a command runs, it checks here */
+    w->status = shell_run_argv(&w->c, argc, argv);
+    return w->status;
 }
 
 void web_run_clear(struct web_run *w)
