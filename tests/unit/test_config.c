@@ -191,6 +191,23 @@ static const struct bad_case bad_cases[] = {
     {0, "recordings: {min_free: 20%}", 12, "min_free is above warn_free"},
     {0, "recordings: {warn_free: 1%, min_free: 2%}", 12, "min_free is above warn_free"},
     {0, "recordings: {warn_free: 1G, min_free: 2G}", 12, "min_free is above warn_free"},
+    {0, "web: {public_url: \"https://gw\"}", 12, "missing web.listen"},
+    {0, "web: {listen: [\"127.0.0.1:8443\"]}", 12, "missing web.public_url"},
+    {0, "web: {listen: [\"gw:8443\"], public_url: \"https://gw\"}", 12,
+     "web.listen: \"gw:8443\" is not IPV4:PORT"},
+    {0, "web: {listen: [\"127.0.0.1:8443\"], public_url: \"http://gw\"}", 12,
+     "web.public_url: expected https://HOST"},
+    {0, "web: {listen: [\"127.0.0.1:8443\"], public_url: \"https://gw/\"}", 12,
+     "web.public_url"},
+    {0, "web: {listen: [\"127.0.0.1:8443\"], public_url: \"https://GW\"}", 12,
+     "web.public_url"},
+    {0, "web: {listen: [\"127.0.0.1:8443\"], public_url: \"https://gw\", port: 1}", 12,
+     "web: unknown key \"port\""},
+    {0, "web: {listen: [\"127.0.0.1:8443\"], public_url: \"https://gw\", tls_cert: ldap.secret}",
+     12, "give both tls_cert and tls_key"},
+    {0, "web: {listen: [\"127.0.0.1:8443\"], public_url: \"https://gw\", tls_cert: nope.pem, "
+        "tls_key: nope.pem}",
+     12, "web.tls_cert: "},
 };
 
 static void test_bad_configs(void **state)
