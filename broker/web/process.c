@@ -319,7 +319,9 @@ int web_run(const struct config *cfg, const struct policy *policy, const int *fd
     char *cert = NULL, *key = NULL;
     int rc = 1;
 
+    /* as a session child: never dumpable, and nothing it could exec gains privileges */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
     log_set_context("web", "-");
     web_signals();

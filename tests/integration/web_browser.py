@@ -31,7 +31,7 @@ opts.binary_location = "/usr/bin/chromium"
 for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors",
           "--disable-background-networking", "--disable-component-update", "--disable-sync",
           "--no-first-run", "--disable-default-apps", "--disable-extensions",
-          "--window-size=1280,900", "--user-data-dir=" + os.path.join(SHOTS, ".profile")):
+          "--window-size=1280,900", "--user-data-dir=" + os.path.join(os.environ["WEB_DIR"], "chromium")):
     opts.add_argument(a)
 opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
 driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
