@@ -151,8 +151,7 @@ void web_sess_free_all(struct web_app *app)
     }
 }
 
-/* A new session for u; cookie gets the Set-Cookie value.  0 or DB_ERR_*. */
-static int web_sess_new(struct web_app *app, const struct dir_user *u, int mfa, long long now,
+int web_sess_new(struct web_app *app, const struct dir_user *u, int mfa, long long now,
                         char *cookie, size_t cookielen)
 {
     struct web_sess *s = calloc(1, sizeof(*s));

@@ -130,6 +130,10 @@ unsigned web_status_for(int rc);
 int web_secure_eq(const char *a, const char *b);
 
 /* auth.c: browser sessions and logging in. */
+/* A new session for u; cookie gets the Set-Cookie value ("__Host-drawbridge=TOKEN; ..."). */
+int web_sess_new(struct web_app *app, const struct dir_user *u, int mfa, long long now,
+                 char *cookie, size_t cookielen);
+/* The session of that cookie token, NULL when unknown or idle past WEB_IDLE_S (then ended). */
 struct web_sess *web_sess_find(struct web_app *app, const char *cookie_token, long long now);
 /* LDAP groups refreshed when stale; DB_ERR_NOTFOUND when the user is gone (session ended). */
 int web_sess_refresh(struct web_app *app, struct web_sess *s, long long now);

@@ -126,6 +126,15 @@ try:
     eq("no img element came from the recording", 0, n_imgs)
     no_alert("the hostile recording")
     shot("player")
+    # a slower speed and an idle limit play the same recording again, from where it was
+    from selenium.webdriver.support.ui import Select
+    Select(driver.find_element(By.ID, "speed")).select_by_value("0.5")
+    Select(driver.find_element(By.ID, "idle")).select_by_value("2")
+    wait(lambda: driver.find_elements(By.CSS_SELECTOR, "#player .ap-player"), "the player made again")
+    eq("one player on the page after changing speed and idle limit", 1,
+       len(driver.find_elements(By.CSS_SELECTOR, "#player .ap-player")))
+    check(driver.find_element(By.ID, "moment").get_attribute("href").split("?t=")[1] != "",
+          "the link to this moment carries a time")
 
     # search: a hit opens the player at its moment
     driver.get(URL + "/search?q=hostile-end-marker")

@@ -125,6 +125,47 @@ static void test_secure_eq(void **state)
     assert_false(web_secure_eq("", "a"));
 }
 
+/* Browser sessions: found by their cookie, ended after WEB_IDLE_S unused, never by another token. */
+static void test_sessions_idle(void **state)
+{
+    static struct web_app app;
+    char *groups[] = {"sre", NULL};
+    struct dir_user u = {.name = "bob", .dn = "uid=bob", .groups = groups, .ngroups = 1};
+    char cookie[160], token[WEBLINK_TOKEN_LEN + 1];
+    struct web_sess *s = NULL;
+
+    (void)state;
+    memset(&app, 0, sizeof(app));
+    assert_int_equal(web_sess_new(&app, &u, 0, 1000, cookie, sizeof(cookie)), 0);
+    assert_int_equal(strncmp(cookie, WEB_COOKIE "=", strlen(WEB_COOKIE) + 1), 0);
+    assert_non_null(strstr(cookie, "; Secure; HttpOnly; SameSite=Strict"));
+    memcpy(token, cookie + strlen(WEB_COOKIE) + 1, WEBLINK_TOKEN_LEN);
+    token[WEBLINK_TOKEN_LEN] = '\0';
+    assert_true(weblink_token_valid(token, strlen(token)));
+    /* the process keeps a hash of the token, not the token */
+    assert_null(strstr(app.sess[0]->key, token));
+    s = web_sess_find(&app, token, 1000 + WEB_IDLE_S);
+    assert_non_null(s);
+    assert_string_equal(s->user, "bob");
+    assert_string_equal(s->groups[0], "sre");
+    assert_int_equal(strlen(s->csrf), WEBLINK_TOKEN_LEN);
+    /* used at 1000 + WEB_IDLE_S: good until WEB_IDLE_S after that */
+    assert_non_null(web_sess_find(&app, token, 1000 + 2 * WEB_IDLE_S));
+    token[0] = token[0] == 'A' ? 'B' : 'A';
+    assert_null(web_sess_find(&app, token, 1000 + 2 * WEB_IDLE_S));
+    token[0] = cookie[strlen(WEB_COOKIE) + 1];
+    assert_null(web_sess_find(&app, token, 1000 + 3 * WEB_IDLE_S + 1));
+    assert_int_equal(app.nsess, 0);
+    assert_null(web_sess_find(&app, token, 1000 + 2 * WEB_IDLE_S));
+    /* and the sweep ends idle ones too */
+    assert_int_equal(web_sess_new(&app, &u, 1, 5000, cookie, sizeof(cookie)), 0);
+    web_sess_expire(&app, 5000 + WEB_IDLE_S);
+    assert_int_equal(app.nsess, 1);
+    web_sess_expire(&app, 5000 + WEB_IDLE_S + 1);
+    assert_int_equal(app.nsess, 0);
+    web_sess_free_all(&app);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -132,6 +173,7 @@ int main(void)
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_secure_eq),
+        cmocka_unit_test(test_sessions_idle),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
