@@ -113,20 +113,29 @@ static int web_refuse(struct web_req *r, unsigned status, const char *msg)
     return web_send(r, status, "text/plain; charset=utf-8", msg, strlen(msg));
 }
 
-/* The browser session named by the cookie, if any and still good. */
-static void web_find_session(struct web_req *r)
+/*
+ * The browser session named by the cookie, if any and still good (r->sess).
+ * 0, or DB_ERR_UNAVAIL / DB_ERR_TIMEOUT when the directory cannot say
+ * whether its user still exists and in which groups (the session stays).
+ */
+static int web_find_session(struct web_req *r)
 {
     const char *tok = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, WEB_COOKIE);
     long long now = web_now();
+    int rc;
 
     r->sess = NULL;
     if (tok == NULL || !weblink_token_valid(tok, strlen(tok))) {
-        return;
+        return 0;
     }
     r->sess = web_sess_find(r->app, tok, now);
-    if (r->sess != NULL && web_sess_refresh(r->app, r->sess, now) != 0) {
+    if (r->sess != NULL && (rc = web_sess_refresh(r->app, r->sess, now)) != 0) {
         r->sess = NULL;
+        if (rc == DB_ERR_UNAVAIL || rc == DB_ERR_TIMEOUT) {
+            return rc;
+        }
     }
+    return 0;
 }
 
 int web_dispatch(struct web_req *r)
@@ -158,7 +167,9 @@ int web_dispatch(struct web_req *r)
         }
     }
     if (rt->need & WEB_LOGIN) {
-        web_find_session(r);
+        if (web_find_session(r) != 0) {
+            return web_refuse(r, 503, "the directory cannot be reached; try again");
+        }
         if (r->sess == NULL) {
             if (!web_is_api(r->url) && strcmp(r->method, "GET") == 0) {
                 return web_redirect(r, "/login", NULL);
