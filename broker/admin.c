@@ -222,6 +222,7 @@ enum admin_rec {
     ADMIN_REC_LIVE,
     ADMIN_REC_TAMPERED,
     ADMIN_REC_MISSING,
+    ADMIN_REC_EXPIRED, /* removed by retention, as its audit row says */
     ADMIN_REC_NONE,  /* ended without a recording: refused before it started */
     ADMIN_REC_ERROR, /* the check itself could not run */
     ADMIN_REC_COUNT,
@@ -232,8 +233,94 @@ enum admin_rec {
  * when it never closed, and then the checkpoints decide).  A live session's
  * file is expected to end early: "live", unless something in it is wrong.
  */
+/*
+ * What the audit chain says about retention: the sessions whose recording
+ * it records as expired ("recording.expire" rows), and where the chain
+ * starts (rows before it were archived, with the expiries among them).
+ */
+struct admin_expired {
+    char (*ids)[STORE_SESSION_ID_LEN + 1];
+    size_t n, cap;
+    long long first_seq, first_time;
+    char first_prev[AUDIT_HASH_HEX + 1];
+};
+
+static int admin_expired_row(void *ctx, const struct audit_row *row)
+{
+    struct admin_expired *e = ctx;
+
+    if (e->first_seq == 0) {
+        e->first_seq = row->seq;
+        e->first_time = row->time;
+        snprintf(e->first_prev, sizeof(e->first_prev), "%s", row->prev_hash);
+    }
+    if (row->event == NULL || strcmp(row->event, "recording.expire") != 0 || row->object == NULL ||
+        strncmp(row->object, "session ", 8) != 0 || strlen(row->object + 8) != STORE_SESSION_ID_LEN) {
+        return 0;
+    }
+    if (e->n == e->cap) {
+        size_t nc = e->cap ? e->cap * 2 : 64;
+        void *nv = realloc(e->ids, nc * sizeof(*e->ids));
+
+        if (nv == NULL) {
+            return DB_ERR_NOMEM;
+        }
+        e->ids = nv;
+        e->cap = nc;
+    }
+    memcpy(e->ids[e->n++], row->object + 8, STORE_SESSION_ID_LEN + 1);
+    return 0;
+}
+
+static int admin_id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static int admin_expired_load(struct store *s, struct admin_expired *e)
+{
+    int r;
+
+    memset(e, 0, sizeof(*e));
+    if ((r = store_audit_foreach(s, 0, admin_expired_row, e)) != 0) {
+        return r;
+    }
+    if (e->n > 1) {
+        qsort(e->ids, e->n, sizeof(*e->ids), admin_id_cmp);
+    }
+    return 0;
+}
+
+/*
+ * A session whose recording retention removed: "expired by retention" when
+ * the chain holds its recording.expire row (or held it before archiving the
+ * rows of that time); a row marked expired without that is an edit.
+ */
+static enum admin_rec admin_verify_expired(const struct store_session *s,
+                                           const struct admin_expired *e, FILE *out)
+{
+    char when[32];
+    int proven = e != NULL && e->n > 0 &&
+                 bsearch(s->id, e->ids, e->n, sizeof(*e->ids), admin_id_cmp) != NULL;
+
+    if (!proven && e != NULL && e->first_seq > 1 && s->expired_at <= e->first_time) {
+        proven = 1; /* its row went to an audit archive with the rest of that time */
+    }
+    if (!proven) {
+        fputs("TAMPERED: marked as expired, but the audit chain has no recording.expire row for "
+              "it\n",
+              out);
+        return ADMIN_REC_TAMPERED;
+    }
+    admin_time(s->expired_at, when, sizeof(when));
+    fprintf(out, "expired by retention (%s)%s\n", when,
+            s->expire_done ? "" : ", its file not removed yet");
+    return ADMIN_REC_EXPIRED;
+}
+
 static enum admin_rec admin_verify_one(const struct store_session *s,
-                                       const unsigned char key[REC_KEY_LEN], FILE *out)
+                                       const unsigned char key[REC_KEY_LEN],
+                                       const struct admin_expired *e, FILE *out)
 {
     int sealed = s->sha256[0] != '\0' && s->hmac[0] != '\0';
     enum rec_verdict v = REC_MISSING;
@@ -241,6 +328,9 @@ static enum admin_rec admin_verify_one(const struct store_session *s,
     int rc;
 
     fprintf(out, "session %s: ", s->id);
+    if (s->expired_at != 0) {
+        return admin_verify_expired(s, e, out);
+    }
     if (s->recording_path == NULL || s->recording_path[0] == '\0') {
         fprintf(out, "%s\n", s->ended_at == 0 ? "live (no recording yet)" : "no recording");
         return s->ended_at == 0 ? ADMIN_REC_LIVE : ADMIN_REC_NONE;
@@ -304,10 +394,12 @@ struct admin_verify_sum {
 };
 
 static const char *const admin_rec_names[ADMIN_REC_COUNT] = {
-    "ok", "truncated", "live", "tampered", "missing", "without a recording", "not checked"};
+    "ok",      "truncated",           "live",       "tampered", "missing", "expired by retention",
+    "without a recording", "not checked"};
 
 static int admin_verify_recordings(const struct config *c, struct store *s, char *const *sessions,
-                                   size_t nsessions, FILE *out, struct admin_verify_sum *sum)
+                                   size_t nsessions, const struct admin_expired *e, FILE *out,
+                                   struct admin_verify_sum *sum)
 {
     const char *const *names = admin_rec_names;
     unsigned char key[REC_KEY_LEN];
@@ -327,7 +419,7 @@ static int admin_verify_recordings(const struct config *c, struct store *s, char
             goto out;
         }
         for (size_t i = 0; i < n; i++) {
-            count[admin_verify_one(&v[i], key, out)]++;
+            count[admin_verify_one(&v[i], key, e, out)]++;
             total++;
         }
     }
@@ -341,7 +433,7 @@ static int admin_verify_recordings(const struct config *c, struct store *s, char
             unknown++;
             continue;
         }
-        count[admin_verify_one(&one, key, out)]++;
+        count[admin_verify_one(&one, key, e, out)]++;
         total++;
         store_session_clear(&one);
     }
@@ -370,6 +462,108 @@ out:
     return rc;
 }
 
+static void admin_gap(FILE *out, long long from, long long to, const char *dir)
+{
+    fprintf(out, "audit archive: note: rows %lld-%lld are in no archive in ", from, to);
+    admin_safe(out, dir);
+    fputs(" (moved elsewhere? check them with verify --archive)\n", out);
+}
+
+/*
+ * The archive files of audit.archive_dir: each one's rows, sha256 and seal,
+ * then that they follow one another and lead up to the chain's first row.
+ * Rows in no archive here (moved elsewhere) are a note; a file that does
+ * not check, or that does not link where it must, is tampering.
+ */
+static int admin_verify_archives(const struct config *c, const struct admin_expired *e, FILE *out)
+{
+    unsigned char key[REC_KEY_LEN];
+    struct archive_entry *v = NULL;
+    struct archive_info info, prev;
+    char why[512];
+    size_t n = 0, ok = 0;
+    int r = 0, have_prev = 0;
+
+    if (c->audit.archive_dir == NULL) {
+        return 0;
+    }
+    if (archive_list(c->audit.archive_dir, &v, &n) != 0) {
+        fprintf(stderr, "drawbridge: %s: cannot list the audit archives\n", c->audit.archive_dir);
+        return DB_ERR_IO;
+    }
+    if (n == 0 && e->first_seq <= 1) {
+        return 0;
+    }
+    if (admin_recording_key(c, key) != 0) {
+        archive_list_free(v, n);
+        return DB_ERR_IO;
+    }
+    memset(&prev, 0, sizeof(prev));
+    for (size_t i = 0; i < n; i++) {
+        fputs("audit archive ", out);
+        admin_safe(out, v[i].path);
+        if (archive_verify_file(v[i].path, key, &info, why, sizeof(why)) != 0) {
+            fputs(": TAMPERED: ", out);
+            admin_safe(out, why);
+            fputc('\n', out);
+            r = DB_ERR_TAMPERED;
+            have_prev = 0;
+            continue;
+        }
+        fprintf(out, ": ok (rows %lld-%lld)\n", info.first, info.last);
+        ok++;
+        if (!have_prev && info.first > 1 && i == 0) {
+            admin_gap(out, 1, info.first - 1, c->audit.archive_dir);
+        } else if (have_prev && info.first > prev.last + 1) {
+            admin_gap(out, prev.last + 1, info.first - 1, c->audit.archive_dir);
+        } else if (have_prev && (info.first <= prev.last ||
+                                 strcmp(info.prev_hash, prev.last_hash) != 0)) {
+            fprintf(out, "audit archive: TAMPERED: rows %lld-%lld do not continue rows %lld-%lld\n",
+                    info.first, info.last, prev.first, prev.last);
+            r = DB_ERR_TAMPERED;
+        }
+        prev = info;
+        have_prev = 1;
+    }
+    if (e->first_seq > 1 && (!have_prev || prev.last + 1 < e->first_seq)) {
+        admin_gap(out, have_prev ? prev.last + 1 : 1, e->first_seq - 1, c->audit.archive_dir);
+    } else if (have_prev && e->first_seq > 0 &&
+               (prev.last + 1 != e->first_seq || strcmp(prev.last_hash, e->first_prev) != 0)) {
+        fprintf(out, "audit archive: TAMPERED: rows %lld-%lld do not lead to the chain's first row "
+                "(%lld)\n", prev.first, prev.last, e->first_seq);
+        r = DB_ERR_TAMPERED;
+    }
+    fprintf(out, "audit archives: %zu file(s), %zu ok\n", n, ok);
+    db_wipe(key, sizeof(key));
+    archive_list_free(v, n);
+    return r;
+}
+
+int admin_verify_archive_file(const struct config *c, const char *path, FILE *out)
+{
+    unsigned char key[REC_KEY_LEN];
+    struct archive_info info;
+    char why[512];
+    int r;
+
+    if ((r = admin_recording_key(c, key)) != 0) {
+        return r;
+    }
+    r = archive_verify_file(path, key, &info, why, sizeof(why));
+    db_wipe(key, sizeof(key));
+    fputs("audit archive ", out);
+    admin_safe(out, path);
+    if (r != 0) {
+        fputs(r == DB_ERR_TAMPERED ? ": TAMPERED: " : ": cannot check: ", out);
+        admin_safe(out, why);
+        fputc('\n', out);
+        return r;
+    }
+    fprintf(out, ": ok (rows %lld-%lld, chained to %.16s..., ending with %.16s...)\n", info.first,
+            info.last, info.prev_hash, info.last_hash);
+    return 0;
+}
+
 /*
  * Every verify leaves its outcome in the audit chain ("verify.result"), so
  * that `drawbridge status` can say when the chain and the recordings were
@@ -379,8 +573,8 @@ out:
 static void admin_verify_record(struct store *s, size_t nsessions, int result, long long rows,
                                 const struct admin_verify_sum *sum)
 {
-    static const char *const keys[ADMIN_REC_COUNT] = {"ok",      "truncated", "live",   "tampered",
-                                                      "missing", "none",      "error"};
+    static const char *const keys[ADMIN_REC_COUNT] = {"ok",      "truncated", "live", "tampered",
+                                                      "missing", "expired",   "none", "error"};
     struct passwd *pw = getpwuid(getuid());
     json_t *d = json_object(), *recs = json_object();
 
@@ -413,10 +607,11 @@ out:
 int admin_verify(const struct config *c, char *const *sessions, size_t nsessions, FILE *out)
 {
     struct admin_verify_sum sum;
+    struct admin_expired ex;
     struct store *s = NULL;
     char err[512] = "";
     long long n = 0;
-    int rc, rc2, result;
+    int rc, rc2, rc3, result;
 
     if ((rc = admin_open(c, &s)) != 0) {
         return rc;
@@ -432,7 +627,15 @@ int admin_verify(const struct config *c, char *const *sessions, size_t nsessions
         fprintf(stderr, "drawbridge: audit chain: %s\n", err[0] ? err : db_strerror(rc));
     }
     memset(&sum, 0, sizeof(sum));
-    rc2 = admin_verify_recordings(c, s, sessions, nsessions, out, &sum);
+    if (admin_expired_load(s, &ex) != 0) {
+        fprintf(stderr, "drawbridge: reading the audit chain's expiries failed\n");
+    }
+    rc3 = nsessions == 0 ? admin_verify_archives(c, &ex, out) : 0;
+    rc2 = admin_verify_recordings(c, s, sessions, nsessions, &ex, out, &sum);
+    free(ex.ids);
+    if (rc3 == DB_ERR_TAMPERED) {
+        rc2 = DB_ERR_TAMPERED;
+    }
     /* A tamper anywhere wins over any other failure: it is what exit status 1 must mean. */
     result = rc == DB_ERR_TAMPERED || rc2 == DB_ERR_TAMPERED ? DB_ERR_TAMPERED
              : rc != 0                                       ? rc
@@ -521,6 +724,15 @@ int admin_export(const struct config *c, const char *session, FILE *out)
     }
     if ((rc = store_session_get(s, session, &row)) != 0) {
         fprintf(stderr, "drawbridge: no session %s\n", session);
+        goto out;
+    }
+    if (row.expired_at != 0) {
+        char when[32];
+
+        admin_time(row.expired_at, when, sizeof(when));
+        fprintf(stderr, "drawbridge: the recording of session %s expired by retention (%s)\n",
+                session, when);
+        rc = DB_ERR_NOTFOUND;
         goto out;
     }
     if (row.recording_path == NULL || row.recording_path[0] == '\0') {

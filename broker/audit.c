@@ -26,6 +26,12 @@
  * Rows are committed before the anchor is moved, so after a crash the anchor
  * may lag the table (the verifier accepts rows past it that chain
  * correctly); a table that ends before the anchored row was truncated.
+ *
+ * Audit retention (retention.c) moves the oldest rows into a sealed archive
+ * file and deletes them, in one transaction with an "audit.archive" row
+ * whose details say {"through": N, "last_hash": H}.  A chain that starts
+ * after row 1 is accepted only when such a row accounts for exactly the
+ * rows before its first one, with the hash that first row chains to.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -298,10 +305,41 @@ void audit_verify_begin(struct audit_verifier *v, const struct audit_head *head)
     v->prev_hash[AUDIT_HASH_HEX] = '\0';
 }
 
+/*
+ * An "audit.archive" row: rows up to details.through went to an archive
+ * file, the last of them with hash details.last_hash.  The one that accounts
+ * for the rows before the first row still here proves that they were
+ * archived, not deleted.
+ */
+static void audit_verify_archive_row(struct audit_verifier *v, const struct audit_row *row)
+{
+    json_t *d = NULL;
+    const char *last = NULL;
+
+    if (v->base_seq == 0 || row->event == NULL || strcmp(row->event, AUDIT_ARCHIVE_EVENT) != 0 ||
+        row->details == NULL || (d = json_loads(row->details, 0, NULL)) == NULL) {
+        return;
+    }
+    last = json_string_value(json_object_get(d, "last_hash"));
+    if (json_integer_value(json_object_get(d, "through")) == v->base_seq && last != NULL &&
+        strcmp(last, v->base_hash) == 0) {
+        v->base_proved = 1;
+    }
+    json_decref(d);
+}
+
 int audit_verify_row(struct audit_verifier *v, const struct audit_row *row, char *err,
                      size_t errlen)
 {
     char h[AUDIT_HASH_HEX + 1];
+
+    /* Retention archives the oldest rows: the chain then starts where they end. */
+    if (v->nrows == 0 && v->expect_seq == 1 && row->seq > 1) {
+        v->base_seq = row->seq - 1;
+        snprintf(v->base_hash, sizeof(v->base_hash), "%s", row->prev_hash);
+        memcpy(v->prev_hash, v->base_hash, sizeof(v->prev_hash));
+        v->expect_seq = row->seq;
+    }
 
     if (row->seq > v->expect_seq) {
         db_errf(err, errlen, "audit row %lld: missing (deleted; the next row is %lld)",
@@ -344,6 +382,7 @@ int audit_verify_row(struct audit_verifier *v, const struct audit_row *row, char
         }
         v->head_seen = 1;
     }
+    audit_verify_archive_row(v, row);
     memcpy(v->prev_hash, row->hash, sizeof(v->prev_hash));
     v->expect_seq++;
     v->nrows++;
@@ -354,6 +393,13 @@ int audit_verify_end(struct audit_verifier *v, long long *nrows, char *err, size
 {
     if (nrows != NULL) {
         *nrows = v->nrows;
+    }
+    if (v->base_seq > 0 && !v->base_proved) {
+        db_errf(err, errlen,
+                "audit row 1: missing (rows 1-%lld are gone and no audit.archive row accounts "
+                "for them)",
+                v->base_seq);
+        return DB_ERR_TAMPERED;
     }
     if (v->head != NULL && v->head->seq > 0 && !v->head_seen) {
         db_errf(err, errlen,

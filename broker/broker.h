@@ -64,10 +64,18 @@ struct config_free {
     unsigned long long bytes;
 };
 
-/* recordings: what disk they may use (watermarks; retention comes with retain). */
+/* recordings: how long they are kept and what disk they may use. */
 struct config_recordings {
+    long long retain;             /* seconds after a session ended; 0: keep forever */
+    int retain_line;              /* where retain is written (lint messages) */
     struct config_free warn_free; /* below it: a warning and a notification every hour */
     struct config_free min_free;  /* below it: new sessions to targets are refused */
+};
+
+/* audit: how long rows stay in the store before they go to a sealed archive file. */
+struct config_audit {
+    long long retain;  /* seconds; 0: keep forever (never shorter than recordings.retain) */
+    char *archive_dir; /* where the archives go; default state_dir/audit-archive */
 };
 
 struct config {
@@ -82,6 +90,7 @@ struct config {
     char *user;                /* the account to run as when started as root; NULL: see server.c */
     struct config_web web;
     struct config_recordings recordings;
+    struct config_audit audit;
 };
 
 /* Parses and validates; err gets "file:line: message".  Caller frees. */
@@ -471,12 +480,63 @@ struct audit_verifier {
     long long expect_seq;
     char prev_hash[AUDIT_HASH_HEX + 1];
     int head_seen; /* the anchored row was met and matched */
+    /* the chain starts after row 1: rows up to base_seq were archived (audit.c) */
+    long long base_seq;
+    char base_hash[AUDIT_HASH_HEX + 1];
+    int base_proved; /* an audit.archive row accounts for them */
 };
+/* The event of the row written when retention archives the oldest rows. */
+#define AUDIT_ARCHIVE_EVENT "audit.archive"
 void audit_verify_begin(struct audit_verifier *v, const struct audit_head *head);
 int audit_verify_row(struct audit_verifier *v, const struct audit_row *row, char *err,
                      size_t errlen);
 /* After the last row: checks the anchor is not past the end; *nrows may be NULL. */
 int audit_verify_end(struct audit_verifier *v, long long *nrows, char *err, size_t errlen);
+
+/* ---- archive.c: sealed files of archived audit rows (audit retention) ---- */
+
+struct archive_info {
+    long long first, last;              /* the rows it holds */
+    char prev_hash[AUDIT_HASH_HEX + 1]; /* what row `first` chains to */
+    char last_hash[AUDIT_HASH_HEX + 1];
+    char sha256[AUDIT_HASH_HEX + 1];    /* of the file up to its seal line */
+};
+struct store;
+/*
+ * Writes the store's rows up to `through` (every row it still holds up to
+ * it) to dir/audit-FIRST-LAST.jsonl, sealed with key; path gets the file.
+ * 0, or DB_ERR_* with err.
+ */
+int archive_write(struct store *s, const char *dir, const unsigned char key[32], long long through,
+                  struct archive_info *info, char *path, size_t pathlen, char *err, size_t errlen);
+/* Checks one archive: every row's hash and link, the sha256 and the seal. DB_ERR_TAMPERED + err. */
+int archive_verify_file(const char *path, const unsigned char key[32], struct archive_info *info,
+                        char *err, size_t errlen);
+/* The audit-*.jsonl files of dir by first row (none: 0 and *n = 0).  Free with archive_list_free. */
+struct archive_entry {
+    long long first, last; /* from the name */
+    char *path;
+};
+int archive_list(const char *dir, struct archive_entry **out, size_t *n);
+void archive_list_free(struct archive_entry *v, size_t n);
+
+/* ---- retention.c: recordings.retain and audit.retain ---- */
+
+struct retention_stats {
+    int expired;   /* recordings expired by this run (audit row written) */
+    int removed;   /* their files removed */
+    int finished;  /* files of an earlier, interrupted run removed */
+    long long archived;         /* audit rows moved to an archive file */
+    long long sessions_dropped; /* session rows whose expiry was archived with them */
+};
+/* One run: what a crash left, expiring recordings, archiving audit rows. 0 or DB_ERR_*. */
+int retention_run(const struct config *c, long long now, struct retention_stats *st);
+/*
+ * DB_ERR_INVALID with "file:line: recordings.retain: ..." when a session has
+ * waited for its review longer than recordings.retain (it is kept, but the
+ * operator must know); 0 otherwise, or when there is no store yet.
+ */
+int retention_lint(const struct config *c, long long now, char *err, size_t errlen);
 
 /* ---- store/: one interface, two backends (store/store-int.h says which file does what) ---- */
 
@@ -565,6 +625,8 @@ struct store_session {
     char *review_note;                    /* owned; NULL until reviewed */
     unsigned long long bytes_in, bytes_out; /* so far (updated about once a second) */
     long long pid;                        /* the session child serving it (set by insert) */
+    long long expired_at;                 /* retention: when its recording expired; 0: kept */
+    int expire_done;                      /* retention: the file is gone */
 };
 /* Frees the owned strings of one session (not s itself). */
 void store_session_clear(struct store_session *s);
@@ -606,6 +668,16 @@ int store_audit_append(struct store *s, long long now, const char *actor, const 
 /* Calls fn for every row with time >= since (0: all), in seq order; fn returns non-zero to stop. */
 int store_audit_foreach(struct store *s, long long since,
                         int (*fn)(void *ctx, const struct audit_row *row), void *ctx);
+/*
+ * Audit retention (retention.c): the newest seq whose time is before
+ * `before` (0: none), and deleting every row up to `through` -- only ever
+ * in the transaction that appends the "audit.archive" row accounting for
+ * them (the verifier requires it).
+ */
+int store_audit_seq_before(struct store *s, long long before, long long *seq);
+/* The newest row's seq and hash (0 and 64 zeros for an empty chain). */
+int store_audit_last(struct store *s, long long *seq, char hash[AUDIT_HASH_HEX + 1]);
+int store_audit_delete_through(struct store *s, long long through);
 /* Calls fn with the newest row of that event; DB_ERR_NOTFOUND when there is none. */
 int store_audit_last_event(struct store *s, const char *event,
                            int (*fn)(void *ctx, const struct audit_row *row), void *ctx);
@@ -693,6 +765,28 @@ int store_session_terminate_get(struct store *s, const char *id, long long *at, 
                                 size_t bylen, char *reason, size_t reasonlen);
 int store_session_bytes(struct store *s, const char *id, unsigned long long in,
                         unsigned long long out);
+
+/*
+ * Retention (retention.c).  store_session_list_expirable: ended sessions with
+ * a recording that ended before `before`, not expired yet and not awaiting
+ * review, oldest first, at most limit (caller frees with store_sessions_free).
+ * store_session_expire marks one expired at `at` (DB_ERR_NOTFOUND when it
+ * already was: another gateway got there first); it runs in the transaction
+ * of its audit row.  The file is removed afterwards, and
+ * store_session_expire_done records that; store_session_list_expire_pending
+ * lists those whose removal was not confirmed (a crash in between).
+ * store_text_drop_expired drops the search text of expired sessions;
+ * store_session_drop_expired the rows of sessions whose recording expired
+ * before `before` (their audit rows have been archived).
+ */
+int store_session_list_expirable(struct store *s, long long before, size_t limit,
+                                 struct store_session **out, size_t *n);
+int store_session_expire(struct store *s, const char *id, long long at);
+int store_session_list_expire_pending(struct store *s, size_t limit, struct store_session **out,
+                                      size_t *n);
+int store_session_expire_done(struct store *s, const char *id);
+int store_text_drop_expired(struct store *s);
+int store_session_drop_expired(struct store *s, long long before, long long *n);
 
 /* Live sessions (ended_at = 0) and the process serving each.  Caller frees with free(). */
 struct store_live {
@@ -980,6 +1074,8 @@ int access_connect_check(const struct access *a, const struct policy *p,
  */
 int admin_audit(const struct config *c, int json, const char *since, FILE *out);
 int admin_verify(const struct config *c, char *const *sessions, size_t nsessions, FILE *out);
+/* verify --archive PATH: one audit archive file on its own (rows, sha256, seal). */
+int admin_verify_archive_file(const struct config *c, const char *path, FILE *out);
 /*
  * status (status.c): listener, web console, live sessions, pending
  * requests, disk, store, certificates of the last hour, last verify; text

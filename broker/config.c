@@ -423,14 +423,24 @@ static int cfg_free(struct cparse *c, const struct ytree *n, const char *key, st
     return 0;
 }
 
+/* 1s to ten years: what a DURATION can say. */
+#define CFG_RETAIN_MAX (10LL * 365 * 86400)
+
 static int cfg_recordings(struct cparse *c, const struct ytree *n, struct config_recordings *rc)
 {
-    static const char *const keys[] = {"warn_free", "min_free", NULL};
+    static const char *const keys[] = {"retain", "warn_free", "min_free", NULL};
+    const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
     if ((r = cfg_kind(c, n, YTREE_MAP, "recordings")) < 0 ||
         (r = cfg_keys(c, n, "recordings", keys)) < 0) {
         return r;
+    }
+    if ((v = cfg_opt(n, "retain")) != NULL) {
+        if ((r = cfg_duration(c, v, "recordings.retain", 1, CFG_RETAIN_MAX, &rc->retain)) < 0) {
+            return r;
+        }
+        rc->retain_line = v->line;
     }
     if ((r = cfg_free(c, n, "warn_free", &rc->warn_free)) < 0 ||
         (r = cfg_free(c, n, "min_free", &rc->min_free)) < 0) {
@@ -446,6 +456,36 @@ static int cfg_recordings(struct cparse *c, const struct ytree *n, struct config
                         "before anyone is warned)");
     }
     return 0;
+}
+
+static int cfg_audit(struct cparse *c, const struct ytree *n, struct config *cfg)
+{
+    static const char *const keys[] = {"retain", "archive_dir", NULL};
+    const struct ytree *v = NULL;
+    char d1[32], d2[32];
+    int r = DB_ERR_INTERNAL;
+
+    if ((r = cfg_kind(c, n, YTREE_MAP, "audit")) < 0 || (r = cfg_keys(c, n, "audit", keys)) < 0) {
+        return r;
+    }
+    if ((v = cfg_opt(n, "retain")) != NULL) {
+        if ((r = cfg_duration(c, v, "audit.retain", 1, CFG_RETAIN_MAX, &cfg->audit.retain)) < 0) {
+            return r;
+        }
+        /* the rows that tell of a recording, its expiry included, outlive it */
+        if (cfg->recordings.retain == 0) {
+            return cfg_fail(c, v->line,
+                            "audit.retain needs recordings.retain: recordings kept forever keep "
+                            "their audit rows forever");
+        }
+        if (cfg->audit.retain < cfg->recordings.retain) {
+            db_format_duration(cfg->audit.retain, d1, sizeof(d1));
+            db_format_duration(cfg->recordings.retain, d2, sizeof(d2));
+            return cfg_fail(c, v->line, "audit.retain (%s) is shorter than recordings.retain (%s)",
+                            d1, d2);
+        }
+    }
+    return cfg_path(c, n, "archive_dir", "audit.archive_dir", 0, 0, &cfg->audit.archive_dir);
 }
 
 /* Parentheses balanced, outermost pair around the whole filter (RFC 4515). */
@@ -684,7 +724,7 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
 {
     static const char *const keys[] = {"listen", "state_dir",      "policy", "ldap",
                                        "limits", "notify_command", "user",   "web",
-                                       "recordings", NULL};
+                                       "recordings", "audit", NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
@@ -719,6 +759,14 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
     if ((v = cfg_opt(root, "recordings")) != NULL &&
         (r = cfg_recordings(c, v, &cfg->recordings)) < 0) {
         return r;
+    }
+    if ((v = cfg_opt(root, "audit")) != NULL && (r = cfg_audit(c, v, cfg)) < 0) {
+        return r;
+    }
+    if (cfg->audit.archive_dir == NULL &&
+        asprintf(&cfg->audit.archive_dir, "%s/audit-archive", cfg->state_dir) < 0) {
+        cfg->audit.archive_dir = NULL;
+        return cfg_nomem(c);
     }
     if ((r = cfg_opt_str(c, root, "user", "user", NULL, &cfg->user)) < 0) {
         return r;
@@ -818,6 +866,7 @@ void config_free(struct config *c)
     free(c->ldap.group_name_attribute);
     free(c->ldap.ssh_key_attribute);
     free(c->notify_command);
+    free(c->audit.archive_dir);
     free(c->user);
     for (size_t i = 0; c->web.listen != NULL && i < c->web.nlisten; i++) {
         free(c->web.listen[i].host);

@@ -49,6 +49,8 @@
 #define SERVER_FAIL_SOURCES 1024
 #define SERVER_FAIL_HALFLIFE_S 300.0
 #define SERVER_FAIL_DELAY_MAX_MS 5000
+/* Retention runs at start and this often. */
+#define SERVER_RETENTION_S 3600
 /* While the recordings' disk is below a watermark, it is said again this often. */
 #define SERVER_DISK_NOTICE_S 3600
 
@@ -83,6 +85,8 @@ struct server {
     pid_t web_pid;
     time_t web_restart_at; /* 0: running or not wanted */
     int web_backoff;       /* seconds before the next restart */
+    pid_t retention_pid;        /* the retention run in progress, 0: none */
+    time_t retention_at;        /* when the last one started */
     enum disk_level disk_level; /* as last said in the log */
     time_t disk_noticed;        /* when it was last said (hourly while low) */
 };
@@ -189,6 +193,15 @@ static void server_reap(struct server *s)
     int status;
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == s->retention_pid && s->retention_pid > 0) {
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                log_msg(LOG_LVL_WARN, "retention.incomplete",
+                        "the retention run did not finish; the next one (in an hour, or at "
+                        "start) goes on from where it stopped");
+            }
+            s->retention_pid = 0;
+            continue;
+        }
         if (pid == s->web_pid && s->web_pid > 0) {
             log_msg(LOG_LVL_ERROR, "web.exit", "the web console's process ended (%s %d); "
                     "restarting it in %d s", WIFSIGNALED(status) ? "signal" : "status",
@@ -380,6 +393,54 @@ static void server_web_spawn(struct server *s)
     sigaction(SIGCHLD, &sa, NULL);
     wake_forked(); /* it sends wake-ups (revoke, terminate); it never receives any */
     _exit(web_run(s->cfg, s->policy, s->web_fd, s->nweb_fd));
+}
+
+/*
+ * Retention (retention.c) runs at start and every hour, in a process of its
+ * own so that removing a year's worth of recordings never holds up the
+ * listener.  One run at a time.
+ */
+static void server_retention_spawn(struct server *s)
+{
+    struct retention_stats st;
+    struct sigaction sa;
+    sigset_t none;
+    pid_t pid;
+
+    if (s->retention_pid > 0 ||
+        (s->cfg->recordings.retain <= 0 && s->cfg->audit.retain <= 0)) {
+        return;
+    }
+    s->retention_at = time(NULL);
+    pid = fork();
+    if (pid < 0) {
+        log_msg(LOG_LVL_ERROR, "retention.fork_failed", "%s", strerror(errno));
+        return;
+    }
+    if (pid > 0) {
+        s->retention_pid = pid;
+        return;
+    }
+    for (size_t i = 0; i < s->nlfd; i++) {
+        close(s->lfd[i]);
+    }
+    for (size_t i = 0; i < s->nweb_fd; i++) {
+        close(s->web_fd[i]);
+    }
+    for (size_t i = 0; i < s->nkids; i++) {
+        if (s->kids[i].status_fd >= 0) {
+            close(s->kids[i].status_fd);
+        }
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_DFL;
+    sigaction(SIGCHLD, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    wake_forked();
+    _exit(retention_run(s->cfg, (long long)time(NULL), &st) == 0 ? 0 : 1);
 }
 
 static void server_child(struct server *s, int fd, const char *peer, int status_w,
@@ -662,6 +723,9 @@ static void server_shutdown(struct server *s)
     for (size_t i = 0; i < s->nkids; i++) {
         kill(s->kids[i].pid, SIGTERM);
     }
+    if (s->retention_pid > 0) {
+        kill(s->retention_pid, SIGTERM); /* an interrupted run is finished by the next one */
+    }
     if (s->web_pid > 0) {
         pid_t web = s->web_pid;
 
@@ -860,6 +924,10 @@ int server_run(const struct server_opts *o)
         s->web_backoff = 1;
         server_web_spawn(s);
     }
+    if (retention_lint(s->cfg, (long long)time(NULL), err, sizeof(err)) != 0) {
+        log_msg(LOG_LVL_WARN, "retention.review", "%s", err);
+    }
+    server_retention_spawn(s);
     while (!server_got_term) {
         size_t n = 0;
         struct timespec tick = {1, 0};
@@ -915,6 +983,9 @@ int server_run(const struct server_opts *o)
             s->child_died = 0;
             server_store_job(s, SERVER_JOB_SWEEP, NULL);
             server_disk(s);
+            if (time(NULL) - s->retention_at >= SERVER_RETENTION_S) {
+                server_retention_spawn(s);
+            }
         }
         for (size_t i = 0; i < s->nlfd; i++) {
             if (pf[i].revents & POLLIN) {

@@ -64,6 +64,7 @@ struct json_t *shell_session_json(const struct store_session *s)
                              s->reviewed_by[0] ? shell_json_string(s->reviewed_by) : json_null());
     r |= shell_json_set_time(o, "reviewed_at", s->reviewed_at);
     r |= json_object_set_new(o, "review_note", shell_json_string(s->review_note));
+    r |= shell_json_set_time(o, "expired_at", s->expired_at);
     if (r != 0) {
         json_decref(o);
         return NULL;
@@ -118,6 +119,11 @@ static int sessions_text(struct shell_ctx *c, const struct store_session *v, siz
             snprintf(review, sizeof(review), "reviewed by %s", s->reviewed_by);
         } else {
             snprintf(review, sizeof(review), "%s", s->review_required ? "pending" : "-");
+        }
+        if (s->expired_at != 0) {
+            size_t used = strlen(review);
+
+            snprintf(review + used, sizeof(review) - used, "%s", "; recording expired");
         }
         row[0] = s->id;
         row[1] = s->user;

@@ -773,6 +773,13 @@ int shell_recording_check(struct shell_ctx *c, const struct store_session *s,
 
     *verdict = REC_MISSING;
     why[0] = '\0';
+    if (s->expired_at != 0) {
+        char when[SHELL_TIME_MAX];
+
+        db_errf(why, whylen, "the recording of session %s expired by retention (%s)", s->id,
+                shell_time(s->expired_at, when, sizeof(when)));
+        return DB_ERR_NOTFOUND;
+    }
     if (s->recording_path == NULL || s->recording_path[0] == '\0') {
         db_errf(why, whylen, "session %s has no recording", s->id);
         return DB_ERR_NOTFOUND;

@@ -598,6 +598,8 @@ static void store_sess_read(struct store_q *q, struct store_session *o)
     o->bytes_in = (unsigned long long)store_col_int(q, 17);
     o->bytes_out = (unsigned long long)store_col_int(q, 18);
     o->pid = store_col_int(q, 19);
+    o->expired_at = store_col_int(q, 20);
+    o->expire_done = (int)store_col_int(q, 21);
 }
 
 int store_session_get(struct store *s, const char *id, struct store_session *out)
@@ -877,4 +879,78 @@ int store_web_login_take(struct store *s, const char *hash, long long now, char 
     }
     store_done(q);
     return r;
+}
+
+/* ---- retention (broker/retention.c) ---- */
+
+int store_session_list_expirable(struct store *s, long long before, size_t limit,
+                                 struct store_session **out, size_t *n)
+{
+    struct store_q *q = store_q(s, ST_SESS_EXPIRABLE);
+    int r = 0;
+
+    *out = NULL;
+    *n = 0;
+    store_bind_int(q, 1, before);
+    store_bind_int(q, 2, (long long)limit);
+    STORE_COLLECT(q, struct store_session, store_sess_read, out, n, limit, r);
+    if (r != 0) {
+        store_sessions_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+int store_session_expire(struct store *s, const char *id, long long at)
+{
+    struct store_q *q = store_q(s, ST_SESS_EXPIRE);
+
+    store_bind_text(q, 1, id);
+    store_bind_int(q, 2, at);
+    return store_session_changed(q, store_exec(q));
+}
+
+int store_session_list_expire_pending(struct store *s, size_t limit, struct store_session **out,
+                                      size_t *n)
+{
+    struct store_q *q = store_q(s, ST_SESS_EXPIRE_PENDING);
+    int r = 0;
+
+    *out = NULL;
+    *n = 0;
+    store_bind_int(q, 1, (long long)limit);
+    STORE_COLLECT(q, struct store_session, store_sess_read, out, n, limit, r);
+    if (r != 0) {
+        store_sessions_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+    }
+    return r;
+}
+
+int store_session_expire_done(struct store *s, const char *id)
+{
+    struct store_q *q = store_q(s, ST_SESS_EXPIRE_DONE);
+
+    store_bind_text(q, 1, id);
+    return store_exec(q);
+}
+
+int store_session_drop_expired(struct store *s, long long before, long long *n)
+{
+    struct store_q *q = store_q(s, ST_SESS_DROP_EXPIRED);
+    int r;
+
+    store_bind_int(q, 1, before);
+    r = store_exec(q);
+    if (n != NULL) {
+        *n = r == 0 ? store_changes(q) : 0;
+    }
+    return r;
+}
+
+int store_text_drop_expired(struct store *s)
+{
+    return store_exec(store_q(s, ST_TEXT_DROP_EXPIRED));
 }

@@ -157,6 +157,15 @@ const struct store_migration store_migrations[] = {
         "CREATE INDEX audit_event ON audit(event, seq);",
         "CREATE INDEX audit_event ON audit(event, seq);",
     },
+    /* 6: retention: when a recording expired (its audit row), and whether its file is gone */
+    {
+        "ALTER TABLE sessions ADD COLUMN expired_at INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE sessions ADD COLUMN expire_done INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX sessions_expired ON sessions(expired_at, expire_done);",
+        "ALTER TABLE sessions ADD COLUMN expired_at BIGINT NOT NULL DEFAULT 0;"
+        "ALTER TABLE sessions ADD COLUMN expire_done INTEGER NOT NULL DEFAULT 0;"
+        "CREATE INDEX sessions_expired ON sessions(expired_at, expire_done);",
+    },
 };
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
 
@@ -172,7 +181,7 @@ const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migr
 #define STORE_SESS_COLUMNS                                                                         \
     "SELECT id, \"user\", target, login, grant_id, kind, command, started_at, ended_at, "          \
     "exit_status, recording_path, sha256, hmac, review_required, reviewed_by, reviewed_at, "       \
-    "review_note, bytes_in, bytes_out, pid FROM sessions"
+    "review_note, bytes_in, bytes_out, pid, expired_at, expire_done FROM sessions"
 
 const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
     [ST_AUDIT_LAST] = {"SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", NULL},
@@ -268,6 +277,26 @@ const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
     [ST_SESS_LIVE_PIDS] = {"SELECT id, \"user\", pid FROM sessions WHERE ended_at = 0 "
                            "ORDER BY rowid",
                            NULL},
+    /* retention (broker/retention.c) */
+    [ST_SESS_EXPIRABLE] = {STORE_SESS_COLUMNS " WHERE expired_at = 0 AND ended_at != 0 AND "
+                                              "ended_at < ?1 AND recording_path IS NOT NULL AND "
+                                              "NOT (review_required != 0 AND reviewed_at = 0) "
+                                              "ORDER BY ended_at, rowid LIMIT ?2",
+                           NULL},
+    [ST_SESS_EXPIRE] = {"UPDATE sessions SET expired_at = ?2 WHERE id = ?1 AND expired_at = 0",
+                        NULL},
+    [ST_SESS_EXPIRE_PENDING] = {STORE_SESS_COLUMNS " WHERE expired_at != 0 AND expire_done = 0 "
+                                                   "ORDER BY expired_at, rowid LIMIT ?1",
+                                NULL},
+    [ST_SESS_EXPIRE_DONE] = {"UPDATE sessions SET expire_done = 1 WHERE id = ?1", NULL},
+    [ST_SESS_DROP_EXPIRED] = {"DELETE FROM sessions WHERE expired_at != 0 AND expire_done = 1 AND "
+                              "expired_at < ?1",
+                              NULL},
+    [ST_TEXT_DROP_EXPIRED] = {"DELETE FROM session_text WHERE session IN (SELECT id FROM sessions "
+                              "WHERE expired_at != 0)",
+                              NULL},
+    [ST_AUDIT_SEQ_BEFORE] = {"SELECT coalesce(max(seq), 0) FROM audit WHERE time < ?1", NULL},
+    [ST_AUDIT_DELETE_THROUGH] = {"DELETE FROM audit WHERE seq <= ?1", NULL},
     [ST_TEXT_INSERT] = {"INSERT INTO session_text (line, session, stream, ts) VALUES (?1, ?2, "
                         "?3, ?4)",
                         NULL},

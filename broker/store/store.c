@@ -553,6 +553,30 @@ int store_audit_last_event(struct store *s, const char *event,
     return r;
 }
 
+int store_audit_seq_before(struct store *s, long long before, long long *seq)
+{
+    struct store_q *q = store_q(s, ST_AUDIT_SEQ_BEFORE);
+    int r;
+
+    *seq = 0;
+    store_bind_int(q, 1, before);
+    r = store_step(q);
+    if (r > 0) {
+        *seq = store_col_int(q, 0);
+        r = 0;
+    }
+    store_done(q);
+    return r;
+}
+
+int store_audit_delete_through(struct store *s, long long through)
+{
+    struct store_q *q = store_q(s, ST_AUDIT_DELETE_THROUGH);
+
+    store_bind_int(q, 1, through);
+    return store_exec(q);
+}
+
 struct store_verify_ctx {
     struct audit_verifier v;
     char *err;

@@ -208,6 +208,14 @@ static const struct bad_case bad_cases[] = {
     {0, "web: {listen: [\"127.0.0.1:8443\"], public_url: \"https://gw\", tls_cert: nope.pem, "
         "tls_key: nope.pem}",
      12, "web.tls_cert: "},
+    {0, "recordings: {retain: 0s}", 12, "recordings.retain: \"0s\" is not a duration"},
+    {0, "recordings: {retain: 400}", 12, "recordings.retain"},
+    {0, "recordings: {retain: 4000d}", 12, "recordings.retain"},
+    {0, "audit: {retain: 1d}", 12, "audit.retain needs recordings.retain"},
+    {0, "recordings: {retain: 2d}\naudit: {retain: 1d}", 13,
+     "audit.retain (1d) is shorter than recordings.retain (2d)"},
+    {0, "audit: {retian: 1d}", 12, "audit: unknown key \"retian\""},
+    {0, "audit: []", 12, "audit: expected a map"},
 };
 
 static void test_bad_configs(void **state)
@@ -254,7 +262,8 @@ static void test_full_config(void **state)
                  "  ssh_key_attribute: sshPublicKey;binary\n  timeout: 2m\n"
                  "limits: {max_startups: 10, max_startups_per_source: 2, login_grace: 45s, "
                  "max_auth_tries: 3}\nnotify_command: /usr/local/bin/page-oncall\n"
-                 "recordings: {warn_free: 12.5%%, min_free: 500M}\n",
+                 "recordings: {warn_free: 12.5%%, min_free: 500M, retain: 400d}\n"
+                 "audit: {retain: 800d, archive_dir: archives}\n",
                  t->dir);
         tmp_file(t, "drawbridge.yaml", buf);
     }
@@ -296,6 +305,10 @@ static void test_full_config(void **state)
     assert_true(cfg->recordings.warn_free.percent == 12.5);
     assert_false(cfg->recordings.min_free.is_percent);
     assert_true(cfg->recordings.min_free.bytes == 500ULL * 1024 * 1024);
+    assert_int_equal(cfg->recordings.retain, 400 * 86400LL);
+    assert_int_equal(cfg->audit.retain, 800 * 86400LL);
+    snprintf(want, sizeof(want), "%s/archives", dir);
+    assert_string_equal(cfg->audit.archive_dir, want);
     config_free(cfg);
 }
 
@@ -303,7 +316,7 @@ static void test_defaults(void **state)
 {
     struct tmp *t = *state;
     struct config *cfg = NULL;
-    char err[1024] = "";
+    char err[1024] = "", want[PATH_MAX + 32];
     int r = 0;
 
     /* No bind (anonymous), no groups, explicit nulls. */
@@ -338,6 +351,10 @@ static void test_defaults(void **state)
     assert_true(cfg->state_dir[0] == '/');
     assert_true(cfg->recordings.warn_free.is_percent && cfg->recordings.warn_free.percent == 10);
     assert_true(cfg->recordings.min_free.is_percent && cfg->recordings.min_free.percent == 2);
+    assert_int_equal(cfg->recordings.retain, 0);
+    assert_int_equal(cfg->audit.retain, 0);
+    snprintf(want, sizeof(want), "%s/audit-archive", cfg->state_dir);
+    assert_string_equal(cfg->audit.archive_dir, want);
     config_free(cfg);
 
     /* The base config with no limits at all gets every default too. */
