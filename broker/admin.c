@@ -883,6 +883,7 @@ int admin_access_report(const struct config *c, const struct policy *p, long lon
     }
     admin_report_grants(out, p, g, n, now);
     admin_report_standing(out, p);
+    admin_report_mfa(out, c, p, s, now);
 out:
     free(g);
     store_close(s);

@@ -102,8 +102,9 @@ void config_free(struct config *c);
 /*
  * Creates state_dir, state_dir/keys and state_dir/recordings (0700) and the
  * keys if absent: host_ed25519 (the gateway's host key), upstream_ed25519
- * (what the gateway authenticates to targets with), recording.hmac (32 random
- * bytes).  Returns 0 or DB_ERR_*, err gets a one-line reason.
+ * (what the gateway authenticates to targets with), recording.hmac and
+ * mfa.key (32 random bytes each).  Returns 0 or DB_ERR_*, err gets a one-line
+ * reason.
  */
 int keys_ensure(const struct config *c, char *err, size_t errlen);
 /* Paths into caller buffers. */
@@ -838,6 +839,50 @@ int weblink_new(char token[WEBLINK_TOKEN_LEN + 1], char hex[AUDIT_HASH_HEX + 1])
 int weblink_token_valid(const char *s, size_t len);
 int weblink_hash(const char *token, size_t len, char hex[AUDIT_HASH_HEX + 1]);
 
+/*
+ * The second factor's rows (store/rows-mfa.c; the rules are broker/mfa/'s).  One
+ * enrolment per user: "pending" from `mfa enroll` until `mfa confirm`, then
+ * "active".  The secret is stored sealed (mfa/secret.c), never in clear;
+ * recovery codes only as keyed hashes.
+ */
+#define STORE_MFA_SECRET_MAX 256
+#define STORE_MFA_HASH_LEN 64
+struct store_mfa {
+    char user[STORE_NAME_MAX + 1];
+    char secret[STORE_MFA_SECRET_MAX + 1]; /* sealed, as stored */
+    int active;                            /* 0: enrolment started, not yet confirmed */
+    long long created_at, confirmed_at;    /* confirmed_at 0 while pending */
+    long long last_step;                   /* the last TOTP step accepted (0: none) */
+    int failures;                          /* wrong codes in a row */
+    long long locked_until;                /* codes refused until then; 0: never locked */
+    int recovery_left;                     /* recovery codes not yet used */
+};
+/* DB_ERR_NOTFOUND when the user never enrolled (or was reset). */
+int store_mfa_get(struct store *s, const char *user, struct store_mfa *out);
+/* Every enrolment, by user.  Caller frees *out with free(). */
+int store_mfa_list(struct store *s, struct store_mfa **out, size_t *n);
+/*
+ * Starts (or restarts, while still pending) an enrolment with a new sealed
+ * secret; failures and lock are kept.  DB_ERR_EXISTS when the user's
+ * enrolment is active.
+ */
+int store_mfa_put_pending(struct store *s, const char *user, const char *secret, long long now);
+/* pending -> active, with the step of the confirming code; DB_ERR_NOTFOUND when not pending. */
+int store_mfa_activate(struct store *s, const char *user, long long now, long long step);
+int store_mfa_set_counters(struct store *s, const char *user, long long last_step, int failures,
+                           long long locked_until);
+/* Removes the enrolment and its recovery codes.  DB_ERR_NOTFOUND when there is none. */
+int store_mfa_delete(struct store *s, const char *user);
+/* hash: STORE_MFA_HASH_LEN lowercase hex characters. */
+int store_mfa_recovery_add(struct store *s, const char *user, const char *hash);
+/* Marks one unused code spent; DB_ERR_NOTFOUND when the user has no such unused code. */
+int store_mfa_recovery_use(struct store *s, const char *user, const char *hash, long long now);
+/* Every user who ever logged in (store_user_seen), by name.  Caller frees *out with free(). */
+struct store_user_name {
+    char name[STORE_NAME_MAX + 1];
+};
+int store_user_list(struct store *s, struct store_user_name **out, size_t *n);
+
 /* ---- access.c: the just-in-time state machine on top of store and policy ---- */
 
 /*
@@ -1068,9 +1113,9 @@ int access_connect_check(const struct access *a, const struct policy *p,
  * recording; a tampered one is still written (it is evidence) but returns
  * DB_ERR_TAMPERED.  DB_ERR_USAGE for a malformed id, DB_ERR_NOTFOUND for an
  * unknown session or a missing recording.
- * access-report: live grants (user, target, login, grant id, expiry) and
+ * access-report: live grants (user, target, login, grant id, expiry),
  * standing rules (which principals reach which unprotected targets, through
- * which rule).
+ * which rule) and the second factor (admin_report_mfa).
  */
 int admin_audit(const struct config *c, int json, const char *since, FILE *out);
 int admin_verify(const struct config *c, char *const *sessions, size_t nsessions, FILE *out);
@@ -1087,5 +1132,12 @@ int admin_status(const struct config *c, int json, FILE *out);
 int admin_export(const struct config *c, const char *session, FILE *out);
 int admin_access_report(const struct config *c, const struct policy *p, long long now,
                         FILE *out);
+/*
+ * (admin-mfa.c) access-report's second-factor section: who is enrolled,
+ * pending, or required by mfa.require but not enrolled (directory groups of
+ * the users seen at a login, asked now).
+ */
+void admin_report_mfa(FILE *out, const struct config *c, const struct policy *p, struct store *s,
+                      long long now);
 
 #endif

@@ -454,6 +454,7 @@ static void chan_start_shell(struct chan *ch)
     ch->sh.io = ch;
     ch->sh.access = c->store != NULL ? &c->access : NULL;
     ch->sh.peer = c->peer;
+    ch->sh.mfa_verified = c->mfa_verified;
     if (chan_hook_open(ch, "") != 0) {
         chan_fail(ch, 1, "drawbridge: cannot record this session; refusing");
         return;
@@ -551,7 +552,8 @@ void chan_preconnect(struct conn *c)
     who.ngroups = c->duser->ngroups;
     memset(&ac, 0, sizeof(ac));
     if (access_connect_check(c->store != NULL ? &c->access : NULL, c->policy, &who, c->target, NULL,
-                             now, &ac, err, sizeof(err)) == 0) {
+                             now, &ac, err, sizeof(err)) == 0 &&
+        session_mfa_target_quiet(c, ac.target)) {
         chan_upstream(c, &ac, now);
     }
 }
@@ -613,6 +615,11 @@ static void chan_start_target(struct chan *ch)
             json_decref(d);
         }
         chan_fail(ch, 1, "drawbridge: %s", err[0] ? err : "access to this target is not allowed");
+        return;
+    }
+    /* the second factor: enrol first when required; protected targets may need a code */
+    if (session_mfa_target(c, ac.target, err, sizeof(err)) != 0) {
+        chan_fail(ch, 1, "drawbridge: %s", err);
         return;
     }
     if (chan_disk_refuses(ch, now)) {

@@ -98,6 +98,13 @@ struct conn {
     time_t grace_deadline;
     struct dir *dir;
     struct dir_user *duser;
+    /*
+     * The second factor (broker/mfa/): an enrolled user's first factor gives
+     * partial success; a code asked by keyboard-interactive completes it.
+     */
+    char mfa_first[16];   /* the first factor that passed ("password", "publickey"); "" before */
+    int mfa_prompted;     /* a code prompt is out: only then is an answer taken */
+    int mfa_verified;     /* this login gave a code (TOTP or recovery code) */
 
     /* the target leg, shared by every channel of the connection */
     const struct policy_target *tgt;
@@ -135,6 +142,36 @@ struct conn {
 
 /* session.c */
 void session_refused(struct conn *c, const char *what);
+void session_banner(struct conn *c, const char *msg);
+/* Counts and logs a failed attempt; audits it unless why is NULL (already audited). */
+void session_auth_failed(struct conn *c, const char *method, const char *why);
+/* The login is complete: audited, the connection authenticated.  SSH_AUTH_SUCCESS or _DENIED. */
+int session_auth_done(struct conn *c, const char *method);
+
+/* session-mfa.c: the second factor at login */
+/*
+ * After a first factor passed: SSH_AUTH_SUCCESS (via session_auth_done) for
+ * a user without a second factor, SSH_AUTH_PARTIAL (a code will be asked)
+ * for an enrolled one, SSH_AUTH_DENIED (with a banner saying why) when
+ * the second factor cannot be checked.
+ */
+int session_mfa_first(struct conn *c, const char *method);
+/* A keyboard-interactive message (request or answer); returns as a message callback does. */
+int session_mfa_kbdint(struct conn *c, ssh_message m);
+/*
+ * May this login open a session to t as far as the second factor goes (a
+ * user required to enrol has; a protected target in mfa.actions needs a
+ * login that gave a code)?  0, or DB_ERR_DENIED / _UNAVAIL with the
+ * refusal in err (audited).  The _quiet form only answers (1: yes), for
+ * chan_preconnect, which must not connect where the channel will refuse.
+ */
+int session_mfa_target(struct conn *c, const struct policy_target *t, char *err, size_t errlen);
+int session_mfa_target_quiet(struct conn *c, const struct policy_target *t);
+/* login_grace ran out: audits a code prompt left unanswered. */
+void session_mfa_timeout(struct conn *c);
+/* The context broker/mfa/ works in, for this connection. */
+struct mfa_ctx;
+void session_mfa_ctx(struct conn *c, struct mfa_ctx *m);
 
 /* channel.c */
 ssh_channel chan_open_cb(ssh_session session, void *userdata);

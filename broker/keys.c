@@ -3,7 +3,8 @@
  * The gateway's own keys under state_dir/keys, created on first start:
  * host_ed25519 (what engineers' clients see), upstream_ed25519 (what the
  * gateway authenticates to targets with; engineers never hold target
- * credentials) and recording.hmac (the key sealing recordings).  Directories
+ * credentials), recording.hmac (the key sealing recordings) and mfa.key
+ * (sealing second-factor secrets, see broker/mfa/).  Directories
  * are 0700 and files 0600; an existing key is never overwritten.
  */
 #include <errno.h>
@@ -119,5 +120,10 @@ int keys_ensure(const struct config *c, char *err, size_t errlen)
         return r;
     }
     keys_path(c, "recording.hmac", path, sizeof(path));
+    if ((r = keys_gen_hmac(path, err, errlen)) != 0) {
+        return r;
+    }
+    /* the key that seals second-factor secrets and hashes recovery codes (broker/mfa/) */
+    keys_path(c, "mfa.key", path, sizeof(path));
     return keys_gen_hmac(path, err, errlen);
 }

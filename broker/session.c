@@ -38,7 +38,7 @@ static void session_on_term(int sig)
     session_stop = 1;
 }
 
-static void session_banner(struct conn *c, const char *msg)
+void session_banner(struct conn *c, const char *msg)
 {
     ssh_string s = ssh_string_from_char(msg);
 
@@ -62,7 +62,7 @@ static void session_report_auth(struct conn *c)
     }
 }
 
-static void session_auth_failed(struct conn *c, const char *method, const char *why)
+void session_auth_failed(struct conn *c, const char *method, const char *why)
 {
     c->auth_failures++;
     if (c->status_fd >= 0) {
@@ -78,12 +78,13 @@ static void session_auth_failed(struct conn *c, const char *method, const char *
 
         nanosleep(&ts, NULL);
     }
-    if (c->store != NULL) {
+    /* a refused code was audited by the second factor's own check (why is NULL then) */
+    if (c->store != NULL && why != NULL) {
         access_audit_auth(c->store, (long long)time(NULL), c->user[0] ? c->user : "-", NULL,
                           c->peer, method, 0, why);
     }
     log_msg(LOG_LVL_WARN, "auth.fail", "login=%s method=%s reason=%s failures=%d", c->login, method,
-            why, c->auth_failures);
+            why != NULL ? why : "verification code refused", c->auth_failures);
     if (c->auth_failures >= c->cfg->limits.max_auth_tries) {
         session_banner(c, "drawbridge: too many authentication failures\r\n");
     }
@@ -136,7 +137,7 @@ static void session_dir_down(struct conn *c)
     session_banner(c, msg);
 }
 
-static int session_auth_done(struct conn *c, const char *method)
+int session_auth_done(struct conn *c, const char *method)
 {
     /* no audit row, no session: the chain must hold every login */
     if (c->store == NULL || access_audit_auth(c->store, (long long)time(NULL), c->user,
@@ -160,7 +161,9 @@ static int session_auth_password(ssh_session s, const char *login, const char *p
     int r;
 
     (void)s;
-    if (c->authenticated || c->dir_down || c->auth_failures >= c->cfg->limits.max_auth_tries) {
+    /* after the first factor only the code (keyboard-interactive) is taken */
+    if (c->authenticated || c->mfa_first[0] != '\0' || c->dir_down ||
+        c->auth_failures >= c->cfg->limits.max_auth_tries) {
         return SSH_AUTH_DENIED;
     }
     if (session_bind_user(c, login) != 0) {
@@ -177,7 +180,7 @@ static int session_auth_password(ssh_session s, const char *login, const char *p
     }
     r = dir_check_password(c->dir, c->duser, pw, pw != NULL ? strlen(pw) : 0, err, sizeof(err));
     if (r == 0) {
-        return session_auth_done(c, "password");
+        return session_mfa_first(c, "password");
     }
     if (r == DB_ERR_UNAVAIL || r == DB_ERR_TIMEOUT) {
         c->dir_down = 1;
@@ -229,7 +232,8 @@ static int session_auth_pubkey(ssh_session s, const char *login, struct ssh_key_
     int r;
 
     (void)s;
-    if (c->authenticated || c->dir_down || c->auth_failures >= c->cfg->limits.max_auth_tries) {
+    if (c->authenticated || c->mfa_first[0] != '\0' || c->dir_down ||
+        c->auth_failures >= c->cfg->limits.max_auth_tries) {
         return SSH_AUTH_DENIED;
     }
     if (session_bind_user(c, login) != 0) {
@@ -256,7 +260,7 @@ static int session_auth_pubkey(ssh_session s, const char *login, struct ssh_key_
         session_auth_failed(c, "publickey", "bad signature");
         return SSH_AUTH_DENIED;
     }
-    return session_auth_done(c, "publickey");
+    return session_mfa_first(c, "publickey");
 }
 
 static int session_auth_none(ssh_session s, const char *login, void *ud)
@@ -292,7 +296,8 @@ void session_refused(struct conn *c, const char *what)
  * Everything libssh does not route to a callback: other channel types (port
  * forwarding), global requests (tcpip-forward), agent and X11 requests,
  * keyboard-interactive.  All are refused (return 1: libssh sends the default
- * refusal) and logged.
+ * refusal) and logged, except keyboard-interactive after a first factor,
+ * which asks for the verification code (session-mfa.c).
  */
 static int session_message(ssh_session s, ssh_message m, void *ud)
 {
@@ -324,9 +329,14 @@ static int session_message(ssh_session s, ssh_message m, void *ud)
         }
         break;
     case SSH_REQUEST_AUTH:
-        if (sub == SSH_AUTH_METHOD_INTERACTIVE || sub == SSH_AUTH_METHOD_HOSTBASED ||
-            sub == SSH_AUTH_METHOD_GSSAPI_MIC) {
-            ssh_message_auth_set_methods(m, SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY);
+        if (sub == SSH_AUTH_METHOD_INTERACTIVE) {
+            return session_mfa_kbdint(c, m); /* the verification code (session-mfa.c) */
+        }
+        if (sub == SSH_AUTH_METHOD_HOSTBASED || sub == SSH_AUTH_METHOD_GSSAPI_MIC) {
+            ssh_message_auth_set_methods(m, c->mfa_first[0] != '\0'
+                                                ? SSH_AUTH_METHOD_INTERACTIVE
+                                                : SSH_AUTH_METHOD_PASSWORD |
+                                                      SSH_AUTH_METHOD_PUBLICKEY);
         }
         break;
     default:
@@ -544,6 +554,7 @@ static int session_loop(struct conn *c)
             if (time(NULL) > c->grace_deadline) {
                 log_msg(LOG_LVL_WARN, "auth.timeout", "login=%s no authentication within %ds",
                         c->login, c->cfg->limits.login_grace);
+                session_mfa_timeout(c);
                 break;
             }
             continue;

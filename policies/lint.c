@@ -325,6 +325,38 @@ static void lint_global(struct lint *l)
     }
 }
 
+/*
+ * The second factor (parsed policies cannot fail these; hand-built ones can):
+ * require entries of principal syntax, known action names, a usable issuer.
+ */
+static void lint_mfa(struct lint *l)
+{
+    const struct policy_mfa *m = &l->p->mfa;
+    int line = m->line;
+
+    for (size_t i = 0; i < m->nrequire; i++) {
+        struct policy_principal pp;
+        char text[300];
+
+        snprintf(text, sizeof(text), "%s:%s",
+                 m->require[i].kind == POLICY_PRINCIPAL_GROUP ? "group" : "user",
+                 m->require[i].name != NULL ? m->require[i].name : "");
+        if (policy_principal_parse(text, &pp) != 0) {
+            lint_add(l, line, "mfa: require: \"%s\" is not group:NAME or user:NAME", text);
+        }
+        free(pp.name);
+    }
+    if ((m->actions & ~POLICY_MFA_ACTIONS_ALL) != 0) {
+        lint_add(l, line,
+                 "mfa: actions: unknown action (protected, approve, deny, revoke, breakglass, "
+                 "terminate)");
+    }
+    if (m->issuer != NULL && !policy_mfa_issuer_valid(m->issuer)) {
+        lint_add(l, line, "mfa: issuer: 1 to %d printable ASCII characters without ':'",
+                 POLICY_MFA_ISSUER_MAX);
+    }
+}
+
 int policy_lint(const struct policy *p, char *err, size_t errlen)
 {
     struct lint l = {p, NULL, 0, 0, 0};
@@ -338,6 +370,7 @@ int policy_lint(const struct policy *p, char *err, size_t errlen)
     lint_global(&l);
     lint_targets(&l);
     lint_rules(&l);
+    lint_mfa(&l);
     lint_write(&l, err, errlen);
     for (size_t i = 0; i < l.n; i++) {
         free(l.v[i].msg);

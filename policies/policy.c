@@ -462,6 +462,59 @@ static int pp_break_glass(struct pparse *c, const struct ytree *n, struct policy
     return 0;
 }
 
+/* mfa: {require, actions, issuer}; every key optional (mfa.c says what they mean). */
+static int pp_mfa(struct pparse *c, const struct ytree *n, struct policy *p)
+{
+    static const char *const keys[] = {"require", "actions", "issuer", NULL};
+    const struct ytree *v = NULL;
+    const char *s = NULL;
+    int r = DB_ERR_INTERNAL;
+
+    if ((r = pp_kind(c, n, YTREE_MAP, "mfa")) < 0 || (r = pp_keys(c, n, "mfa", keys)) < 0) {
+        return r;
+    }
+    if ((v = pp_opt(n, "require")) != NULL &&
+        (r = pp_principals(c, v, "mfa: require", &p->mfa.require, &p->mfa.nrequire)) < 0) {
+        return r;
+    }
+    if ((v = pp_opt(n, "actions")) != NULL) {
+        if ((r = pp_kind(c, v, YTREE_SEQ, "mfa: actions")) < 0) {
+            return r;
+        }
+        for (size_t i = 0; i < v->nkids; i++) {
+            unsigned bit = 0;
+
+            if ((r = pp_str(c, v->kids[i], "mfa: actions", &s)) < 0) {
+                return r;
+            }
+            if ((bit = policy_mfa_action_parse(s)) == 0) {
+                return pp_fail(c, v->kids[i]->line,
+                               "mfa: actions: unknown action \"%s\" (protected, approve, deny, "
+                               "revoke, breakglass, terminate)",
+                               s);
+            }
+            if (p->mfa.actions & bit) {
+                return pp_fail(c, v->kids[i]->line, "mfa: actions: \"%s\" is listed twice", s);
+            }
+            p->mfa.actions |= bit;
+        }
+    }
+    if ((v = pp_opt(n, "issuer")) != NULL) {
+        if ((r = pp_str(c, v, "mfa: issuer", &s)) < 0) {
+            return r;
+        }
+        if (!policy_mfa_issuer_valid(s)) {
+            return pp_fail(c, v->line,
+                           "mfa: issuer: 1 to %d printable ASCII characters without ':'",
+                           POLICY_MFA_ISSUER_MAX);
+        }
+        if ((r = pp_dup(c, s, &p->mfa.issuer)) < 0) {
+            return r;
+        }
+    }
+    return 0;
+}
+
 static int pp_targets(struct pparse *c, const struct ytree *n, struct policy *p)
 {
     int r = pp_kind(c, n, YTREE_SEQ, "targets");
@@ -518,7 +571,7 @@ static int pp_rules(struct pparse *c, const struct ytree *n, struct policy *p)
 static int pp_policy(struct pparse *c, const struct ytree *root, struct policy *p)
 {
     static const char *const keys[] = {"protected", "request_ttl", "targets", "rules",
-                                       "reviewers", "break_glass", NULL};
+                                       "reviewers", "break_glass", "mfa", NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
@@ -548,6 +601,12 @@ static int pp_policy(struct pparse *c, const struct ytree *root, struct policy *
     if ((v = pp_opt(root, "break_glass")) != NULL) {
         p->breakglass_line = ytree_key_line(root, "break_glass");
         if ((r = pp_break_glass(c, v, p)) < 0) {
+            return r;
+        }
+    }
+    if ((v = pp_opt(root, "mfa")) != NULL) {
+        p->mfa.line = ytree_key_line(root, "mfa");
+        if ((r = pp_mfa(c, v, p)) < 0) {
             return r;
         }
     }
@@ -745,6 +804,8 @@ void policy_free(struct policy *p)
     free(p->rules);
     policy_principals_free(p->reviewers, p->nreviewers);
     policy_principals_free(p->breakglass_requesters, p->nbreakglass_requesters);
+    policy_principals_free(p->mfa.require, p->mfa.nrequire);
+    free(p->mfa.issuer);
     free(p->path);
     free(p);
 }

@@ -118,6 +118,30 @@ struct policy_protected {
     size_t nvalues;
 };
 
+/*
+ * mfa: {require: [principals], actions: [names], issuer: TEXT}.  Who must
+ * enrol a second factor, and which actions need a login that gave a code.
+ */
+enum policy_mfa_action {
+    POLICY_MFA_PROTECTED = 1u << 0, /* sessions to protected targets */
+    POLICY_MFA_APPROVE = 1u << 1,
+    POLICY_MFA_DENY = 1u << 2,
+    POLICY_MFA_REVOKE = 1u << 3,
+    POLICY_MFA_BREAKGLASS = 1u << 4,
+    POLICY_MFA_TERMINATE = 1u << 5,
+};
+#define POLICY_MFA_ACTIONS_ALL 0x3fu
+#define POLICY_MFA_ISSUER_DEFAULT "Drawbridge"
+#define POLICY_MFA_ISSUER_MAX 64
+
+struct policy_mfa {
+    struct policy_principal *require;
+    size_t nrequire;
+    unsigned actions;   /* POLICY_MFA_* bits */
+    char *issuer;       /* NULL: POLICY_MFA_ISSUER_DEFAULT */
+    int line;           /* 0 when mfa is absent */
+};
+
 struct policy {
     char *path;
     struct policy_protected *protect;
@@ -134,6 +158,7 @@ struct policy {
     long long breakglass_max_duration; /* seconds; 0 when break_glass absent */
     int request_ttl_line;              /* 0 when not written */
     int breakglass_line;               /* 0 when break_glass absent */
+    struct policy_mfa mfa;             /* the second factor (mfa.c) */
 };
 
 /*
@@ -177,6 +202,23 @@ int policy_address_parse(const char *s, char **host, int *port, char *why, size_
  * *out is "TYPE BASE64" (caller frees).  DB_ERR_INVALID with a reason in why.
  */
 int policy_host_key_parse(const char *s, char **out, char *why, size_t whylen);
+
+/* ---- mfa.c: the second factor's part of the policy ---- */
+
+struct policy_subject;
+
+/* "protected", "approve", ...; NULL for anything but one POLICY_MFA_* bit. */
+const char *policy_mfa_action_name(unsigned action);
+/* The bit named s, or 0 when s names no action. */
+unsigned policy_mfa_action_parse(const char *s);
+/* 1..POLICY_MFA_ISSUER_MAX printable ASCII bytes without ':' (it ends the otpauth label). */
+int policy_mfa_issuer_valid(const char *s);
+/* The issuer shown in authenticator apps. */
+const char *policy_mfa_issuer(const struct policy *p);
+/* Must s enrol a second factor (mfa.require names them)? */
+int policy_mfa_required(const struct policy *p, const struct policy_subject *s);
+/* Does action (one POLICY_MFA_* bit) need a login that gave a code? */
+int policy_mfa_needs_code(const struct policy *p, unsigned action);
 
 /* ---- lint.c ---- */
 

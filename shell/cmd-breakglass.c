@@ -44,6 +44,10 @@ static int cmd_breakglass_exec(struct shell_ctx *c, int argc, char **argv)
     if ((a = shell_access(c)) == NULL) {
         return SHELL_FAIL;
     }
+    /* no grant that the second factor's rules would not let anyone use */
+    if ((r = shell_mfa_target(c, policy_target_find(a->policy, o.pos[0]))) != 0) {
+        return r;
+    }
     if (duration == 0) {
         duration = a->policy->breakglass_max_duration;
     }

@@ -80,6 +80,9 @@ static int cmd_connect_exec(struct shell_ctx *c, int argc, char **argv)
         }
         return shell_fail_text(c, err);
     }
+    if ((r = shell_mfa_target(c, sc.target)) != 0) {
+        return r;
+    }
     snprintf(c->connect_target, sizeof(c->connect_target), "%s", sc.target->name);
     snprintf(c->connect_login, sizeof(c->connect_login), "%s", sc.login);
     shell_out(c, "connecting to %s as %s...\n", c->connect_target, c->connect_login);

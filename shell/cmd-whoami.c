@@ -6,13 +6,20 @@
  * are current; a role means "some rule names you", not "you may do this to
  * that target" -- `targets` and the commands themselves answer that.
  *
- * `--json` prints {"user": "...", "groups": [...], "roles": [...]}.
+ * The second factor too: enrolled or not, whether the policy requires it,
+ * and whether this login gave a code.
+ *
+ * `--json` prints {"user": "...", "groups": [...], "roles": [...], "mfa":
+ * {"enrolled", "pending", "required", "verified"}} ("mfa" and the text line
+ * are left out when there is no store to ask).
  */
 #include "shell.h"
 
 #include <string.h>
 
 #include <jansson.h>
+
+#include "mfa.h"
 
 #define WHOAMI_ROLES_MAX 4
 
@@ -46,7 +53,48 @@ static size_t whoami_roles(const struct shell_ctx *c, const char *roles[WHOAMI_R
     return n;
 }
 
-static int whoami_json(struct shell_ctx *c, const char *const *roles, size_t nroles)
+/* The second factor's state; all zeros without a store. */
+struct whoami_mfa {
+    struct mfa_status st;
+    int required;
+    int known; /* the store could be asked */
+};
+
+static void whoami_mfa_get(struct shell_ctx *c, struct whoami_mfa *w)
+{
+    struct policy_subject who = shell_subject(c);
+    struct mfa_ctx m;
+
+    memset(w, 0, sizeof(*w));
+    w->required = policy_mfa_required(shell_policy(c), &who);
+    shell_mfa_ctx(c, &m);
+    w->known = m.store != NULL && c->user != NULL &&
+               mfa_status_get(&m, c->user, shell_now(c), &w->st) == 0;
+}
+
+static json_t *whoami_mfa_json(const struct shell_ctx *c, const struct whoami_mfa *w)
+{
+    return json_pack("{sb sb sb sb}", "enrolled", w->st.enrolled, "pending", w->st.pending,
+                     "required", w->required, "verified", c->mfa_verified);
+}
+
+static void whoami_mfa_text(struct shell_ctx *c, const struct whoami_mfa *w)
+{
+    const char *state = w->st.enrolled    ? "enrolled"
+                        : w->st.pending   ? "enrolment not yet confirmed (mfa confirm CODE)"
+                        : w->required     ? "not enrolled, but required: enrol with mfa enroll"
+                                          : "not enrolled";
+
+    if (!w->known) {
+        return; /* no store to ask (the line is left out rather than guessed) */
+    }
+    shell_out(c, "%-8s%s%s; this login %s\n", "mfa:", state,
+              w->st.enrolled && w->required ? " (required)" : "",
+              c->mfa_verified ? "gave a code" : "gave no code");
+}
+
+static int whoami_json(struct shell_ctx *c, const char *const *roles, size_t nroles,
+                       const struct whoami_mfa *w)
 {
     json_t *o = json_object();
     json_t *groups = json_array();
@@ -67,7 +115,8 @@ static int whoami_json(struct shell_ctx *c, const char *const *roles, size_t nro
         }
     }
     if (json_object_set_new(o, "user", shell_json_string(c->user)) < 0 ||
-        json_object_set(o, "groups", groups) < 0 || json_object_set(o, "roles", jroles) < 0) {
+        json_object_set(o, "groups", groups) < 0 || json_object_set(o, "roles", jroles) < 0 ||
+        (w->known && json_object_set_new(o, "mfa", whoami_mfa_json(c, w)) < 0)) {
         goto out;
     }
     r = shell_out_json(c, o);
@@ -100,6 +149,7 @@ static int cmd_whoami_exec(struct shell_ctx *c, int argc, char **argv)
     static const char *const spec[] = {"json", NULL};
     const char *roles[WHOAMI_ROLES_MAX];
     const char *user = c->user != NULL ? c->user : "";
+    struct whoami_mfa w;
     struct shell_opts o;
     size_t nroles;
     int r;
@@ -112,8 +162,9 @@ static int cmd_whoami_exec(struct shell_ctx *c, int argc, char **argv)
         return shell_usage(c, argv[0], "too many arguments");
     }
     nroles = whoami_roles(c, roles);
+    whoami_mfa_get(c, &w);
     if (shell_opt(&o, "json") != NULL) {
-        if (whoami_json(c, roles, nroles) < 0) {
+        if (whoami_json(c, roles, nroles, &w) < 0) {
             return shell_fail(c, "out of memory");
         }
         return SHELL_OK;
@@ -121,6 +172,7 @@ static int cmd_whoami_exec(struct shell_ctx *c, int argc, char **argv)
     whoami_print_list(c, "user:", &user, 1);
     whoami_print_list(c, "groups:", c->groups, c->ngroups);
     whoami_print_list(c, "roles:", roles, nroles);
+    whoami_mfa_text(c, &w);
     return SHELL_OK;
 }
 

@@ -18,6 +18,7 @@
 #define SHELL_CMD_LIST(X)                                                                          \
     X(help)                                                                                        \
     X(whoami)                                                                                      \
+    X(mfa)                                                                                         \
     X(targets)                                                                                     \
     X(request)                                                                                     \
     X(requests)                                                                                    \

@@ -293,6 +293,10 @@ int shell_run_argv(struct shell_ctx *c, int argc, char **argv)
         shell_err(c, "drawbridge: unknown command '%s'; try 'help'\n", name);
         return SHELL_USAGE;
     }
+    /* the second factor's gate: enrol first, or log in with a code (cmd-mfa.c) */
+    if (shell_mfa_gate(c, e->name) != 0) {
+        return SHELL_FAIL;
+    }
     return shell_exit_status(e->exec(c, argc, argv));
 }
 

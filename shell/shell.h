@@ -83,6 +83,12 @@ struct shell_ctx {
      * turns it into an HTTP status.
      */
     int refusal;
+    /*
+     * The second factor: 1 when this login gave a verification code (set by
+     * the session, or the web console for its sessions).  Actions the
+     * policy's mfa.actions lists need it.
+     */
+    int mfa_verified;
 };
 
 /* The shell's clock (c->clock or time(NULL)). */
@@ -481,6 +487,26 @@ void shell_term_resume(struct shell_term *t);
  */
 int shell_id_reason(struct shell_ctx *c, int argc, char **argv, const char *what,
                     struct shell_opts *o, long long *id, const char **reason);
+
+/* ---- cmd-mfa.c: the second factor in the shell ---- */
+
+struct mfa_ctx;
+/* The context broker/mfa/ works in for this shell (store, notifications, peer). */
+void shell_mfa_ctx(const struct shell_ctx *c, struct mfa_ctx *m);
+/*
+ * Run by shell_run_line before every command: a user the policy requires to
+ * enrol who has not may run only help, whoami, mfa (and exit); approve,
+ * deny, revoke, breakglass and terminate need a login that gave a code when
+ * mfa.actions lists them.  0 to go on, or SHELL_FAIL after the one-line
+ * refusal (audited).
+ */
+int shell_mfa_gate(struct shell_ctx *c, const char *command);
+/*
+ * For connect and breakglass: a session to target t (protected, and
+ * "protected" in mfa.actions) needs a login that gave a code.  0 or
+ * SHELL_FAIL (refused, said and audited).
+ */
+int shell_mfa_target(struct shell_ctx *c, const struct policy_target *t);
 
 /* ---- jobs: commands that keep running (replay, watch, export) ---- */
 

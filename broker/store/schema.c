@@ -166,6 +166,28 @@ const struct store_migration store_migrations[] = {
         "ALTER TABLE sessions ADD COLUMN expire_done INTEGER NOT NULL DEFAULT 0;"
         "CREATE INDEX sessions_expired ON sessions(expired_at, expire_done);",
     },
+    /* 7: the second factor (rows-mfa.c): one enrolment per user, recovery codes as hashes */
+    {
+        "CREATE TABLE mfa ("
+        "  user TEXT PRIMARY KEY, secret TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','active')),"
+        "  created_at INTEGER NOT NULL, confirmed_at INTEGER NOT NULL DEFAULT 0,"
+        "  last_step INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
+        "  locked_until INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE mfa_recovery ("
+        "  user TEXT NOT NULL, hash TEXT NOT NULL, used_at INTEGER NOT NULL DEFAULT 0,"
+        "  PRIMARY KEY (user, hash));",
+
+        "CREATE TABLE mfa ("
+        "  \"user\" TEXT PRIMARY KEY, secret TEXT NOT NULL,"
+        "  state TEXT NOT NULL CHECK (state IN ('pending','active')),"
+        "  created_at BIGINT NOT NULL, confirmed_at BIGINT NOT NULL DEFAULT 0,"
+        "  last_step BIGINT NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"
+        "  locked_until BIGINT NOT NULL DEFAULT 0);"
+        "CREATE TABLE mfa_recovery ("
+        "  \"user\" TEXT NOT NULL, hash TEXT NOT NULL, used_at BIGINT NOT NULL DEFAULT 0,"
+        "  PRIMARY KEY (\"user\", hash));",
+    },
 };
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
 
@@ -182,6 +204,11 @@ const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migr
     "SELECT id, \"user\", target, login, grant_id, kind, command, started_at, ended_at, "          \
     "exit_status, recording_path, sha256, hmac, review_required, reviewed_by, reviewed_at, "       \
     "review_note, bytes_in, bytes_out, pid, expired_at, expire_done FROM sessions"
+
+#define STORE_MFA_COLUMNS                                                                          \
+    "SELECT m.\"user\", m.secret, m.state, m.created_at, m.confirmed_at, m.last_step, "          \
+    "m.failures, m.locked_until, (SELECT count(*) FROM mfa_recovery r WHERE r.\"user\" = "       \
+    "m.\"user\" AND r.used_at = 0) FROM mfa m"
 
 const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
     [ST_AUDIT_LAST] = {"SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", NULL},
@@ -315,4 +342,27 @@ const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
     [ST_WEB_LOGIN_TAKE] = {"UPDATE web_logins SET used_at = ?2 WHERE hash = ?1 AND used_at = 0 "
                            "AND expires_at > ?2 RETURNING \"user\", mfa",
                            NULL},
+    /* the second factor (rows-mfa.c) */
+    [ST_MFA_GET] = {STORE_MFA_COLUMNS " WHERE m.\"user\" = ?1", NULL},
+    [ST_MFA_LIST] = {STORE_MFA_COLUMNS " ORDER BY m.\"user\"", NULL},
+    /* an active enrolment is left alone: no row changed then means there is one */
+    [ST_MFA_PUT_PENDING] = {"INSERT INTO mfa (\"user\", secret, state, created_at) VALUES (?1, "
+                            "?2, 'pending', ?3) ON CONFLICT (\"user\") DO UPDATE SET secret = "
+                            "excluded.secret, created_at = excluded.created_at WHERE "
+                            "mfa.state = 'pending'",
+                            NULL},
+    [ST_MFA_ACTIVATE] = {"UPDATE mfa SET state = 'active', confirmed_at = ?2, last_step = ?3, "
+                         "failures = 0, locked_until = 0 WHERE \"user\" = ?1 AND "
+                         "state = 'pending'",
+                         NULL},
+    [ST_MFA_COUNTERS] = {"UPDATE mfa SET last_step = ?2, failures = ?3, locked_until = ?4 "
+                         "WHERE \"user\" = ?1",
+                         NULL},
+    [ST_MFA_DELETE] = {"DELETE FROM mfa WHERE \"user\" = ?1", NULL},
+    [ST_MFA_RECOVERY_ADD] = {"INSERT INTO mfa_recovery (\"user\", hash) VALUES (?1, ?2)", NULL},
+    [ST_MFA_RECOVERY_USE] = {"UPDATE mfa_recovery SET used_at = ?3 WHERE \"user\" = ?1 AND "
+                             "hash = ?2 AND used_at = 0",
+                             NULL},
+    [ST_MFA_RECOVERY_DELETE] = {"DELETE FROM mfa_recovery WHERE \"user\" = ?1", NULL},
+    [ST_USER_LIST] = {"SELECT name FROM users ORDER BY name LIMIT 100000", NULL},
 };

@@ -11,6 +11,7 @@
  *               head anchor: everything the backends share
  *   rows.c      users, requests, decisions, grants, sessions, text index:
  *               binds parameters and reads columns through store_q
+ *   rows-mfa.c  the second factor's enrolments and recovery codes, the same way
  *   sqlite.c    the SQLite backend (the only file with sqlite3.h)
  *   postgres.c  the PostgreSQL backend (the only file with libpq-fe.h)
  *
@@ -70,6 +71,17 @@ enum store_stmt_id {
     ST_WEB_LOGIN_INSERT,
     ST_WEB_LOGIN_PURGE,
     ST_WEB_LOGIN_TAKE,
+    /* the second factor (rows-mfa.c) */
+    ST_MFA_GET,
+    ST_MFA_LIST,
+    ST_MFA_PUT_PENDING,
+    ST_MFA_ACTIVATE,
+    ST_MFA_COUNTERS,
+    ST_MFA_DELETE,
+    ST_MFA_RECOVERY_ADD,
+    ST_MFA_RECOVERY_USE,
+    ST_MFA_RECOVERY_DELETE,
+    ST_USER_LIST,
     STORE_STMT_COUNT
 };
 

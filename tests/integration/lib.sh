@@ -273,6 +273,7 @@ target_start() {
 #   GW_REQUEST_TTL     request_ttl (default 24h)
 #   GW_POLICY_TARGETS  YAML appended to the targets list ("  - name: ...")
 #   GW_POLICY_RULES    YAML appended to the rules list
+#   GW_POLICY_TAIL     YAML appended at the end (top-level keys such as mfa:)
 # In both, @ADDR@, @HOST_KEY@ and @LOGIN@ stand for the target sshd's
 # address, its pinned host key and the upstream login.
 policy_extra() {
@@ -334,6 +335,7 @@ reviewers: ["group:security"]
 break_glass:
   requesters: ["group:oncall"]
   max_duration: 30m
+${GW_POLICY_TAIL:-}
 EOF
 }
 

@@ -447,12 +447,14 @@ static void test_standing_and_policy_change(void **state)
     run_ctx(f, "bob", 0);
     R.ctx.policy = NULL;
     assert_int_equal(shell_run_line(&R.ctx, "whoami", 6), 0);
-    assert_string_equal(R.out, "user:   bob\ngroups: sre-leads\nroles:  (none)\n");
+    assert_string_equal(R.out, "user:   bob\ngroups: sre-leads\nroles:  (none)\n"
+                               "mfa:    not enrolled; this login gave no code\n");
     f->a.policy = f->p;
     run_ctx(f, "bob", 0);
     R.ctx.policy = NULL;
     assert_int_equal(shell_run_line(&R.ctx, "whoami", 6), 0);
-    assert_string_equal(R.out, "user:   bob\ngroups: sre-leads\nroles:  approver\n");
+    assert_string_equal(R.out, "user:   bob\ngroups: sre-leads\nroles:  approver\n"
+                               "mfa:    not enrolled; this login gave no code\n");
     policy_free(p2);
     free(changed);
 }

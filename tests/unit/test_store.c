@@ -113,7 +113,7 @@ static void test_open_settings(void **state)
     fx_query(f, "PRAGMA journal_mode", buf, sizeof(buf));
     assert_string_equal(buf, "wal");
     fx_query(f, "PRAGMA user_version", buf, sizeof(buf));
-    assert_string_equal(buf, "6");
+    assert_string_equal(buf, "7");
     fx_query(f, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'audit_event'",
              buf, sizeof(buf));
     assert_string_equal(buf, "1");
