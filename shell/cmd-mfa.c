@@ -326,4 +326,5 @@ const struct shell_cmd_entry shell_cmd_mfa_entry = {
     .usage = "mfa enroll | mfa confirm CODE | mfa status [--json] | mfa reset USER --reason TEXT",
     .summary = "your second factor: enrol, confirm, status; reviewers reset someone's",
     .exec = cmd_mfa_exec,
+    .example = "ssh gw mfa reset alice --reason lost her phone",
 };
