@@ -30,7 +30,9 @@ first (asked by USER, approved by an approver), unless the example says it
 is refused.  Remote absolute paths of scp/sftp/rsync live under T/remote, local
 files the example names are made under T/local (its working directory).
 Without a remote command ssh gets a pty and types "exit"; with -t a job that
-is still running after a while is sent "q" (replay, watch).  `> FILE` and
+is still running after a while is sent "q" (replay, watch).  The second
+factor: the secret an `mfa enroll` example prints is kept, and the code of
+a later `mfa confirm CODE` is the one oathtool makes from it now.  `> FILE` and
 `&& asciinema play FILE` (run as `asciinema cat` on a pty) are understood.
 
 The demo's hints.  The ssh/scp/sftp/rsync lines of scripts/demo's MSG
@@ -356,6 +358,7 @@ class World:
         self.live = []          # background clients holding live sessions
         self.targets = policy_targets()
         self.seq = 0
+        self.mfa_secrets = {}   # user -> the TOTP secret their `mfa enroll` example printed
 
     def request(self, user, approve):
         out = gw(user, "request", "web-1", "--for", "1h", "--reason", "readme example")
@@ -616,6 +619,9 @@ class Example:
             self.expect_refused(status, out, err)
         elif target is None:
             self.expect_shell(status, out, err, remote, pty_, interactive, user)
+            m = re.search(r"^otpauth://totp/\S*[?&]secret=([A-Z2-7]+)", out, re.M)
+            if gw_words(remote)[:2] == ["mfa", "enroll"] and m:
+                self.world.mfa_secrets[user] = m.group(1)
         else:
             self.expect_target(status, out, err, user, target, before)
 
@@ -625,6 +631,12 @@ class Example:
         if len(words) < 2:
             return remote
         cmd, arg = words[0], words[1]
+        if cmd == "mfa" and arg == "confirm" and len(words) == 3 and re.fullmatch(r"\d{6}", words[2]):
+            if user not in self.world.mfa_secrets:
+                raise Unmappable("mfa confirm before an mfa enroll example for %s" % user)
+            code = subprocess.run(["oathtool", "--totp", "-b", self.world.mfa_secrets[user]],
+                                  check=True, capture_output=True, text=True).stdout.strip()
+            return [code if w == words[2] else w for w in remote]
         if cmd in REQUEST_CMDS and re.fullmatch(r"\d+", arg):
             real = self.world.map_request(arg, cmd, user)
         elif SESSION_ID.match(arg):
