@@ -7,7 +7,7 @@
 # (a skewed device is a code made with oathtool -N at another time).
 #
 #   mfa_init               scratch files under $T (askpass, prompt log)
-#   mfa_enrol USER         mfa enroll + mfa confirm through the shell; the
+#   mfa_enrol USER [OFF]   mfa enroll + mfa confirm through the shell; the
 #                          secret in $T/secret.USER, recovery codes in
 #                          $T/recovery.USER (one a line)
 #   mfa_next_code USER     a code of USER's that was not used yet (codes are
@@ -66,9 +66,10 @@ mfa_next_code() {
     oathtool --totp -b "$(cat "$T/secret.$user")" -N "@$((step * 30))"
 }
 
-# mfa_enrol USER: as the shell's users do it (the login itself gives no code).
+# mfa_enrol USER [OFFSET]: as the shell's users do it (the login itself gives
+# no code); with OFFSET, confirmed by a device that many seconds off.
 mfa_enrol() {
-    local user=$1 uri secret n
+    local user=$1 offset=${2:-} uri secret n code
     run "$user" mfa enroll
     [ "$RC" = 0 ] || fail "mfa enroll for $user: exit $RC: $ERR"
     n=$(printf '%s\n' "$OUT" | grep -c '^otpauth://totp/' || true)
@@ -77,7 +78,13 @@ mfa_enrol() {
     secret=${uri#*secret=}
     secret=${secret%%&*}
     printf '%s\n' "$secret" >"$T/secret.$user"
-    run "$user" mfa confirm "$(mfa_next_code "$user")"
+    if [ -n "$offset" ]; then
+        code=$(mfa_code "$user" "$offset")
+        echo $((($(date +%s) + offset) / 30)) >"$T/step.$user"
+    else
+        code=$(mfa_next_code "$user")
+    fi
+    run "$user" mfa confirm "$code"
     [ "$RC" = 0 ] || fail "mfa confirm for $user: exit $RC: $ERR"
     printf '%s\n' "$OUT" | sed -n 's/^  \([a-z2-7]\{5\}-[a-z2-7]\{5\}\)$/\1/p' >"$T/recovery.$user"
     n=$(wc -l <"$T/recovery.$user")

@@ -3,7 +3,7 @@
 """Log in to the gateway with paramiko and answer its verification code prompt.
 
     mfa_client.py --port P --user U (--password PW | --key FILE) --known-hosts FILE
-                  [--answer A]... [--hang S] [--command CMD]
+                  [--answer A]... [--command CMD]
 
 After the first factor (password or key) the gateway answers "partial
 success, go on with keyboard-interactive"; each --answer is then given to
@@ -13,15 +13,13 @@ may be written as
     @big:N       N bytes of '1' (a 64 KiB code and the like)
     @file:PATH   the contents of PATH, without a trailing newline
     @totp:SECRET[:OFFSET]  the code oathtool makes for SECRET at now+OFFSET s
-
---hang S: take the prompt, answer nothing, and report how long the gateway
-took to close the connection (at most S seconds of waiting).
+    @nul:ANSWER  ANSWER (expanded as above), then a NUL byte and "junk"
 
 Prints one line per step ("first-factor: partial keyboard-interactive",
-"prompt: Verification code: ", "answer 1: refused", "answer 2: accepted",
-"closed-after: 3.1"), then the command's output.  Exit status: the
-command's, 0 when no command was asked and an answer was accepted, 1 when
-every answer was refused, 2 on any other failure.
+"prompt: Verification code: ", "answer 1: refused", "answer 2: accepted"),
+then the command's output (stdout and stderr).  Exit status: the command's,
+0 when no command was asked and an answer was accepted, 1 when every answer
+was refused, 2 on any other failure.
 """
 import argparse
 import base64
@@ -43,6 +41,8 @@ def known_key(path, port):
 
 
 def expand(answer):
+    if answer.startswith("@nul:"):
+        return expand(answer[5:]) + "\x00junk"
     if answer == "@empty":
         return ""
     if answer.startswith("@big:"):
@@ -67,7 +67,6 @@ def main():
     ap.add_argument("--key")
     ap.add_argument("--known-hosts", required=True)
     ap.add_argument("--answer", action="append", default=[])
-    ap.add_argument("--hang", type=float, default=0)
     ap.add_argument("--command")
     a = ap.parse_args()
 
@@ -91,25 +90,6 @@ def main():
     else:
         print("first-factor: partial %s" % ",".join(left), flush=True)
         ok = False
-        if a.hang:
-            start = time.monotonic()
-
-            def hang(title, instructions, prompts):
-                for p, _ in prompts:
-                    print("prompt: %s" % p, flush=True)
-                while t.is_active() and time.monotonic() - start < a.hang:
-                    time.sleep(0.1)
-                return [""] * len(prompts)
-
-            try:
-                t.auth_interactive(a.user, hang)
-            except (paramiko.SSHException, EOFError):
-                pass
-            while t.is_active() and time.monotonic() - start < a.hang:
-                time.sleep(0.1)
-            print("closed-after: %.1f" % (time.monotonic() - start)
-                  if not t.is_active() else "still-open-after: %.1f" % a.hang, flush=True)
-            return 1
         for i, ans in enumerate(a.answer, 1):
             value = expand(ans)
 
@@ -135,6 +115,7 @@ def main():
         t.close()
         return 0
     chan = t.open_session()
+    chan.set_combine_stderr(True)
     chan.exec_command(a.command)
     out = b""
     while True:

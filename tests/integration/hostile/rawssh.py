@@ -31,6 +31,7 @@ may be given with Python escapes (\\x00, \\n, \\xff), which are decoded.
     auth-hostbased:USER:PUBFILE      (signed with garbage)
     auth-gssapi:USER
     auth-kbdint:USER
+    info-response:ANSWER   USERAUTH_INFO_RESPONSE with one answer, whether or not asked
     auth-pk-probe:USER:PUBFILE       public key offer without signature
     auth-pk-badsig:USER:PUBFILE      with a signature that is garbage
     global:NAME            GLOBAL_REQUEST NAME (want reply) ("tcpip-forward" gets addr/port)
@@ -501,6 +502,12 @@ def step(c, spec, host, port):
         return describe(userauth(c, unescape(arg), b"gssapi-with-mic", u32(1) + sstr(oid)))
     if name == "auth-kbdint":
         return describe(userauth(c, unescape(arg), b"keyboard-interactive", sstr(b"") + sstr(b"")))
+    if name == "info-response":
+        c.send(bytes([61]) + u32(1) + sstr(unescape(arg)))
+        p = c.next_msg()
+        if p[0] == 52:
+            c.authed = True
+        return describe(p)
     if name in ("auth-pk-probe", "auth-pk-badsig"):
         user, _, path = arg.partition(":")
         kt, blob = pubkey_blob(path)
