@@ -41,7 +41,9 @@ static int cmd_web_exec(struct shell_ctx *c, int argc, char **argv)
     if (weblink_new(token, hash) != 0) {
         return shell_fail(c, "cannot make a login link");
     }
-    r = store_web_login_insert(a->store, hash, c->user, 0, now, now + WEBLINK_TTL);
+    /* the browser's session gave a code when this login did (broker/mfa/, mfa.actions) */
+    r = store_web_login_insert(a->store, hash, c->user, c->mfa_verified ? 1 : 0, now,
+                               now + WEBLINK_TTL);
     if (r == 0) {
         d = json_pack("{sI}", "expires_at", (json_int_t)(now + WEBLINK_TTL));
         r = d != NULL ? access_audit_event(a->store, now, c->user, "web.link", c->user, d)

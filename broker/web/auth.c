@@ -8,8 +8,13 @@
  *     use nothing), and its POST, from the console's own origin, takes the
  *     link in the store (once, within its minute) and logs the browser in
  *     as the user who asked for it;
- *   - the LDAP password, checked the way the SSH side checks it.
- * Either way the user is looked up in the directory again, for the groups.
+ *   - the LDAP password, checked the way the SSH side checks it, and for a
+ *     user who enrolled a second factor the verification code as well
+ *     (mfa_verify: once-only codes, the lockout and recovery codes as at
+ *     the SSH prompt).
+ * Either way the user is looked up in the directory again, for the groups;
+ * the session remembers whether its login gave a code (the link's: whether
+ * the SSH login that made it did), for mfa.actions.
  *
  * A session is a random token in a cookie (__Host-, Secure, HttpOnly,
  * SameSite=Strict) that this process keeps only as a SHA-256, with a CSRF
@@ -27,6 +32,8 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+
+#include "mfa.h"
 
 #define WEB_FAIL_SOURCES 256
 #define WEB_FAIL_MAX 10        /* failed password logins from one address ... */
@@ -268,14 +275,52 @@ static struct web_fail *web_fail_slot(const char *peer, long long now)
     return &web_fails[victim];
 }
 
+/*
+ * After the password: an enrolled user's code, from the form's "code" field.
+ * 0 with *mfa set (1 when a code was given) and method named, or the HTTP
+ * status to answer with err as the message.
+ */
+static int web_login_code(struct web_req *r, const char *user, long long now, int *mfa,
+                          const char **method, char *err, size_t errlen)
+{
+    struct mfa_ctx m = {r->app->cfg, r->app->store, &r->app->notify, r->peer, NULL};
+    enum mfa_kind kind = 0;
+    char code[64];
+    int rc = mfa_login_check(&m, user, now, err, errlen), field;
+
+    *mfa = 0;
+    if (rc == DB_ERR_NOTFOUND) {
+        return 0;
+    }
+    if (rc != 0) {
+        return 503;
+    }
+    field = web_form_field(r, "code", code, sizeof(code));
+    if (field == DB_ERR_NOTFOUND || (field == 0 && code[0] == '\0')) {
+        db_errf(err, errlen, "%s has a second factor: give the verification code too", user);
+        return 401;
+    }
+    /* a field too long or malformed is judged (and counted) like any wrong answer */
+    rc = field == 0 ? mfa_verify(&m, user, code, strlen(code), now, &kind, err, errlen)
+                    : mfa_verify(&m, user, "?", 1, now, &kind, err, errlen);
+    db_wipe(code, sizeof(code));
+    if (rc != 0) {
+        return rc == DB_ERR_AUTH || rc == DB_ERR_DENIED ? 401 : 503;
+    }
+    *mfa = 1;
+    *method = kind == MFA_KIND_RECOVERY ? "password+recovery-code" : "password+totp";
+    return 0;
+}
+
 int web_h_login_post(struct web_req *r)
 {
     struct web_app *app = r->app;
     struct web_fail *f = web_fail_slot(r->peer, web_now());
-    char user[STORE_NAME_MAX + 2], pw[1024], err[256], cookie[160];
+    char user[STORE_NAME_MAX + 2], pw[1024], err[400], cookie[160], msg[420];
+    const char *method = "password";
     struct dir_user *u = NULL;
     long long now = web_now();
-    int rc;
+    int rc, mfa = 0, status;
 
     if (f->n >= WEB_FAIL_MAX) {
         return web_text(r, 429, "too many failed logins from your address; try again later\n");
@@ -302,15 +347,21 @@ int web_h_login_post(struct web_req *r)
         dir_user_free(u);
         return web_text(r, 401, "wrong user name or password\n");
     }
-    rc = web_sess_new(app, u, 0, now, cookie, sizeof(cookie));
+    if ((status = web_login_code(r, user, now, &mfa, &method, err, sizeof(err))) != 0) {
+        f->n += status == 401;
+        dir_user_free(u);
+        snprintf(msg, sizeof(msg), "%s\n", err);
+        return web_text(r, status, msg);
+    }
+    rc = web_sess_new(app, u, mfa, now, cookie, sizeof(cookie));
     if (rc == 0) {
-        rc = access_audit_auth(app->store, now, user, u->dn, r->peer, "password", 1, NULL);
+        rc = access_audit_auth(app->store, now, user, u->dn, r->peer, method, 1, NULL);
     }
     dir_user_free(u);
     if (rc != 0) {
         return web_text(r, 500, "cannot log in now\n");
     }
-    log_msg(LOG_LVL_INFO, "web.login", "user=%s peer=%s method=password", user, r->peer);
+    log_msg(LOG_LVL_INFO, "web.login", "user=%s peer=%s method=%s", user, r->peer, method);
     return web_redirect(r, "/", cookie);
 }
 

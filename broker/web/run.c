@@ -58,6 +58,8 @@ void web_run_init(struct web_run *w, struct web_req *r)
     w->c.io = w;
     w->c.access = &r->app->access;
     w->c.peer = r->peer;
+    /* mfa.actions and mfa.require hold in the console as in the shell */
+    w->c.mfa_verified = r->sess->mfa;
 }
 
 int web_run_argv(struct web_run *w, int argc, char **argv)
