@@ -190,6 +190,10 @@ sed -i -e "s#^listen: .*#listen: [\"127.0.0.1:$GW_PORT\"]#" \
     -e "s#^  \# bind_password_file: .*#  bind_password_file: /etc/drawbridge/ldap.secret#" \
     -e "s#^  user_base: .*#  user_base: ou=people,$LDAP_BASE#" \
     -e "s#^  group_base: .*#  group_base: ou=groups,$LDAP_BASE#" "$CONF"
+# retention on, so that its process runs under the sandbox too
+sed -i -e '/^recordings:/,/^audit:/ s/^  retain: null .*/  retain: 400d/' \
+    -e '/^audit:/,$ s/^  retain: null .*/  retain: 800d/' "$CONF"
+grep -q '^  retain: 800d' "$CONF" || fail "cannot turn retention on in $CONF"
 hk=$(cut -d' ' -f1,2 "$DIR/target_host_ed25519.pub")
 cat >/etc/drawbridge/policy.yaml <<EOF
 protected: {env: [prod]}
