@@ -41,12 +41,12 @@ expect_refusal() {
         fail "$what: exit status $RC, expected $status (stdout: $OUT; stderr: $ERR)"
     fi
     first=$(printf '%s\n' "$ERR" | head -n 1)
-    if ! printf '%s\n' "$first" | grep -qE -- "^drawbridge: .*($ere)"; then
+    if ! grep -qE -- "^drawbridge: .*($ere)" <<<"$first"; then
         fail "$what: stderr's first line is not 'drawbridge: ... /$ere/': $ERR"
     fi
     n=$(printf '%s\n' "$ERR" | grep -c . || true)
     if [ "$status" = 2 ]; then
-        if [ "$n" -gt 2 ] || { [ "$n" = 2 ] && ! printf '%s\n' "$ERR" | sed -n 2p | grep -q '^usage: '; }; then
+        if [ "$n" -gt 2 ] || { [ "$n" = 2 ] && ! grep -q '^usage: ' <<<"$(sed -n 2p <<<"$ERR")"; }; then
             fail "$what: more than the error and a usage line on stderr: $ERR"
         fi
     elif [ "$n" != 1 ]; then
@@ -79,31 +79,82 @@ approve() {
     [ "$RC" = 0 ] || fail "$1 approve $2: exit $RC: $ERR"
 }
 
-# audit_rows EVENT [OBJECT [ACTOR]]: the matching rows of the chain, one
-# JSON object per line (drawbridge audit --json).
-audit_rows() {
-    "$DRAWBRIDGE_BIN" audit -c "$CFG" --json 2>"${T:?}/audit.err" | "$PY" -c '
-import json, sys
-ev, obj, actor = sys.argv[1:4]
+# audit_json: the whole chain, one JSON object per line (drawbridge audit
+# --json).  A `drawbridge audit` that fails, or prints nothing (every
+# environment has at least its policy.load row), fails the test -- also
+# from inside $(...) -- so that no count of rows is ever taken from an
+# audit that could not be read.
+audit_json() {
+    local f rc=0
+    f=$(mktemp "${INTEG_WORK:-${TMPDIR:-/tmp}}/audit.XXXXXX") || fail "audit_json: mktemp failed"
+    "$DRAWBRIDGE_BIN" audit -c "$CFG" --json >"$f" 2>"$f.err" || rc=$?
+    if [ "$rc" != 0 ]; then
+        fail "drawbridge audit --json exited $rc: $(head -c 500 "$f.err")"
+    fi
+    if ! [ -s "$f" ]; then
+        fail "drawbridge audit --json printed nothing: $(head -c 500 "$f.err")"
+    fi
+    cat "$f"
+    rm -f "$f" "$f.err"
+}
+
+# audit_filter PYTHON-EXPR [ARGS...]: the rows r of the chain for which
+# PYTHON-EXPR is true (ARGS in the list a; re is imported), one JSON object
+# per line, sorted keys.
+audit_filter() {
+    local out expr=$1
+    shift
+    out=$(audit_json | "$PY" -c '
+import json, re, sys
+a = sys.argv[2:]
 for line in sys.stdin:
     r = json.loads(line)
-    if r.get("event") == ev and (not obj or r.get("object") == obj) \
-            and (not actor or r.get("actor") == actor):
+    if eval("(" + sys.argv[1] + ")"):
         print(json.dumps(r, sort_keys=True))
-' "$1" "${2:-}" "${3:-}"
+' "$expr" "$@") || fail "audit_filter: cannot read the audit as JSON ($expr)"
+    [ -z "$out" ] || printf '%s\n' "$out"
+}
+
+# audit_rows EVENT [OBJECT [ACTOR]]: the matching rows of the chain.
+audit_rows() {
+    audit_filter 'r.get("event") == a[0] and (not a[1] or r.get("object") == a[1]) and (not a[2] or r.get("actor") == a[2])' \
+        "$1" "${2:-}" "${3:-}"
 }
 
 # audit_count EVENT [OBJECT [ACTOR]]
 audit_count() {
-    audit_rows "$@" | grep -c . || true
+    local rows
+    rows=$(audit_rows "$@")
+    if [ -z "$rows" ]; then
+        echo 0
+    else
+        printf '%s\n' "$rows" | grep -c .
+    fi
+}
+
+# audit_since SEQ: the rows after seq SEQ.
+audit_since() {
+    audit_filter 'int(r["seq"]) > int(a[0])' "${1:?audit_since needs a seq}"
+}
+
+# audit_last_seq: the seq of the chain's last row (never 0: the chain is
+# never empty once a gateway has started).
+audit_last_seq() {
+    local s
+    s=$(audit_json | "$PY" -c '
+import json, sys
+print(max(int(json.loads(l)["seq"]) for l in sys.stdin if l.strip()))
+') || fail "audit_last_seq: cannot read the audit's seq numbers"
+    [[ $s =~ ^[1-9][0-9]*$ ]] || fail "audit_last_seq: no seq in the audit ('$s')"
+    echo "$s"
 }
 
 # expect_audit WHAT EVENT OBJECT ACTOR [ERE on the row]: at least one row.
 expect_audit() {
     local what=$1 rows
     rows=$(audit_rows "$2" "$3" "$4")
-    [ -n "$rows" ] || fail "$what: no audit row $2 / $3 / $4 (audit: $(cat "$T/audit.err"))"
-    if [ -n "${5:-}" ] && ! printf '%s\n' "$rows" | grep -qE -- "$5"; then
+    [ -n "$rows" ] || fail "$what: no audit row $2 / $3 / $4"
+    if [ -n "${5:-}" ] && ! grep -qE -- "$5" <<<"$rows"; then
         fail "$what: audit row $2 / $3 / $4 does not match /$5/: $rows"
     fi
     pass "$what"

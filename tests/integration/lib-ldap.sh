@@ -340,9 +340,11 @@ ldap_set_password() {
 }
 
 # slapd logs 'BIND dn="..." method=128' for every simple bind it receives.
+# Prints nothing and returns 1 when the log cannot be read (never a count).
 ldap_bind_count() {
     local dn=${1:?usage: ldap_bind_count DN}
     _ldap_load_state || return 1
+    [[ -r $LDAP_LOG ]] || { echo "ldap_bind_count: cannot read $LDAP_LOG" >&2; return 1; }
     grep -cF "BIND dn=\"$dn\" method=128" "$LDAP_LOG" || true
 }
 

@@ -55,13 +55,43 @@ dump_logs() {
     done
 }
 
+# fail MSG: the test fails now.  Called in a subshell -- a command
+# substitution, a pipeline, a background job -- exit would end only that
+# subshell, so it also tells the test's own shell (SIGUSR1), which then
+# exits 1 through its EXIT trap as if it had failed itself.
 fail() {
     printf '[%s] FAIL: %s\n' "$TEST_NAME" "$*" >&2
     if [ -z "${LOGS_DUMPED:-}" ]; then
         LOGS_DUMPED=1
         dump_logs
     fi
+    if [ "$BASHPID" != "$$" ]; then
+        kill -USR1 "$$" 2>/dev/null
+    fi
     exit 1
+}
+_subshell_failed() {
+    LOGS_DUMPED=1
+    printf '[%s] FAIL: a check inside a subshell failed (see above)\n' "$TEST_NAME" >&2
+    exit 1
+}
+trap _subshell_failed USR1
+
+# skip WHY: this test cannot run here.  Exit status 77 is the tests'
+# SKIP_RETURN_CODE: ctest reports "Skipped", never "Passed".
+SKIP_STATUS=77
+skip() {
+    printf '[%s] SKIP: %s\n' "$TEST_NAME" "$*" >&2
+    exit "$SKIP_STATUS"
+}
+
+# skip_part WHAT WHY: one part of the test cannot run here; the rest runs,
+# and finish then ends with the skip status (the test shows as skipped,
+# with every part it did run checked).
+SKIPPED_PARTS=()
+skip_part() {
+    printf '[%s] SKIP %s: %s\n' "$TEST_NAME" "$1" "$2" >&2
+    SKIPPED_PARTS+=("$1")
 }
 
 pass() {
@@ -77,8 +107,20 @@ expect_eq() {
     pass "$1"
 }
 
-# expect_ne WHAT UNEXPECTED ACTUAL
+# expect_same WHAT BEFORE AFTER: like expect_eq, for two values read the
+# same way (a snapshot before and after): an empty BEFORE is a failure, as
+# a read that failed twice would otherwise compare equal.
+expect_same() {
+    [ -n "$2" ] || fail "$1: nothing to compare (the first reading is empty)"
+    expect_eq "$@"
+}
+
+# expect_ne WHAT UNEXPECTED ACTUAL: an empty ACTUAL (nothing was read) is a
+# failure, never "different".
 expect_ne() {
+    if [ -z "$3" ]; then
+        fail "$1: no value (expected anything but '$2')"
+    fi
     if [ "$2" = "$3" ]; then
         fail "$1: did not expect '$2'"
     fi
@@ -89,7 +131,7 @@ expect_ne() {
 expect_match() {
     local flags=-qE
     [ "${NOCASE:-0}" = 1 ] && flags=-qiE
-    if ! printf '%s\n' "$3" | grep $flags -- "$2"; then
+    if ! grep $flags -- "$2" <<<"$3"; then
         fail "$1: /$2/ not found in: $(printf '%s' "$3" | head -c 2000)"
     fi
     pass "$1"
@@ -99,14 +141,17 @@ expect_match() {
 expect_nomatch() {
     local flags=-qE
     [ "${NOCASE:-0}" = 1 ] && flags=-qiE
-    if printf '%s\n' "$3" | grep $flags -- "$2"; then
+    if grep $flags -- "$2" <<<"$3"; then
         fail "$1: /$2/ unexpectedly found in: $(printf '%s' "$3" | head -c 2000)"
     fi
     pass "$1"
 }
 
-# expect_lt WHAT LIMIT VALUE (integers)
+# expect_lt WHAT LIMIT VALUE (integers; anything else is a failure)
 expect_lt() {
+    if ! [[ $2 =~ ^-?[0-9]+$ && $3 =~ ^-?[0-9]+$ ]]; then
+        fail "$1: not an integer: '$3' (limit '$2')"
+    fi
     if ! [ "$3" -lt "$2" ]; then
         fail "$1: expected < $2, got $3"
     fi
@@ -114,6 +159,11 @@ expect_lt() {
 }
 
 finish() {
+    if [ ${#SKIPPED_PARTS[@]} -gt 0 ]; then
+        printf '[%s] SKIPPED in part: %d checks passed, not run here: %s\n' "$TEST_NAME" \
+            "$TESTS_OK" "${SKIPPED_PARTS[*]}" >&2
+        exit "$SKIP_STATUS"
+    fi
     printf '[%s] all %d checks passed\n' "$TEST_NAME" "$TESTS_OK" >&2
     exit 0
 }
@@ -359,7 +409,7 @@ config_write() {
     # one (a machine with the package installed): the tests run as whoever
     # runs them, unless GW_CONFIG_EXTRA names the account itself (privdrop).
     local user_line="user: $(id -un)"
-    if printf '%s\n' "${GW_CONFIG_EXTRA:-}" | grep -q '^user:'; then
+    if grep -q '^user:' <<<"${GW_CONFIG_EXTRA:-}"; then
         user_line=
     fi
     cat >"$DIR/drawbridge.yaml" <<EOF
@@ -413,11 +463,11 @@ gw_reload_policy() {
     lines=$(wc -l <"$DIR/gw.log")
     kill -HUP "$GW_PID" || return 1
     for _ in $(seq 1 100); do
-        if tail -n +"$((lines + 1))" "$DIR/gw.log" | grep -q 'policy\.reload_failed'; then
+        if grep -q 'policy\.reload_failed' <<<"$(tail -n +"$((lines + 1))" "$DIR/gw.log")"; then
             echo "the gateway refused the new policy" >&2
             return 1
         fi
-        if tail -n +"$((lines + 1))" "$DIR/gw.log" | grep -q 'policy\.reload\b'; then
+        if grep -q 'policy\.reload\b' <<<"$(tail -n +"$((lines + 1))" "$DIR/gw.log")"; then
             return 0
         fi
         sleep 0.1
@@ -428,14 +478,35 @@ gw_reload_policy() {
 
 # db_query SQL: runs SQL read-only against state_dir/drawbridge.db and
 # prints the rows, columns separated by '|' (as the sqlite3 shell does).
-# Python's sqlite3 module, so that the tests need no sqlite3 program.
+# Python's sqlite3 module, so that the tests need no sqlite3 program.  A
+# query that cannot run (no database, no such table or column) fails the
+# test, also from inside $(...): it never reads as "no rows".
 db_query() {
-    "$PY" - "$DIR/state/drawbridge.db" "$1" <<'PYEOF'
+    local out
+    out=$("$PY" - "$DIR/state/drawbridge.db" "$1" <<'PYEOF'
 import sqlite3, sys
-db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=10)
-for row in db.execute(sys.argv[2]):
+try:
+    db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True, timeout=10)
+    rows = db.execute(sys.argv[2]).fetchall()
+except sqlite3.Error as e:
+    sys.exit("db_query: %s: %s" % (sys.argv[1], e))
+for row in rows:
     print("|".join("" if v is None else str(v) for v in row))
 PYEOF
+    ) || fail "db_query could not run: $1"
+    [ -z "$out" ] || printf '%s\n' "$out"
+}
+
+# db_value SQL: the one value SQL selects; no row, or more than one, fails
+# the test (so that two failed readings never compare equal).
+db_value() {
+    local out
+    out=$(db_query "$1")
+    case "$out" in
+    *$'\n'*) fail "db_value: more than one row for: $1" ;;
+    '') fail "db_value: no row for: $1" ;;
+    esac
+    printf '%s\n' "$out"
 }
 
 # Records the gateway's host key so that clients check it (and print no
@@ -583,12 +654,15 @@ env_down() {
     fi
     # Sanitizer reports of any gateway process (children included) land in
     # gw.log: a session that "worked" but tripped ASan/UBSan is a failure.
-    if [ -f "$DIR/gw.log" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$DIR/gw.log"; then
-        echo "sanitizer report in $DIR/gw.log:" >&2
-        grep -E -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$DIR/gw.log" | head -n 120 >&2
+    # So is a session child the listener saw die of a signal (child.crash:
+    # anything but the SIGTERM and SIGKILL that the tests send), even after
+    # its client had its answer.
+    if [ -f "$DIR/gw.log" ] && grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:|child\.crash' "$DIR/gw.log"; then
+        echo "sanitizer report or crashed child in $DIR/gw.log:" >&2
+        grep -E -A 30 'ERROR: (Address|Leak)Sanitizer|runtime error:|child\.crash' "$DIR/gw.log" | head -n 120 >&2
         rc=1
     fi
-    if { [ "$status" != 0 ] || [ "$rc" != 0 ]; } && [ -z "${LOGS_DUMPED:-}" ]; then
+    if { [ "$status" != 0 ] && [ "$status" != "$SKIP_STATUS" ] || [ "$rc" != 0 ]; } && [ -z "${LOGS_DUMPED:-}" ]; then
         LOGS_DUMPED=1
         dump_logs
     fi

@@ -42,6 +42,8 @@ may be given with Python escapes (\\x00, \\n, \\xff), which are decoded.
     cycle:N                N times: open 1 channel, close it
     close-all              close every open channel
     sleep:SECONDS
+    wait-file:PATH         wait (at most RAWSSH_TIMEOUT s) until PATH exists, so that
+                           a test can hold a step until something else is ready
     expect-closed:SECONDS  wait (at most SECONDS) until the server ends the connection;
                            says how long that took
 
@@ -403,6 +405,14 @@ def wait_open(c, deadline=None, lid=None):
         p = c.next_msg(deadline)
         if p[0] in (81, 82):  # answers to earlier global requests
             continue
+        if lid is not None and lid >= 0 and p[0] in (91, 92) and \
+                struct.unpack(">I", p[1:5])[0] != lid:
+            # the answer to an earlier open (send-open) that nobody waited for
+            if p[0] == 91:
+                r = Reader(p[1:])
+                other, rid = r.u32(), r.u32()
+                c.chans[other] = rid
+            continue
         if lid is None or not chan_msg(c, p, lid):
             break
     if p[0] == 91:
@@ -585,6 +595,13 @@ def step(c, spec, host, port):
     if name == "sleep":
         time.sleep(float(arg))
         return "slept"
+    if name == "wait-file":
+        deadline = time.monotonic() + TIMEOUT
+        while not os.path.exists(arg):
+            if time.monotonic() > deadline:
+                return "TIMEOUT (no %s)" % arg
+            time.sleep(0.05)
+        return "present"
     if name == "expect-closed":
         start = time.monotonic()
         deadline = start + float(arg or TIMEOUT)
