@@ -13,7 +13,10 @@
 #   dave (break-glass): approve, reviewer commands;
 #   frank (no groups):  everything but help/whoami/targets (requests and
 #                       grants answer him with empty lists: they are scoped);
-# and afterwards no request, decision or grant changed.
+# and afterwards no request, decision, grant, review or terminate request
+# changed: one session that has ended (for review) and one that still runs
+# (for terminate) are read from the store before and after, and the live
+# one must still run.
 # jit-approvals.sh covers the approval rules themselves (self-approval,
 # two approvals, deny, cancel); this is the whole matrix of refusals.
 # Runs in an environment of its own (requests and grants).
@@ -27,6 +30,7 @@
 private_env
 T=$DIR/scratch
 mkdir -p "$T"
+trap 'rc=$?; bg_cleanup; env_down "$rc" || rc=1; exit $rc' EXIT
 
 # ---- the state the refusals must not change ----
 request bob web-1 30m
@@ -39,15 +43,23 @@ PA=$N
 out=$(gw_ssh alice+staging-1 'echo for-the-record' 2>&1) || fail "alice+staging-1: $out"
 S=$(session_ids "user = 'alice'" | head -n 1)
 [ -n "$S" ] || fail "no session id"
+bg_session live alice+staging-1 "$LIVE_CMD"
+wait_until 10 file_has "$T/live.out" '^started' || fail "the live session did not start: $(cat "$T/live.err")"
+L=$(session_ids "user = 'alice' AND ended_at = 0" | head -n 1)
+[ -n "$L" ] || fail "no live session id"
 snapshot() {
-    db_query "SELECT id, status FROM requests ORDER BY id"
-    db_query "SELECT count(*) FROM decisions"
-    db_query "SELECT id, revoked_at FROM grants ORDER BY id"
-    db_query "SELECT count(*) FROM reviews" 2>/dev/null || true
+    db_query "SELECT 'request', id, status, decided_at, decided_by FROM requests ORDER BY id"
+    db_query "SELECT 'decision', request_id, approver, decision, at FROM decisions ORDER BY request_id, approver"
+    db_query "SELECT 'grant', id, status, ends_at, revoked_at, revoked_by FROM grants ORDER BY id"
+    db_query "SELECT 'session', id, ended_at, reviewed_by, reviewed_at, coalesce(review_note, ''),
+                     terminate_by, terminate_reason, terminate_at
+              FROM sessions WHERE id IN ('$S', '$L') ORDER BY id"
 }
 before=$(snapshot)
+expect_eq "(the snapshot holds 3 requests, 1 decision, 1 grant, 2 sessions)" "3 1 1 2" \
+    "$(for k in request decision grant session; do printf '%s\n' "$before" | grep -c "^$k|"; done | tr '\n' ' ' | sed 's/ $//')"
 
-REVIEWER=("sessions" "sessions --live" "replay $S" "watch $S" "terminate $S --reason x"
+REVIEWER=("sessions" "sessions --live" "replay $S" "watch $S" "terminate $S --reason x" "terminate $L --reason x"
     "export $S" "review $S --note x" "reviews --pending" "search for-the-record" "audit" "audit --limit 5")
 MISSING_AUDIT=()
 
@@ -127,7 +139,9 @@ for c in help whoami targets; do
 done
 
 # ---- nothing changed ----
-expect_eq "no request, decision, grant or review changed" "$before" "$(snapshot)"
+expect_same "no request, decision, grant, review or terminate request changed" "$before" "$(snapshot)"
+has_file "$T/live.rc" && fail "alice's live session ended during the refusals: $(cat "$T/live.err")"
+pass "alice's live session still runs"
 if [ ${#MISSING_AUDIT[@]} -gt 0 ]; then
     weak authz-refusal-not-audited "${#MISSING_AUDIT[@]} refusal(s) without an access.refused/review.refused row: $(printf '%s; ' "${MISSING_AUDIT[@]}")"
 else

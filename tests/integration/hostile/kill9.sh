@@ -93,14 +93,14 @@ rc=0
 vout=$("$DRAWBRIDGE_BIN" verify -c "$CFG" "$sid" 2>&1) || rc=$?
 expect_eq "verify exits 0 for the killed session" 0 "$rc"
 expect_nomatch "verify does not call it tampered" 'TAMPERED' "$vout"
-if printf '%s\n' "$vout" | grep -q "^session $sid: truncated"; then
+if grep -q "^session $sid: truncated" <<<"$vout"; then
     pass "verify calls the killed session truncated"
 else
     weak killed-session-not-truncated "verify says of the killed session: $(printf '%s\n' "$vout" | grep "^session $sid")"
 fi
 not_live() {
     run carol sessions --live
-    ! printf '%s\n' "$OUT" | grep -q "$sid"
+    ! grep -q "$sid" <<<"$OUT"
 }
 if wait_until 10 not_live; then
     pass "the killed session is not listed as live"
@@ -113,10 +113,12 @@ fi
 # itself), then approves while the lock is held.
 request alice web-1 30m
 N1=$N
-RAWSSH_TIMEOUT=20 raw kex service auth-password:bob:bob-pw-2026 sleep:1.5 "exec:approve $N1" >"$T/a1.out" 2>&1 &
+rm -f "$T/locked"
+RAWSSH_TIMEOUT=20 raw kex service auth-password:bob:bob-pw-2026 "wait-file:$T/locked" "exec:approve $N1" >"$T/a1.out" 2>&1 &
 a1=$!
 BG+=("$a1")
-sleep 0.5
+wait_until 15 file_has "$T/a1.out" '^auth-password -> USERAUTH_SUCCESS' ||
+    fail "bob's raw login before the lock failed: $(cat "$T/a1.out")"
 lock 4
 sleep 2
 child=$(pgrep -n -P "$GW_PID") || fail "no gateway child for bob's approval"
@@ -128,10 +130,12 @@ expect_eq "request $N1: pending, no decision, no grant" "pending|0|0" \
     "$(db_query "SELECT status FROM requests WHERE id = $N1")|$(db_query "SELECT count(*) FROM decisions WHERE request_id = $N1")|$(db_query "SELECT count(*) FROM grants WHERE id = $N1")"
 
 # ---- the listener killed while an approval waits for the lock ----
-RAWSSH_TIMEOUT=20 raw kex service auth-password:bob:bob-pw-2026 sleep:1.5 "exec:approve $N1" >"$T/a2.out" 2>&1 &
+rm -f "$T/locked"
+RAWSSH_TIMEOUT=20 raw kex service auth-password:bob:bob-pw-2026 "wait-file:$T/locked" "exec:approve $N1" >"$T/a2.out" 2>&1 &
 a2=$!
 BG+=("$a2")
-sleep 0.5
+wait_until 15 file_has "$T/a2.out" '^auth-password -> USERAUTH_SUCCESS' ||
+    fail "bob's raw login before the lock failed: $(cat "$T/a2.out")"
 lock 3
 sleep 2
 old=$GW_PID

@@ -78,7 +78,10 @@ expect_ne "request --login '\$(...)' is refused" 0 "$RC"
 out=$(LC_HOSTILE="\$(touch $M/e1)" gw_ssh alice+staging-1 -o SendEnv=LC_HOSTILE 'echo env-done' 2>&1) || true
 expect_match "a session with a hostile LC_ variable still runs" 'env-done' "$out"
 out=$(TERM="xterm\$(touch $M/e2)" gw_ssh alice+staging-1 -tt 'echo term-done' </dev/null 2>&1) || true
+# (the gateway may refuse the terminal for such a TERM: then it says so)
+expect_match "a target session with a hostile TERM runs or has its pty refused" 'term-done|PTY allocation request failed' "$out"
 out=$(TERM="xterm\$(touch $M/e3)" gw_ssh alice -tt 'whoami' </dev/null 2>&1) || true
+expect_match "a gateway shell command with a hostile TERM runs or has its pty refused" 'user: +alice|PTY allocation request failed' "$out"
 # a newline inside an exec command is refused, not run as a second command
 run alice "$(printf 'whoami\ntouch %s/nl1' "$M")"
 expect_ne "an exec command with a newline is refused" 0 "$RC"
