@@ -95,8 +95,10 @@ expect_eq "help exits 0" 0 "$rc"
 expect_match "help lists whoami" 'whoami' "$out"
 rc=0
 out=$(gw_ssh alice no-such-command 2>"$t/err") || rc=$?
-expect_ne "an unknown shell command fails" 0 "$rc"
-expect_match "the unknown command is reported on stderr" '.' "$(cat "$t/err")"
+expect_eq "an unknown shell command is a usage error (exit 2)" 2 "$rc"
+expect_match "the unknown command is reported on stderr" \
+    "^drawbridge: unknown command 'no-such-command'; try 'help'\$" "$(cat "$t/err")"
+expect_eq "and nothing on stdout" "" "$out"
 
 gw_still_serves
 finish

@@ -42,6 +42,13 @@ for who in alice+staging-1 alice; do
 done
 
 # ---- -D: dynamic (SOCKS4) forwarding ----
+lport=$(free_port)
+direct_ssh -N -o ExitOnForwardFailure=yes -D "127.0.0.1:$lport" 2>"$t/direct-D.err" &
+BG+=($!)
+wait_port "$lport" "${BG[-1]}" "direct ssh -D" || fail "direct -D did not listen"
+expect_match "(direct) -D reaches the target (its banner after the SOCKS4 reply)" 'SSH-2\.0-OpenSSH' "$(probe "$lport" --socks4 "$TARGET_PORT")"
+kill_tree "${BG[-1]}"
+
 for who in alice+staging-1 alice; do
     lport=$(free_port)
     gw_ssh "$who" -N -D "127.0.0.1:$lport" 2>"$t/D.err" &

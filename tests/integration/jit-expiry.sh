@@ -86,7 +86,7 @@ ttl=$(db_query "SELECT expires_at - created_at FROM requests WHERE id = $r")
 expect_eq "store: the request expires 3 s after it was made" 3 "$ttl"
 reads_expired() {
     run alice show "$r"
-    printf '%s\n' "$OUT" | grep -q "^request $r: expired"
+    grep -q "^request $r: expired" <<<"$OUT"
 }
 wait_until 10 reads_expired || fail "show $r does not say expired 10 s after a 3 s ttl: $OUT $ERR"
 pass "show $r says expired once request_ttl has passed"

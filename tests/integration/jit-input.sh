@@ -31,7 +31,7 @@ case_() {
     expect_refusal "'$shown'" "$status" "$ere"
 }
 
-nreq() { db_query "SELECT count(*) FROM requests"; }
+nreq() { db_value "SELECT count(*) FROM requests"; }
 before=$(nreq)
 
 # ---- durations ----
@@ -94,8 +94,9 @@ for i in "${!reasons[@]}"; do
     expect_eq "a reason with metacharacters is accepted as text (#$i)" 0 "$RC"
     n=$(req_id "$OUT")
     ids+=("$n")
+    [ -n "$n" ] || fail "no request number for reason #$i: $OUT $ERR"
     expect_eq "store: reason #$i kept byte for byte" "${reasons[$i]}" \
-        "$(db_query "SELECT reason FROM requests WHERE id = $n")"
+        "$(db_value "SELECT reason FROM requests WHERE id = $n")"
     run alice show "$n"
     expect_eq "show $n prints reason #$i as typed" "  reason:    ${reasons[$i]}" \
         "$(printf '%s\n' "$OUT" | grep '^  reason:')"

@@ -27,7 +27,7 @@ run bob revoke "$bobs" --reason "'before the restart'"
 [ "$RC" = 0 ] || fail "bob revoke $bobs: $ERR"
 before=$(db_query "SELECT id, status, decided_at FROM requests ORDER BY id")
 grants_before=$(db_query "SELECT id, status, starts_at, ends_at FROM grants ORDER BY id")
-rows_before=$("$DRAWBRIDGE_BIN" audit -c "$CFG" --json | grep -c .)
+rows_before=$(audit_json | grep -c .)
 
 # ---- SIGTERM and start again ----
 gw_stop || fail "the gateway ignored SIGTERM"
@@ -38,8 +38,9 @@ port_listening "$GW_PORT" && fail "port $GW_PORT still listening after SIGTERM"
 gw_start || fail "the gateway did not start again"
 pass "the gateway started again on the same state_dir"
 
-expect_eq "store: every request as it was" "$before" "$(db_query "SELECT id, status, decided_at FROM requests ORDER BY id")"
-expect_eq "store: every grant as it was" "$grants_before" "$(db_query "SELECT id, status, starts_at, ends_at FROM grants ORDER BY id")"
+expect_eq "(store: three requests before the restart)" 3 "$(printf '%s\n' "$before" | grep -c .)"
+expect_same "store: every request as it was" "$before" "$(db_query "SELECT id, status, decided_at FROM requests ORDER BY id")"
+expect_same "store: every grant as it was" "$grants_before" "$(db_query "SELECT id, status, starts_at, ends_at FROM grants ORDER BY id")"
 
 run bob requests --pending
 expect_match "after the restart bob still sees request $pending pending" "^$pending +pending +alice +web-1 " "$OUT"
@@ -58,7 +59,7 @@ expect_match "both of alice's grants are listed" "^$pending +alice .*
 $granted +alice |^$granted +alice .*
 $pending +alice " "$OUT"
 
-rows_after=$("$DRAWBRIDGE_BIN" audit -c "$CFG" --json | grep -c .)
+rows_after=$(audit_json | grep -c .)
 [ "$rows_after" -gt "$rows_before" ] || fail "the audit chain did not grow after the restart ($rows_before -> $rows_after)"
 pass "the audit chain grew across the restart ($rows_before -> $rows_after rows)"
 expect_eq "audit: a policy.load row for each start" 2 "$(audit_count policy.load)"

@@ -42,7 +42,10 @@ login_refused() {
 }
 
 # slapd_count ERE: matching lines in slapd's log so far.
-slapd_count() { grep -cE "$1" "$LDAP_LOG" || true; }
+slapd_count() {
+    [ -r "$LDAP_LOG" ] || fail "cannot read slapd's log $LDAP_LOG"
+    grep -cE "$1" "$LDAP_LOG" || true
+}
 
 n=$(slapd_count 'TLS established')
 login_works "ldaps with the right CA"

@@ -16,7 +16,7 @@ refused() {
     if [ "$rc" = 0 ]; then
         fail "$what: login succeeded (output: $out)"
     fi
-    if printf '%s\n' "$out" | grep -qE "^user:|^$LOGIN\$"; then
+    if grep -qE "^user:|^$LOGIN\$" <<<"$out"; then
         fail "$what: something ran (rc $rc, output: $out)"
     fi
     pass "$what refused (rc $rc)"

@@ -96,14 +96,15 @@ echo wrong-password
 S
 chmod +x "$DIR/askpass-count"
 : >"$DIR/askpass.count"
-binds0=$(ldap_bind_count "uid=alice,ou=people,$LDAP_BASE")
+binds0=$(ldap_bind_count "uid=alice,ou=people,$LDAP_BASE") || fail "cannot count LDAP binds"
 rc=0
 SSH_ASKPASS=$DIR/askpass-count SSH_ASKPASS_REQUIRE=force timeout 60 ssh "${SSH_OPTS[@]}" \
     -o BatchMode=no -o PubkeyAuthentication=no -o IdentityAgent=none \
     -o PreferredAuthentications=password -o NumberOfPasswordPrompts=10 \
     -p "$GW_PORT" -l alice "$GW_HOST" whoami </dev/null >"$DIR/tries.out" 2>&1 || rc=$?
 tries=$(wc -l <"$DIR/askpass.count")
-binds=$(($(ldap_bind_count "uid=alice,ou=people,$LDAP_BASE") - binds0))
+binds=$(ldap_bind_count "uid=alice,ou=people,$LDAP_BASE") || fail "cannot count LDAP binds"
+binds=$((binds - binds0))
 expect_ne "wrong passwords never log in" 0 "$rc"
 # The gateway checks each password with a BIND as alice: at most 3 reached
 # the directory.  ssh may ask once more before it reads the disconnect.

@@ -11,8 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 if [ "$(id -u)" != 0 ]; then
-    log "skipped: needs root to drop privileges"
-    exit 0
+    skip "needs root to drop privileges"
 fi
 export GW_CONFIG_EXTRA="user: nobody"
 # What the daemon reads after the drop must be readable by nobody: the

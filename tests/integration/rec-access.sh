@@ -30,7 +30,7 @@ expect_eq "carol: sessions exits 0" 0 "$RC"
 expect_match "carol sees alice's session" "^$sid " "$OUT"
 found() {
     run carol search "$marker"
-    [ "$RC" = 0 ] && printf '%s\n' "$OUT" | grep -q "$sid"
+    [ "$RC" = 0 ] && grep -q "$sid" <<<"$OUT"
 }
 wait_until 10 found || fail "carol's search for $marker does not find session $sid: $OUT $ERR"
 pass "carol finds the session's output with search"
@@ -52,7 +52,7 @@ done
 expect_audit "audit: the refusal names the command" review.refused "" alice '"command": "export"'
 
 # The refusals did nothing: the session is neither reviewed nor terminated.
-expect_eq "store: the session is not reviewed" "" \
-    "$(db_query "SELECT reviewed_by FROM sessions WHERE id = '$sid'")"
+expect_eq "store: the session is neither reviewed nor asked to terminate" "||0" \
+    "$(db_value "SELECT reviewed_by, terminate_by, reviewed_at + terminate_at FROM sessions WHERE id = '$sid'")"
 gw_still_serves
 finish

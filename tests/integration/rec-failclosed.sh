@@ -11,8 +11,9 @@
 #     can create a file in it): refused the same way;
 #   - the recording's file system full in the middle of a session (a small
 #     tmpfs): the running session is ended with a message and audited.
-# The last two need chattr and mount to work here; where they do not, the
-# test says so and skips them.
+# The last two need chattr and mount to work here (root, a file system with
+# the immutable flag); where they do not, the rest still runs and the test
+# then reports itself skipped (exit 77), never passed.
 # Runs in an environment of its own (it breaks its state_dir).
 # Depends on: broker/recorder.c (recorder_open, recorder_data, tick),
 # channel.c (refusing and ending channels when the hook fails).
@@ -88,7 +89,7 @@ if chattr +i "$DAY" 2>"$T/chattr.err"; then
     run alice+staging-1 'echo recorded-after-chattr'
     expect_eq "sessions work again after chattr -i" "0|recorded-after-chattr" "$RC|$OUT"
 else
-    log "SKIP immutable directory: chattr +i failed here: $(cat "$T/chattr.err")"
+    skip_part "immutable directory" "chattr +i failed here: $(cat "$T/chattr.err")"
 fi
 
 # ---- the file system fills up during a session ----
@@ -110,7 +111,7 @@ if mount -t tmpfs -o size=256k,mode=0700 tmpfs "$DAY" 2>"$T/mount.err"; then
     run alice+staging-1 'echo recorded-after-full'
     expect_eq "sessions work again once there is room" "0|recorded-after-full" "$RC|$OUT"
 else
-    log "SKIP disk full: cannot mount a tmpfs here: $(cat "$T/mount.err")"
+    skip_part "disk full" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
 fi
 
 gw_still_serves

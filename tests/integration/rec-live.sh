@@ -94,9 +94,9 @@ expect_match "the recording has a marker: terminated by carol" 'terminated by ca
 run carol sessions --live
 expect_nomatch "sessions --live no longer lists it" "^$sid " "$OUT"
 run carol terminate "$sid" --reason again
-expect_refusal "an ended session cannot be terminated" 1 '.'
+expect_refusal "an ended session cannot be terminated" 1 "session $sid has already ended"
 run carol terminate aaaaaaaaaaaaaaaa --reason x
-expect_refusal "terminating a session that does not exist" 1 '.'
+expect_refusal "terminating a session that does not exist" 1 'no session aaaaaaaaaaaaaaaa'
 
 rc=0
 out=$("$DRAWBRIDGE_BIN" verify -c "$CFG" "$sid" 2>&1) || rc=$?

@@ -155,9 +155,19 @@ rc=0
 out=$("$DRAWBRIDGE_BIN" verify -c "$CFG" 2>&1) || rc=$?
 expect_eq "drawbridge verify exits 0" 0 "$rc"
 for s in "$shell_sid" "$exec_sid" "$sftp_sid"; do
-    expect_match "verify: session $s ok" "session $s: ok" "$out"
+    expect_match "verify: session $s ok" "^session $s: ok\$" "$out"
 done
-expect_nomatch "verify: no recording tampered, truncated or missing" ': (tampered|truncated|missing)' "$out"
+# Every session to a target has a recording, and verify calls each one ok:
+# as many "session ID: ok" lines as there are such sessions, and a summary
+# with nothing else (verify prints TAMPERED: and MISSING: in capitals).
+nrec=$(db_value "SELECT count(*) FROM sessions WHERE target != ''")
+expect_ne "(there are recorded sessions)" 0 "$nrec"
+expect_eq "verify: every recorded session is ok" "$nrec" \
+    "$(printf '%s\n' "$out" | grep -cE '^session [a-z2-7]+: ok$' || true)"
+NOCASE=1 expect_nomatch "verify: no recording tampered, truncated, live or missing" \
+    '^session [^:]+: (tampered|truncated|live|missing)' "$out"
+expect_match "verify: the summary counts them all ok" \
+    "^recordings: [0-9]+ checked: $nrec ok, 0 truncated, 0 live, 0 tampered, 0 missing(, [0-9]+ without a recording)?\$" "$out"
 
 "$DRAWBRIDGE_BIN" export -c "$CFG" "$exec_sid" >"$T/export.cast" 2>"$T/export.err" ||
     fail "drawbridge export $exec_sid: $(cat "$T/export.err")"
@@ -183,7 +193,7 @@ for sid in sys.argv[1:]:
     assert r["recorded"] and r["sealed"] and not r["live"], r
 ' "$shell_sid" "$exec_sid" "$sftp_sid" 2>&1) || rc=$?
 expect_eq "sessions --json lists the shell, exec and sftp sessions as recorded and sealed ($out)" 0 "$rc"
-n=$(db_query "SELECT count(*) FROM sessions WHERE target != '' AND (recording_path IS NULL OR sha256 = '')")
+n=$(db_value "SELECT count(*) FROM sessions WHERE target != '' AND (recording_path IS NULL OR sha256 = '')")
 expect_eq "store: every ended session to a target has a sealed recording" 0 "$n"
 
 # Last, as OpenSSH's sftp renames through the posix-rename@openssh.com

@@ -119,7 +119,7 @@ expect_eq "asciinema cat plays the killed session's recording (exit 0)" 0 "$rc"
 expect_match "and it holds the output from before the kill" 'started-before-kill' "$played"
 not_live() {
     run carol sessions --live
-    ! printf '%s\n' "$OUT" | grep -q "^$sid "
+    ! grep -q "^$sid " <<<"$OUT"
 }
 wait_until 10 not_live || fail "10 s after its process was killed, session $sid is still listed by sessions --live"
 pass "the killed session is no longer listed as live"

@@ -12,15 +12,16 @@ BYTES=$((512 * 1024 * 1024))
 ROUNDS=${ROUNDS:-3}
 
 # measure NAME CMD...: prints the best MiB/s of ROUNDS runs; fails on a
-# short count.
+# short count or a failing ssh (fail in $(...) fails the test: lib.sh).
 measure() {
     local name=$1 best=0 i start ms n rate
     shift
     for i in $(seq 1 "$ROUNDS"); do
         start=$(now_ms)
-        n=$("$@" "head -c $BYTES /dev/zero" 2>/dev/null | wc -c)
+        n=$("$@" "head -c $BYTES /dev/zero" 2>"$DIR/throughput.err" | wc -c) ||
+            fail "$name: the transfer failed: $(head -c 500 "$DIR/throughput.err")"
         ms=$(($(now_ms) - start))
-        [ "$n" = "$BYTES" ] || fail "$name: got $n of $BYTES bytes"
+        [ "$n" = "$BYTES" ] || fail "$name: got $n of $BYTES bytes: $(head -c 500 "$DIR/throughput.err")"
         rate=$((BYTES / 1024 / 1024 * 1000 / (ms > 0 ? ms : 1)))
         log "$name round $i: $rate MiB/s"
         [ "$rate" -gt "$best" ] && best=$rate

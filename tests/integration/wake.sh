@@ -30,9 +30,11 @@ IDLE_CMD='echo started; exec sleep 120'
 session_pid() { db_query "SELECT pid FROM sessions WHERE id = '$1'"; }
 
 # Context switches of every thread of process $1 (a process that sleeps in
-# poll without timers makes none).
+# poll without timers makes none).  A process that is gone fails the test
+# (it would count as one that never woke up).
 ctx_switches() {
     local f n=0 v
+    [ -d "/proc/$1/task" ] || fail "process $1 is gone: cannot count its wake-ups"
     for f in /proc/"$1"/task/*/status; do
         v=$(awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }' "$f" 2>/dev/null) || v=0
         n=$((n + v))
