@@ -511,8 +511,6 @@ static void session_take_wakeups(struct conn *c)
 /* The loop: poll both legs, pump every channel, enforce deadlines. */
 static int session_loop(struct conn *c)
 {
-    int idle_rounds = 0;
-
     while (!session_stop) {
         int progress = 0, rc;
 
@@ -546,10 +544,13 @@ static int session_loop(struct conn *c)
         }
         if (!c->authenticated) {
             if (c->dir_down || c->auth_failures >= c->cfg->limits.max_auth_tries) {
-                /* give the banner a moment to leave, then go */
-                if (++idle_rounds > 2) {
-                    break;
-                }
+                /*
+                 * The banner and the last refusal are queued: send them and go.
+                 * Waiting for quiet rounds instead let a fast client try again
+                 * on each of them (refused unchecked, but answered).
+                 */
+                (void)ssh_blocking_flush(c->down, SESSION_PREAUTH_MS);
+                break;
             }
             if (time(NULL) > c->grace_deadline) {
                 log_msg(LOG_LVL_WARN, "auth.timeout", "login=%s no authentication within %ds",
