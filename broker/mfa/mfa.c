@@ -509,31 +509,41 @@ out:
     return rc;
 }
 
-/* Ten fresh codes into codes[], their hashes into the store (inside the open transaction). */
+/*
+ * Ten fresh codes into codes[], their hashes into the store (inside the open
+ * transaction).  Codes are drawn distinct before anything is written: a
+ * repeat among 2^50 is next to impossible, and a write that failed on a
+ * duplicate would end the whole transaction on PostgreSQL.
+ */
 static int mfa_recovery_issue(const struct mfa_ctx *m, const struct mfa_keys *k, const char *user,
                               char codes[MFA_RECOVERY_CODES][MFA_RECOVERY_LEN + 1])
 {
-    char norm[MFA_RECOVERY_CHARS + 1], hash[STORE_MFA_HASH_LEN + 1];
+    char norm[MFA_RECOVERY_CODES][MFA_RECOVERY_CHARS + 1], hash[STORE_MFA_HASH_LEN + 1];
     int rc = 0;
 
     for (int i = 0; i < MFA_RECOVERY_CODES; i++) {
-        for (int tries = 0; tries < 3; tries++) {
-            if ((rc = mfa_random_base32(norm, MFA_RECOVERY_CHARS)) != 0 ||
-                (rc = mfa_recovery_hash(k, user, norm, hash)) != 0) {
-                return rc;
+        int again = 1;
+
+        while (again) {
+            if ((rc = mfa_random_base32(norm[i], MFA_RECOVERY_CHARS)) != 0) {
+                goto out;
             }
-            /* a repeat among 2^50 codes is next to impossible; if it happens, draw again */
-            if ((rc = store_mfa_recovery_add(m->store, user, hash)) != DB_ERR_EXISTS) {
-                break;
+            again = 0;
+            for (int j = 0; j < i; j++) {
+                again |= strcmp(norm[i], norm[j]) == 0;
             }
         }
-        if (rc != 0) {
-            return rc;
-        }
-        snprintf(codes[i], MFA_RECOVERY_LEN + 1, "%.5s-%.5s", norm, norm + 5);
     }
+    for (int i = 0; i < MFA_RECOVERY_CODES; i++) {
+        if ((rc = mfa_recovery_hash(k, user, norm[i], hash)) != 0 ||
+            (rc = store_mfa_recovery_add(m->store, user, hash)) != 0) {
+            goto out;
+        }
+        snprintf(codes[i], MFA_RECOVERY_LEN + 1, "%.5s-%.5s", norm[i], norm[i] + 5);
+    }
+out:
     db_wipe(norm, sizeof(norm));
-    return 0;
+    return rc;
 }
 
 int mfa_confirm(const struct mfa_ctx *m, const char *user, const char *code, long long now,
