@@ -126,7 +126,11 @@ int web_h_session_show(struct web_req *r)
 
     memset(&s, 0, sizeof(s));
     web_run_init(&w, r);
-    w.status = shell_review_begin(&w.c, "sessions", spec, 1, 2, argv, &o, &rv);
+    /* what shell_run_argv checks before `sessions` runs */
+    w.status = shell_mfa_gate(&w.c, "sessions") != 0 ? SHELL_FAIL : 0;
+    if (w.status == 0) {
+        w.status = shell_review_begin(&w.c, "sessions", spec, 1, 2, argv, &o, &rv);
+    }
     if (w.status == 0) {
         w.status = shell_review_session(&w.c, &rv, &s);
     }

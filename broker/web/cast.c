@@ -90,6 +90,10 @@ static int web_rec_open(struct web_req *r, struct web_rec *x, const char *view)
     memset(x, 0, sizeof(*x));
     web_run_init(&x->w, r);
     x->w.c.interactive = 1; /* the player is a terminal: notes styled, "\r\n" for no pty */
+    /* what shell_run_argv checks before `replay` runs, as these are uses of it */
+    if (shell_mfa_gate(&x->w.c, "replay") != 0) {
+        return x->w.status = SHELL_FAIL;
+    }
     if ((x->w.status = shell_review_begin(&x->w.c, "replay", spec, 1, 2, argv, &o, &x->rv)) ||
         (x->w.status = shell_review_session(&x->w.c, &x->rv, &x->s)) ||
         (x->w.status = shell_replay_load(&x->w.c, &x->rv, &x->s, &x->data, &x->len, &verdict,

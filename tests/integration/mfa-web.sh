@@ -4,7 +4,9 @@
 # user for the code as well (missing, wrong and right; a wrong one counted
 # as at the SSH prompt), a user without a code may not approve when
 # mfa.actions says so (the shell's words, 403), and a one-time login link
-# carries whether the SSH login that made it gave a code (mfa_web.py).
+# carries whether the SSH login that made it gave a code, and a reviewer the
+# policy requires to enrol who has not gets none of the reviewer API
+# (mfa_web.py).
 # Runs in an environment of its own (web console, an mfa policy).
 # Depends on: broker/web/auth.c, broker/web/run.c, shell/cmd-web.c, broker/mfa/.
 # shellcheck source=lib.sh
@@ -15,6 +17,7 @@
 . "$(dirname "$0")/mfa-lib.sh"
 
 export GW_POLICY_TAIL='mfa:
+  require: ["group:security"]
   actions: [approve]'
 web_env
 T=$DIR/scratch

@@ -12,7 +12,7 @@ import subprocess
 import time
 from urllib.parse import urlencode, urlsplit
 
-from weblib import Client, check, db, done, eq, fail, new_link
+from weblib import gw, ok, Client, check, db, done, eq, fail, new_link
 
 T = os.environ["T"]
 N = int(os.environ["N"])
@@ -89,4 +89,18 @@ c = Client()
 c.login("erin")
 me = c.api("GET", "whoami").json()
 check(me.get("mfa", {}).get("verified") is False, "erin's link: not verified", me)
+
+# carol (a reviewer the policy requires to enrol, who has not) logs in with her
+# password, and every reviewer call is refused as the shell refuses `sessions`
+carol = Client()
+r = form_login(carol, "carol", "carol-pw-2026")
+eq("carol (required to enrol, not enrolled) logs in with her password", 303, r.status)
+shell_words = gw("carol", "sessions").stderr.strip()
+check(shell_words.startswith("drawbridge: "), "the shell refuses carol's sessions", shell_words)
+for path in ("sessions", "sessions/aaaaaaaaaaaaaaaa", "sessions/aaaaaaaaaaaaaaaa/cast",
+             "sessions/aaaaaaaaaaaaaaaa/transcript", "sessions/aaaaaaaaaaaaaaaa/live", "audit"):
+    r = carol.api("GET", path)
+    if r.status != 403 or "enrol" not in (r.error or ""):
+        fail("carol GET %s before enrolling: %d %r (the shell: %r)" % (path, r.status, r.body, shell_words))
+ok("carol gets none of the reviewer API before enrolling (403, the enrolment refusal)")
 done()
