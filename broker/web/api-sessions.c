@@ -138,10 +138,9 @@ int web_h_session_show(struct web_req *r)
         w.status = shell_review_refuse(&w.c, &rv, json_object(), "out of memory");
     }
     if (w.status == 0) {
-        json_object_set_new(doc, "label", json_string(shell_session_label(&s, label,
-                                                                           sizeof(label))));
-        if (store_session_terminate_get(rv.a->store, s.id, &tat, tby, sizeof(tby), NULL, 0) ==
-                0 &&
+        json_object_set_new(doc, "label",
+                            json_string(shell_session_label(&s, label, sizeof(label))));
+        if (store_session_terminate_get(rv.a->store, s.id, &tat, tby, sizeof(tby), NULL, 0) == 0 &&
             tat != 0) {
             json_object_set_new(doc, "terminate_by", shell_json_string(tby));
             shell_json_set_time(doc, "terminate_at", tat);

@@ -36,8 +36,8 @@
 #include "mfa.h"
 
 #define WEB_FAIL_SOURCES 256
-#define WEB_FAIL_MAX 10        /* failed password logins from one address ... */
-#define WEB_FAIL_WINDOW_S 300  /* ... within this long lock it out for the rest of it */
+#define WEB_FAIL_MAX 10       /* failed password logins from one address ... */
+#define WEB_FAIL_WINDOW_S 300 /* ... within this long lock it out for the rest of it */
 
 struct web_fail {
     char src[64];
@@ -159,7 +159,7 @@ void web_sess_free_all(struct web_app *app)
 }
 
 int web_sess_new(struct web_app *app, const struct dir_user *u, int mfa, long long now,
-                        char *cookie, size_t cookielen)
+                 char *cookie, size_t cookielen)
 {
     struct web_sess *s = calloc(1, sizeof(*s));
     char token[WEBLINK_TOKEN_LEN + 1], hash[AUDIT_HASH_HEX + 1];

@@ -96,20 +96,20 @@ static int web_rec_open(struct web_req *r, struct web_rec *x, const char *view)
     }
     if ((x->w.status = shell_review_begin(&x->w.c, "replay", spec, 1, 2, argv, &o, &x->rv)) ||
         (x->w.status = shell_review_session(&x->w.c, &x->rv, &x->s)) ||
-        (x->w.status = shell_replay_load(&x->w.c, &x->rv, &x->s, &x->data, &x->len, &verdict,
-                                            why, sizeof(why)))) {
+        (x->w.status = shell_replay_load(&x->w.c, &x->rv, &x->s, &x->data, &x->len, &verdict, why,
+                                         sizeof(why)))) {
         return x->w.status;
     }
     if (rec_reader_open_buf(x->data, x->len, &x->rd, err, sizeof(err)) != 0) {
         x->w.c.refusal = DB_ERR_INVALID;
-        return x->w.status = shell_review_refuse(
-                   &x->w.c, &x->rv, json_object(), "the recording of session %s cannot be read: %s",
-                   x->s.id, err);
+        return x->w.status = shell_review_refuse(&x->w.c, &x->rv, json_object(),
+                                                 "the recording of session %s cannot be read: %s",
+                                                 x->s.id, err);
     }
-    return x->w.status = shell_review_ok(
-               &x->w.c, &x->rv,
-               json_pack("{ss ss}", "view", view, "verdict",
-                         x->s.ended_at == 0 ? "live" : rec_verdict_name(verdict)));
+    return x->w.status =
+               shell_review_ok(&x->w.c, &x->rv,
+                               json_pack("{ss ss}", "view", view, "verdict",
+                                         x->s.ended_at == 0 ? "live" : rec_verdict_name(verdict)));
 }
 
 /* Appends s[0..n) and a newline to the growing buffer *buf. */
@@ -139,7 +139,8 @@ static int web_cast_line(char **buf, size_t *len, size_t *cap, double t, const c
                          json_t *data)
 {
     json_t *ev = json_pack("[f s o]", t, code, data);
-    char *s = ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9)) : NULL;
+    char *s =
+        ev != NULL ? json_dumps(ev, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9)) : NULL;
     int r = s != NULL ? web_buf_line(buf, len, cap, s, strlen(s)) : -1;
 
     json_decref(ev);
@@ -177,9 +178,8 @@ static int web_cast_build(struct web_rec *x, char **out, size_t *outlen)
     if (shell_player_init(&pl, &x->w.c, h) != 0) {
         return -1;
     }
-    head = json_pack("{si si si sI}", "version", 2, "width", h->width > 0 ? h->width : 80,
-                     "height", h->height > 0 ? h->height : 24, "timestamp",
-                     (json_int_t)h->timestamp);
+    head = json_pack("{si si si sI}", "version", 2, "width", h->width > 0 ? h->width : 80, "height",
+                     h->height > 0 ? h->height : 24, "timestamp", (json_int_t)h->timestamp);
     if (head != NULL && h->title != NULL) {
         json_object_set_new(head, "title", shell_json_string(h->title));
     }
@@ -275,7 +275,8 @@ int web_h_session_transcript(struct web_req *r)
         web_rec_clear(&x);
         return ret;
     }
-    if ((arr = json_array()) == NULL || (t = rec_text_new(web_text_line, arr, WEB_TEXT_MAX)) == NULL) {
+    if ((arr = json_array()) == NULL ||
+        (t = rec_text_new(web_text_line, arr, WEB_TEXT_MAX)) == NULL) {
         json_decref(arr);
         web_rec_clear(&x);
         return web_send_error(r, 500, "out of memory");

@@ -62,7 +62,8 @@ int web_send_json(struct web_req *r, unsigned status, struct json_t *v)
     if (v == NULL) {
         return web_send_error(r, 500, "out of memory");
     }
-    s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
+    s = json_dumps(v,
+                   JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
     json_decref(v);
     if (s == NULL) {
         return web_send_error(r, 500, "out of memory");
@@ -90,8 +91,8 @@ int web_send_error(struct web_req *r, unsigned status, const char *msg)
 
 int web_redirect(struct web_req *r, const char *location, const char *cookie)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
-                                                                MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
     int ret;
 
     if (resp == NULL) {

@@ -66,7 +66,8 @@ static int web_live_add(struct web_live *lv, const char *s, size_t n)
 /* "data: JSON\n\n" for v (stolen). */
 static int web_live_data(struct web_live *lv, json_t *v)
 {
-    char *s = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9)) : NULL;
+    char *s =
+        v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(9)) : NULL;
     int r = -1;
 
     json_decref(v);
@@ -93,8 +94,8 @@ static int web_live_take(struct web_live *lv, long long now_ms)
         return -1;
     }
     if (json_string_length(d) > 0) {
-        r = web_live_data(lv, json_pack("[f s o]", (double)(now_ms - lv->started_ms) / 1000.0,
-                                        "o", d));
+        r = web_live_data(lv,
+                          json_pack("[f s o]", (double)(now_ms - lv->started_ms) / 1000.0, "o", d));
     } else {
         json_decref(d);
     }
@@ -217,8 +218,7 @@ int web_h_session_live(struct web_req *r)
     web_live_size(r, &cols, &rows);
     lv->started_ms = lv->last_send_ms = now;
     lv->closed = web_live_step(lv, now);
-    init = web_utf8_json(lv->carry, &lv->ncarry, lv->w.out != NULL ? lv->w.out : "",
-                         lv->w.outlen);
+    init = web_utf8_json(lv->carry, &lv->ncarry, lv->w.out != NULL ? lv->w.out : "", lv->w.outlen);
     lv->w.outlen = 0;
     if (web_live_data(lv, json_pack("{si si sf so}", "cols", cols, "rows", rows, "time", 0.0,
                                     "init", init)) != 0 ||
@@ -245,8 +245,7 @@ void web_live_tick(struct web_app *app, long long now_ms)
         if (!lv->closed) {
             int done = web_live_step(lv, now_ms);
 
-            if (web_live_take(lv, now_ms) != 0 ||
-                lv->npend - lv->offpend > WEB_LIVE_PENDING_MAX) {
+            if (web_live_take(lv, now_ms) != 0 || lv->npend - lv->offpend > WEB_LIVE_PENDING_MAX) {
                 lv->closed = 1; /* out of memory, or a browser that stopped reading */
             } else if (done) {
                 lv->closed = 1;

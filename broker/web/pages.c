@@ -112,7 +112,7 @@ int web_files_load(struct web_app *app, char *err, size_t errlen)
     }
     if (base == NULL) {
         base = stat(DRAWBRIDGE_WEB_FILES "/static", &st) == 0 ? DRAWBRIDGE_WEB_FILES
-                                                               : DRAWBRIDGE_WEB_FILES_INSTALLED;
+                                                              : DRAWBRIDGE_WEB_FILES_INSTALLED;
     }
     snprintf(dir, sizeof(dir), "%s/static", base);
     if ((d = opendir(dir)) == NULL) {

@@ -87,8 +87,10 @@ static char *web_read_file(const char *path, char *err, size_t errlen)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
 
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > 1024 * 1024) {
-        db_errf(err, errlen, "%s: cannot read it: %s", path, fd < 0 ? strerror(errno) : "not a "
-                                                                                  "small file");
+        db_errf(err, errlen, "%s: cannot read it: %s", path,
+                fd < 0 ? strerror(errno)
+                       : "not a "
+                         "small file");
         goto fail;
     }
     if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
@@ -190,9 +192,8 @@ static void web_completed(void *cls, struct MHD_Connection *connection, void **c
 }
 
 static enum MHD_Result web_access(void *cls, struct MHD_Connection *connection, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     struct web_app *app = cls;
     struct web_req *r = *con_cls;
@@ -295,8 +296,7 @@ static void web_signals(void)
     sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static struct MHD_Daemon *web_daemon(struct web_app *app, const char *cert, const char *key,
-                                     int fd)
+static struct MHD_Daemon *web_daemon(struct web_app *app, const char *cert, const char *key, int fd)
 {
     return MHD_start_daemon(
         MHD_USE_EPOLL | MHD_USE_TLS | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL, web_access, app,
@@ -306,8 +306,7 @@ static struct MHD_Daemon *web_daemon(struct web_app *app, const char *cert, cons
         (unsigned)WEB_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_CONN_PER_IP,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        web_completed, app, MHD_OPTION_NOTIFY_CONNECTION, web_conn_notify, app,
-        MHD_OPTION_END);
+        web_completed, app, MHD_OPTION_NOTIFY_CONNECTION, web_conn_notify, app, MHD_OPTION_END);
 }
 
 int web_run(const struct config *cfg, const struct policy *policy, const int *fds, size_t nfds)

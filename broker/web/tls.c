@@ -24,8 +24,7 @@
 
 #define WEB_CERT_DAYS 825
 
-int web_listen(const struct config *c, int fds[WEB_LISTEN_MAX], size_t *n, char *err,
-               size_t errlen)
+int web_listen(const struct config *c, int fds[WEB_LISTEN_MAX], size_t *n, char *err, size_t errlen)
 {
     *n = 0;
     for (size_t i = 0; i < c->web.nlisten && i < WEB_LISTEN_MAX; i++) {
@@ -131,8 +130,7 @@ static int web_self_sign(const struct config *c, const char *certp, const char *
         goto fail;
     }
     sn[0] &= 0x7f; /* a positive serial */
-    if ((serial = ASN1_INTEGER_new()) == NULL ||
-        ASN1_INTEGER_set_int64(serial, 0) != 1) {
+    if ((serial = ASN1_INTEGER_new()) == NULL || ASN1_INTEGER_set_int64(serial, 0) != 1) {
         goto fail;
     }
     {
@@ -149,8 +147,8 @@ static int web_self_sign(const struct config *c, const char *certp, const char *
         X509_gmtime_adj(X509_getm_notBefore(crt), -3600) == NULL ||
         X509_gmtime_adj(X509_getm_notAfter(crt), 60L * 60 * 24 * WEB_CERT_DAYS) == NULL ||
         X509_set_pubkey(crt, key) != 1 ||
-        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Drawbridge",
-                                   -1, -1, 0) != 1 ||
+        X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC, (const unsigned char *)"Drawbridge", -1,
+                                   -1, 0) != 1 ||
         X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)host, -1, -1,
                                    0) != 1 ||
         X509_set_issuer_name(crt, name) != 1 ||
@@ -182,8 +180,8 @@ out:
     return r;
 }
 
-int web_tls_ensure(const struct config *c, char *cert, size_t certlen, char *key,
-                   size_t keylen, char *err, size_t errlen)
+int web_tls_ensure(const struct config *c, char *cert, size_t certlen, char *key, size_t keylen,
+                   char *err, size_t errlen)
 {
     struct stat st;
     int have_cert, have_key;

@@ -33,8 +33,8 @@ int web_listen(const struct config *c, int fds[WEB_LISTEN_MAX], size_t *n, char 
  * and a self-signed keys_dir/web_tls.crt for public_url's host when absent.
  * Paths of the certificate and key in use go to cert/key (PATH_MAX each).
  */
-int web_tls_ensure(const struct config *c, char *cert, size_t certlen, char *key,
-                   size_t keylen, char *err, size_t errlen);
+int web_tls_ensure(const struct config *c, char *cert, size_t certlen, char *key, size_t keylen,
+                   char *err, size_t errlen);
 
 /* ---- process.c: the web process ---- */
 
@@ -52,10 +52,10 @@ struct MHD_Connection;
 struct MHD_Response;
 struct web_app;
 
-#define WEB_BODY_MAX (64 * 1024)  /* bytes of a request body */
-#define WEB_IDLE_S (30 * 60)      /* a browser session ends after this long unused */
+#define WEB_BODY_MAX (64 * 1024) /* bytes of a request body */
+#define WEB_IDLE_S (30 * 60)     /* a browser session ends after this long unused */
 #define WEB_SESSIONS_MAX 4096
-#define WEB_GROUPS_TTL 60         /* LDAP groups are read again after this many seconds */
+#define WEB_GROUPS_TTL 60 /* LDAP groups are read again after this many seconds */
 #define WEB_COOKIE "__Host-drawbridge"
 
 /* A logged-in browser (auth.c). */
@@ -74,7 +74,7 @@ struct web_req {
     struct web_app *app;
     struct MHD_Connection *conn;
     const char *method;
-    const char *url;  /* as received */
+    const char *url; /* as received */
     char *body;
     size_t bodylen;
     int body_too_big;

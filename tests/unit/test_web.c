@@ -64,8 +64,16 @@ static void test_utf8(void **state)
     } cases[] = {
         {"plain", 5, "plain", 0},
         {"\xe2\x82\xac", 3, "\xe2\x82\xac", 0},
-        {"a\xff" "b", 3, "a\xef\xbf\xbd" "b", 0},
-        {"a\0b", 3, "a\xef\xbf\xbd" "b", 0},
+        {"a\xff"
+         "b",
+         3,
+         "a\xef\xbf\xbd"
+         "b",
+         0},
+        {"a\0b", 3,
+         "a\xef\xbf\xbd"
+         "b",
+         0},
         {"\xc0\xaf", 2, "\xef\xbf\xbd\xef\xbf\xbd", 0},
         {"x\xe2\x82", 3, "x", 2},
     };
@@ -102,10 +110,10 @@ static void test_status(void **state)
         int rc;
         unsigned status;
     } cases[] = {
-        {DB_ERR_INVALID, 400},  {DB_ERR_USAGE, 400},   {DB_ERR_AUTH, 401},
-        {DB_ERR_DENIED, 403},   {DB_ERR_NOTFOUND, 404}, {DB_ERR_CONFLICT, 409},
-        {DB_ERR_EXISTS, 409},   {DB_ERR_TAMPERED, 409}, {DB_ERR_UNAVAIL, 503},
-        {DB_ERR_BUSY, 503},     {DB_ERR_NOMEM, 500},   {0, 500},
+        {DB_ERR_INVALID, 400}, {DB_ERR_USAGE, 400},    {DB_ERR_AUTH, 401},
+        {DB_ERR_DENIED, 403},  {DB_ERR_NOTFOUND, 404}, {DB_ERR_CONFLICT, 409},
+        {DB_ERR_EXISTS, 409},  {DB_ERR_TAMPERED, 409}, {DB_ERR_UNAVAIL, 503},
+        {DB_ERR_BUSY, 503},    {DB_ERR_NOMEM, 500},    {0, 500},
     };
 
     (void)state;
@@ -125,7 +133,8 @@ static void test_secure_eq(void **state)
     assert_false(web_secure_eq("", "a"));
 }
 
-/* Browser sessions: found by their cookie, ended after WEB_IDLE_S unused, never by another token. */
+/* Browser sessions: found by their cookie, ended after WEB_IDLE_S unused, never by another token.
+ */
 static void test_sessions_idle(void **state)
 {
     static struct web_app app;
@@ -169,10 +178,8 @@ static void test_sessions_idle(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_form_fields),
-        cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_status),
-        cmocka_unit_test(test_secure_eq),
+        cmocka_unit_test(test_form_fields),   cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_status),        cmocka_unit_test(test_secure_eq),
         cmocka_unit_test(test_sessions_idle),
     };
 
