@@ -19,10 +19,10 @@
  * A session is a random token in a cookie (__Host-, Secure, HttpOnly,
  * SameSite=Strict) that this process keeps only as a SHA-256, with a CSRF
  * token for the API's POSTs.  Sessions live in this process's memory: they
- * end after WEB_IDLE_S unused, at logout, when the user is no longer in the
- * directory, and when the web process restarts.  The user's groups are read
- * again every WEB_GROUPS_TTL seconds, so a group change reaches the console
- * as fast as it reaches a new SSH login.
+ * end after WEB_IDLE_S unused, WEB_MAX_S after the login in any case, at logout, when the user is
+ * no longer in the directory, and when the web process restarts.  The user's groups are read again
+ * every WEB_GROUPS_TTL seconds, so a group change reaches the console as fast as it reaches a new
+ * SSH login.
  */
 #include "web.h"
 
@@ -77,7 +77,7 @@ struct web_sess *web_sess_find(struct web_app *app, const char *cookie_token, lo
         if (!web_secure_eq(app->sess[i]->key, key)) {
             continue;
         }
-        if (now - app->sess[i]->last_seen > WEB_IDLE_S) {
+        if (now - app->sess[i]->last_seen > WEB_IDLE_S || now - app->sess[i]->created > WEB_MAX_S) {
             web_sess_remove(app, i);
             return NULL;
         }
@@ -143,7 +143,7 @@ int web_sess_refresh(struct web_app *app, struct web_sess *s, long long now)
 void web_sess_expire(struct web_app *app, long long now)
 {
     for (size_t i = 0; i < app->nsess;) {
-        if (now - app->sess[i]->last_seen > WEB_IDLE_S) {
+        if (now - app->sess[i]->last_seen > WEB_IDLE_S || now - app->sess[i]->created > WEB_MAX_S) {
             web_sess_remove(app, i);
         } else {
             i++;

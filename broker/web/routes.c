@@ -138,6 +138,29 @@ static int web_find_session(struct web_req *r)
     return 0;
 }
 
+/*
+ * The Host header names public_url's host (and port, where it has one; 443
+ * may be said or not).  A page reached under another name -- DNS rebinding,
+ * a name the console does not answer to -- gets nothing but this refusal.
+ */
+static int web_host_ok(struct web_req *r)
+{
+    const char *want = r->app->cfg->web.public_url + strlen("https://");
+    const char *host = web_header(r, "Host");
+    size_t n = strlen(want);
+
+    if (host == NULL) {
+        return 0;
+    }
+    if (strcmp(host, want) == 0) {
+        return 1;
+    }
+    /* no port in public_url: the default one may be written out */
+    return strrchr(want, ':') == NULL || want[n - 1] == ']'
+               ? strncmp(host, want, n) == 0 && strcmp(host + n, ":443") == 0
+               : 0;
+}
+
 int web_dispatch(struct web_req *r)
 {
     const struct web_route *rt = NULL;
@@ -152,6 +175,9 @@ int web_dispatch(struct web_req *r)
                 break;
             }
         }
+    }
+    if (!web_host_ok(r)) {
+        return web_refuse(r, 421, "this console answers to its public_url's host only");
     }
     if (rt == NULL) {
         return web_refuse(r, path_known ? 405 : 404,

@@ -54,6 +54,7 @@ struct web_app;
 
 #define WEB_BODY_MAX (64 * 1024) /* bytes of a request body */
 #define WEB_IDLE_S (30 * 60)     /* a browser session ends after this long unused */
+#define WEB_MAX_S (12 * 60 * 60) /* ... and this long after its login in any case */
 #define WEB_SESSIONS_MAX 4096
 #define WEB_GROUPS_TTL 60 /* LDAP groups are read again after this many seconds */
 #define WEB_COOKIE "__Host-drawbridge"

@@ -337,6 +337,11 @@ for page in ("/targets", "/requests", "/requests/%d" % N, "/grants", "/sessions"
 ok("carol gets every page, none with inline script")
 r = carol.get("/nope")
 eq("an unknown page: 404", 404, r.status)
+for host in ("evil.example", "127.0.0.1", "127.0.0.1:1", "localhost:%d" % PORT):
+    r = carol.get("/api/v1/whoami", headers={"Host": host})
+    if r.status != 421:
+        fail("Host: %s: expected 421, got %d" % (host, r.status))
+ok("a request naming another host (DNS rebinding) is refused: 421")
 r = carol.request("DELETE", "/api/v1/whoami")
 eq("a wrong method: 405", 405, r.status)
 

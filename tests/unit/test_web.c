@@ -172,6 +172,13 @@ static void test_sessions_idle(void **state)
     assert_int_equal(app.nsess, 1);
     web_sess_expire(&app, 5000 + WEB_IDLE_S + 1);
     assert_int_equal(app.nsess, 0);
+    /* a session kept busy still ends WEB_MAX_S after its login */
+    assert_int_equal(web_sess_new(&app, &u, 0, 9000, cookie, sizeof(cookie)), 0);
+    memcpy(token, cookie + strlen(WEB_COOKIE) + 1, WEBLINK_TOKEN_LEN);
+    for (long long t = 9000; t <= 9000 + WEB_MAX_S; t += WEB_IDLE_S) {
+        assert_non_null(web_sess_find(&app, token, t));
+    }
+    assert_null(web_sess_find(&app, token, 9000 + WEB_MAX_S + 1));
     web_sess_free_all(&app);
 }
 
