@@ -24,43 +24,6 @@
 
 #define WEB_TEXT_MAX (16u * 1024 * 1024) /* bytes of each stream read for the transcript */
 
-json_t *web_utf8_json(unsigned char carry[4], size_t *ncarry, const char *in, size_t len)
-{
-    size_t total = *ncarry + len, o = 0, i = 0;
-    unsigned char *src = malloc(total + 1), *dst = malloc(total * 3 + 1);
-    json_t *j = NULL;
-
-    if (src == NULL || dst == NULL) {
-        goto out;
-    }
-    memcpy(src, carry, *ncarry);
-    memcpy(src + *ncarry, in, len);
-    *ncarry = 0;
-    while (i < total) {
-        int n = rec_utf8_len(src + i, total - i);
-
-        if (n < 0) { /* cut short: the rest comes with the next event */
-            *ncarry = total - i;
-            memcpy(carry, src + i, *ncarry);
-            break;
-        }
-        if (n == 0 || (n == 1 && src[i] == 0)) {
-            memcpy(dst + o, "\xef\xbf\xbd", 3);
-            o += 3;
-            i++;
-            continue;
-        }
-        memcpy(dst + o, src + i, (size_t)n);
-        o += (size_t)n;
-        i += (size_t)n;
-    }
-    j = json_stringn((const char *)dst, o);
-out:
-    free(src);
-    free(dst);
-    return j;
-}
-
 /* The start both share: role, session, recording read and checked; audits the use. */
 struct web_rec {
     struct web_run w;

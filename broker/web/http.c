@@ -2,7 +2,7 @@
 /*
  * HTTP plumbing shared by the handlers: responses with the headers every
  * answer carries, JSON bodies and errors, reading headers, query
- * arguments, small JSON and form bodies.
+ * arguments, small JSON and form bodies, and terminal bytes made JSON text.
  *
  * Every response says: a Content-Security-Policy allowing scripts, styles,
  * fetches and images from the console itself only (plus 'wasm-unsafe-eval',
@@ -233,4 +233,41 @@ int web_secure_eq(const char *a, const char *b)
         d |= (unsigned char)(a[i] ^ b[i]);
     }
     return d == 0;
+}
+
+json_t *web_utf8_json(unsigned char carry[4], size_t *ncarry, const char *in, size_t len)
+{
+    size_t total = *ncarry + len, o = 0, i = 0;
+    unsigned char *src = malloc(total + 1), *dst = malloc(total * 3 + 1);
+    json_t *j = NULL;
+
+    if (src == NULL || dst == NULL) {
+        goto out;
+    }
+    memcpy(src, carry, *ncarry);
+    memcpy(src + *ncarry, in, len);
+    *ncarry = 0;
+    while (i < total) {
+        int n = rec_utf8_len(src + i, total - i);
+
+        if (n < 0) { /* cut short: the rest comes with the next event */
+            *ncarry = total - i;
+            memcpy(carry, src + i, *ncarry);
+            break;
+        }
+        if (n == 0 || (n == 1 && src[i] == 0)) {
+            memcpy(dst + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+            continue;
+        }
+        memcpy(dst + o, src + i, (size_t)n);
+        o += (size_t)n;
+        i += (size_t)n;
+    }
+    j = json_stringn((const char *)dst, o);
+out:
+    free(src);
+    free(dst);
+    return j;
 }

@@ -129,6 +129,12 @@ int web_form_field(const struct web_req *r, const char *name, char *out, size_t 
 unsigned web_status_for(int rc);
 /* Constant-time comparison of two NUL-terminated strings. */
 int web_secure_eq(const char *a, const char *b);
+/*
+ * Valid UTF-8 for JSON from terminal bytes: invalid sequences become
+ * U+FFFD; an incomplete sequence at the end is kept in carry (up to 3
+ * bytes, *ncarry) for the next call.  Returns a new JSON string or NULL.
+ */
+struct json_t *web_utf8_json(unsigned char carry[4], size_t *ncarry, const char *in, size_t len);
 
 /* auth.c: browser sessions and logging in. */
 /* A new session for u; cookie gets the Set-Cookie value ("__Host-drawbridge=TOKEN; ..."). */
@@ -189,12 +195,7 @@ int web_h_audit(struct web_req *r);
 /* cast.c: a recording as the browser's player takes it. */
 int web_h_session_cast(struct web_req *r);
 int web_h_session_transcript(struct web_req *r);
-/*
- * Valid UTF-8 for JSON from terminal bytes: invalid sequences become
- * U+FFFD; an incomplete sequence at the end is kept in carry (up to 3
- * bytes, *ncarry) for the next call.  Returns a new JSON string or NULL.
- */
-struct json_t *web_utf8_json(unsigned char carry[4], size_t *ncarry, const char *in, size_t len);
+
 
 /* live.c: server-sent events for a live session. */
 int web_h_session_live(struct web_req *r);

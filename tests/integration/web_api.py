@@ -390,6 +390,27 @@ finally:
     if live.poll() is None:
         live.kill()
 
+# ---- a revoke through the console ends a live session on that grant at once ----
+held = subprocess.Popen(["bash", "-c", '. "$LIB/lib.sh"; . "$WEB_DIR/env.sh"; . "$LIB/jit-lib.sh"; '
+                         'as alice+web-1 "echo holding; sleep 60"'],
+                        env=dict(os.environ, LIB=os.path.dirname(os.path.abspath(__file__))),
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+try:
+    wait_for(lambda: any(x["target"] == "web-1" for x in carol.api("GET", "sessions?live=1").json()),
+             "alice's live session on grant %d" % N)
+    r = bob.api("POST", "grants/%d/revoke" % N, {"reason": "incident closed"})
+    eq("bob revokes grant %d: the shell's line" % N, (200, "grant %d revoked" % N),
+       (r.status, r.json().get("result")))
+    t0 = time.time()
+    try:
+        held.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        fail("the session on the revoked grant still runs 10 s later")
+    ok("the session on the revoked grant ended %.1f s after the revoke" % (time.time() - t0))
+finally:
+    if held.poll() is None:
+        held.kill()
+
 # ---- logout ----
 r = bob.api("POST", "logout", {})
 eq("logout: 200", 200, r.status)
