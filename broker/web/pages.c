@@ -6,7 +6,9 @@
  * memory when the process starts: a page is the same bytes for everyone,
  * and its module fills it from the API.  The directory is web.files, by
  * default the source tree's broker/web (static/ and node_modules/ there)
- * when it is still there, else where `cmake --install` puts them.
+ * when it is still there, else share/drawbridge/web beside the running
+ * binary's sbin/ (wherever `cmake --install` or the package put both), else
+ * where `cmake --install` would put them for the configured prefix.
  */
 #include "web.h"
 
@@ -97,11 +99,32 @@ static int web_file_add(struct web_app *app, const char *path, const char *url, 
     return 0;
 }
 
+/* PREFIX/share/drawbridge/web for the binary at PREFIX/sbin/drawbridge; "" when unknown. */
+static void web_files_beside(char *buf, size_t buflen)
+{
+    char exe[PATH_MAX - 64]; /* room for the suffix in a PATH_MAX buffer */
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    char *slash = NULL;
+
+    buf[0] = '\0';
+    if (n <= 0) {
+        return;
+    }
+    exe[n] = '\0';
+    for (int up = 0; up < 2; up++) {
+        if ((slash = strrchr(exe, '/')) == NULL) {
+            return;
+        }
+        *slash = '\0';
+    }
+    snprintf(buf, buflen, "%s/share/drawbridge/web", exe[0] ? exe : "");
+}
+
 int web_files_load(struct web_app *app, char *err, size_t errlen)
 {
     static const char *const player[] = {"asciinema-player.min.js", "asciinema-player.css"};
     const char *base = app->cfg->web.files;
-    char dir[PATH_MAX], path[PATH_MAX + 300], url[300];
+    char dir[PATH_MAX + 16], path[PATH_MAX + 300], url[300], beside[PATH_MAX];
     struct stat st;
     struct dirent *de = NULL;
     DIR *d = NULL;
@@ -111,8 +134,11 @@ int web_files_load(struct web_app *app, char *err, size_t errlen)
         return DB_ERR_NOMEM;
     }
     if (base == NULL) {
+        web_files_beside(beside, sizeof(beside));
+        snprintf(dir, sizeof(dir), "%s/static", beside);
         base = stat(DRAWBRIDGE_WEB_FILES "/static", &st) == 0 ? DRAWBRIDGE_WEB_FILES
-                                                              : DRAWBRIDGE_WEB_FILES_INSTALLED;
+               : beside[0] != '\0' && stat(dir, &st) == 0     ? beside
+                                                               : DRAWBRIDGE_WEB_FILES_INSTALLED;
     }
     snprintf(dir, sizeof(dir), "%s/static", base);
     if ((d = opendir(dir)) == NULL) {

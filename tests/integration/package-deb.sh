@@ -190,7 +190,10 @@ sed -i -e "s#^listen: .*#listen: [\"127.0.0.1:$GW_PORT\"]#" \
     -e "s#^  \# bind_password_file: .*#  bind_password_file: /etc/drawbridge/ldap.secret#" \
     -e "s#^  user_base: .*#  user_base: ou=people,$LDAP_BASE#" \
     -e "s#^  group_base: .*#  group_base: ou=groups,$LDAP_BASE#" "$CONF"
-# retention on, so that its process runs under the sandbox too
+# the web console and retention on, so that their processes run under the
+# sandbox too
+WEB_PORT=$(free_port) || fail "no free port"
+printf 'web: {listen: ["127.0.0.1:%s"], public_url: "https://127.0.0.1:%s"}\n' "$WEB_PORT" "$WEB_PORT" >>"$CONF"
 sed -i -e '/^recordings:/,/^audit:/ s/^  retain: null .*/  retain: 400d/' \
     -e '/^audit:/,$ s/^  retain: null .*/  retain: 800d/' "$CONF"
 grep -q '^  retain: 800d' "$CONF" || fail "cannot turn retention on in $CONF"
@@ -216,6 +219,13 @@ upstream=$(runuser -u drawbridge -- drawbridge keys -c "$CONF" 2>&1) ||
 printf '%s\n' "$upstream" >"$DIR/target_authorized_keys"
 
 # ---- the service ------------------------------------------------------------
+
+# In the overlay the build's own copy of the web console's files is hidden,
+# so that the installed service has to find the installed ones.
+if [ "${PKG_STAGE:-}" = root ]; then
+    SRC=$(cd "$LIB_DIR/../.." && pwd)
+    mount -t tmpfs -o ro,mode=0755 tmpfs "$SRC/broker/web" || fail "cannot hide $SRC/broker/web"
+fi
 
 if [ "$SYSTEMD" = 1 ]; then
     systemctl daemon-reload
@@ -272,6 +282,20 @@ expect_eq "the listener holds no capabilities" 0000000000000000 "$(awk '/^CapEff
 expect_eq "state_dir belongs to drawbridge" drawbridge "$(stat -c %U "$STATE/drawbridge.db")"
 
 gw_known_hosts || fail "cannot read the gateway's host key"
+out=$(drawbridge status -c "$CONF" 2>&1)
+expect_match "status: the listener is up" '^listener: +up' "$out"
+expect_match "status: the web console is up" '^web console: +up' "$out"
+page=$("$PY" - "$WEB_PORT" <<'PYEOF'
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+with urllib.request.urlopen("https://127.0.0.1:%s/login" % sys.argv[1], context=ctx, timeout=10) as r:
+    print(r.status)
+    print(r.read().decode())
+PYEOF
+) || fail "the web console does not answer: $page"
+expect_match "the web console serves its installed pages" '<title>Log in · Drawbridge</title>' "$page"
 out=$(gw_ssh alice whoami 2>&1) || fail "login through the installed service failed: $out"
 expect_match "alice logs in through the installed service" '^user: *alice' "$out"
 out=$(gw_ssh alice+staging-1 echo package-session-ok 2>&1) || fail "a session through the installed service failed: $out"
