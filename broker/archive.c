@@ -238,8 +238,9 @@ int archive_write(struct store *s, const char *dir, const unsigned char key[32],
     if ((r = archive_seal(key, sha_hex, seal)) != 0) {
         goto out;
     }
-    if (fprintf(w.f, "{\"last\":%lld,\"last_hash\":\"%s\",\"rows\":%lld,\"sha256\":\"%s\","
-                     "\"seal\":\"%s\"}\n",
+    if (fprintf(w.f,
+                "{\"last\":%lld,\"last_hash\":\"%s\",\"rows\":%lld,\"sha256\":\"%s\","
+                "\"seal\":\"%s\"}\n",
                 info->last, info->last_hash, w.rows, sha_hex, seal) < 0 ||
         fflush(w.f) != 0 || fsync(fileno(w.f)) != 0) {
         db_errf(err, errlen, "%s: writing the archive failed: %s", tmp, strerror(errno));
@@ -282,9 +283,10 @@ static int archive_check_row(const json_t *o, long long expect, char prev[AUDIT_
     int r = DB_ERR_TAMPERED;
 
     memset(&row, 0, sizeof(row));
-    if (!json_is_integer(json_object_get(o, "seq")) || !json_is_integer(json_object_get(o, "time")) ||
-        actor == NULL || event == NULL || object == NULL || details == NULL || ph == NULL ||
-        h == NULL || strlen(ph) != AUDIT_HASH_HEX || strlen(h) != AUDIT_HASH_HEX) {
+    if (!json_is_integer(json_object_get(o, "seq")) ||
+        !json_is_integer(json_object_get(o, "time")) || actor == NULL || event == NULL ||
+        object == NULL || details == NULL || ph == NULL || h == NULL ||
+        strlen(ph) != AUDIT_HASH_HEX || strlen(h) != AUDIT_HASH_HEX) {
         db_errf(err, errlen, "row %lld: malformed", expect);
         goto out;
     }
@@ -319,8 +321,8 @@ out:
 
 /* The last line against what the rows and bytes before it were. */
 static int archive_check_seal(const json_t *o, const unsigned char key[32], long long last,
-                              const char *last_hash, long long rows, const char *sha_hex,
-                              char *err, size_t errlen)
+                              const char *last_hash, long long rows, const char *sha_hex, char *err,
+                              size_t errlen)
 {
     const char *lh = json_string_value(json_object_get(o, "last_hash"));
     const char *sh = json_string_value(json_object_get(o, "sha256"));
@@ -329,7 +331,8 @@ static int archive_check_seal(const json_t *o, const unsigned char key[32], long
 
     if (json_integer_value(json_object_get(o, "last")) != last || lh == NULL ||
         strcmp(lh, last_hash) != 0 || json_integer_value(json_object_get(o, "rows")) != rows) {
-        db_errf(err, errlen, "the seal line does not describe the rows above it (rows cut or added)");
+        db_errf(err, errlen,
+                "the seal line does not describe the rows above it (rows cut or added)");
         return DB_ERR_TAMPERED;
     }
     if (sh == NULL || strcmp(sh, sha_hex) != 0) {

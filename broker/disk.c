@@ -104,7 +104,6 @@ void disk_describe(const struct config *c, const struct disk_state *d, char *buf
         snprintf(buf, buflen, "%s free of %s (%.1f%%) on %s", fr, tot, d->free_percent, d->path);
     } else {
         snprintf(buf, buflen, "%s free of %s (%.1f%%) on %s, below recordings.%s %s", fr, tot,
-                 d->free_percent, d->path, d->level == DISK_FULL ? "min_free" : "warn_free",
-                 mark);
+                 d->free_percent, d->path, d->level == DISK_FULL ? "min_free" : "warn_free", mark);
     }
 }

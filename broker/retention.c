@@ -140,9 +140,9 @@ static int retention_expire_one(const struct config *c, struct store *s,
         return 0;
     }
     snprintf(object, sizeof(object), "session %s", row->id);
-    d = json_pack("{ss ss sI sI ss}", "reason", "expired by retention", "path",
-                  row->recording_path, "ended_at", (json_int_t)row->ended_at, "retain",
-                  (json_int_t)c->recordings.retain, "sha256", row->sha256);
+    d = json_pack("{ss ss sI sI ss}", "reason", "expired by retention", "path", row->recording_path,
+                  "ended_at", (json_int_t)row->ended_at, "retain", (json_int_t)c->recordings.retain,
+                  "sha256", row->sha256);
     if (r == 0) {
         r = access_audit_event(s, now, "system", "recording.expire", object, d);
     }
@@ -240,8 +240,10 @@ static int retention_audit(const struct config *c, struct store *s, long long no
     }
     /* a chain that does not verify stays where it is, as evidence */
     if ((r = store_audit_verify(s, NULL, err, sizeof(err))) != 0) {
-        log_msg(LOG_LVL_ERROR, "retention.audit", "not archiving: the audit chain does not "
-                "verify: %s", err);
+        log_msg(LOG_LVL_ERROR, "retention.audit",
+                "not archiving: the audit chain does not "
+                "verify: %s",
+                err);
         return r;
     }
     if ((r = retention_key(c, key, err, sizeof(err))) != 0) {
@@ -277,14 +279,16 @@ static int retention_audit(const struct config *c, struct store *s, long long no
     }
     json_decref(d);
     if (r != 0) {
-        log_msg(LOG_LVL_ERROR, "retention.audit", "rows %lld-%lld are archived in %s but stay "
-                "in the store: %s", info.first, info.last, path, db_strerror(r));
+        log_msg(LOG_LVL_ERROR, "retention.audit",
+                "rows %lld-%lld are archived in %s but stay "
+                "in the store: %s",
+                info.first, info.last, path, db_strerror(r));
         return r;
     }
     st->archived = info.last - info.first + 1;
     st->sessions_dropped = dropped;
-    log_msg(LOG_LVL_INFO, "retention.archived", "audit rows %lld-%lld archived to %s",
-            info.first, info.last, path);
+    log_msg(LOG_LVL_INFO, "retention.archived", "audit rows %lld-%lld archived to %s", info.first,
+            info.last, path);
     return 0;
 }
 

@@ -51,8 +51,9 @@ static int status_probe(const char *host, int port, int want_banner, char *why, 
     int fd = -1, r = DB_ERR_UNAVAIL, soerr = 0;
     socklen_t soerrlen = sizeof(soerr);
     /* a wildcard listener is probed where this host reaches it */
-    const char *h = strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(host, "::") == 0 ? "::1"
-                                                                                          : host;
+    const char *h = strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1"
+                    : strcmp(host, "::") == 0    ? "::1"
+                                                 : host;
 
     memset(&ss, 0, sizeof(ss));
     if (strchr(h, ':') != NULL) {
@@ -217,8 +218,7 @@ static void status_print_listeners(FILE *out, const char *label, const json_t *l
         const char *err = json_string_value(json_object_get(a, "error"));
 
         fprintf(out, "%s%s%s%s", i == 0 ? " (" : ", ",
-                json_string_value(json_object_get(a, "address")), err ? ": " : "",
-                err ? err : "");
+                json_string_value(json_object_get(a, "address")), err ? ": " : "", err ? err : "");
     }
     fprintf(out, "%s\n", i > 0 ? ")" : "");
 }
@@ -255,8 +255,8 @@ static void status_print(FILE *out, const json_t *st)
     if (json_is_true(json_object_get(store, "reachable"))) {
         fprintf(out, "%-18s reachable\n", "store:");
     } else {
-        fprintf(out, "%-18s UNREACHABLE: %s\n", "store:",
-                json_string_value(json_object_get(store, "error")));
+        fprintf(out, "%-18s UNREACHABLE: %s\n",
+                "store:", json_string_value(json_object_get(store, "error")));
     }
     status_print_count(out, "certificates:", json_object_get(st, "certificates_last_hour"),
                        " issued in the last hour");
@@ -298,8 +298,7 @@ int admin_status(const struct config *c, int json, FILE *out)
         disk_describe(c, &d, msg, sizeof(msg));
         disk = json_pack("{ss ss sI sI sf ss}", "state", disk_level_name(d.level), "path", d.path,
                          "free_bytes", (json_int_t)d.free_bytes, "total_bytes",
-                         (json_int_t)d.total_bytes, "free_percent", d.free_percent, "message",
-                         msg);
+                         (json_int_t)d.total_bytes, "free_percent", d.free_percent, "message", msg);
         disk_ok = d.level != DISK_FULL;
     } else {
         disk = json_pack("{ss ss}", "state", "unknown", "message", err);

@@ -261,9 +261,8 @@ static void test_archive_file(void **state)
         assert_int_equal(fread(key, 1, 32, fp), 32);
         fclose(fp);
     }
-    assert_int_equal(archive_write(f->s, f->archive, key, 4, &w, path, sizeof(path), f->err,
-                                   sizeof(f->err)),
-                     0);
+    assert_int_equal(
+        archive_write(f->s, f->archive, key, 4, &w, path, sizeof(path), f->err, sizeof(f->err)), 0);
     assert_int_equal(w.first, 1);
     assert_int_equal(w.last, 4);
     assert_non_null(strstr(path, "/audit-000000000001-000000000004.jsonl"));
