@@ -78,6 +78,16 @@ struct config_audit {
     char *archive_dir; /* where the archives go; default state_dir/audit-archive */
 };
 
+/* upstream: how the gateway logs in to targets (DESIGN.md, "Per-session certificates") */
+enum config_upstream_auth { CONFIG_UPSTREAM_KEY = 0, CONFIG_UPSTREAM_CERTIFICATE = 1 };
+
+struct config_upstream {
+    int auth;                  /* enum config_upstream_auth; a target may override */
+    long long cert_ttl;        /* seconds a certificate can be used to log in; default 120 */
+    char *signer_user;         /* the signer's account (root-started daemons); NULL: see signer.h */
+    int cert_rate;             /* certificates per user per minute; default 120 */
+};
+
 struct config {
     char *path;
     struct config_listen *listen;
@@ -91,7 +101,11 @@ struct config {
     struct config_web web;
     struct config_recordings recordings;
     struct config_audit audit;
+    struct config_upstream upstream;
 };
+
+/* The login method for target t: its upstream_auth, else upstream.auth. */
+int config_target_uses_certificate(const struct config *c, const struct policy_target *t);
 
 /* Parses and validates; err gets "file:line: message".  Caller frees. */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
@@ -102,9 +116,10 @@ void config_free(struct config *c);
 /*
  * Creates state_dir, state_dir/keys and state_dir/recordings (0700) and the
  * keys if absent: host_ed25519 (the gateway's host key), upstream_ed25519
- * (what the gateway authenticates to targets with), recording.hmac and
- * mfa.key (32 random bytes each).  Returns 0 or DB_ERR_*, err gets a one-line
- * reason.
+ * (what the gateway authenticates to targets with in key mode), user_ca and
+ * user_ca.pub (the certificate authority of certificate mode), recording.hmac
+ * and mfa.key (32 random bytes each).  Returns 0 or DB_ERR_*, err gets a
+ * one-line reason.
  */
 int keys_ensure(const struct config *c, char *err, size_t errlen);
 /* Paths into caller buffers. */
@@ -260,7 +275,8 @@ struct session_opts {
     void *bind;          /* ssh_bind holding the host key */
     int fd;              /* the accepted socket */
     const char *peer;    /* "addr:port" */
-    int status_fd;       /* write end of a pipe to the listener: "F" per failure, "A" once in */
+    int status_fd;       /* write end of a pipe to the listener: "F" per failure, "A<user>\n" once in */
+    int signer_fd;       /* this child's socket to the certificate signer; -1: none */
     int fail_delay_ms;   /* answer each failed attempt this late (the source has been failing) */
 };
 /* Serves one connection to its end; returns the process exit code. */
@@ -735,10 +751,12 @@ int store_request_count_pending(struct store *s, const char *requester, long lon
 
 /*
  * Sessions (rows for recordings).  store_session_insert fills s->id with a
- * fresh random id.  store_session_end sets ended_at, exit_status and, when
+ * fresh random id, or uses the one already there (from store_session_id_new:
+ * a certificate named the session before its row existed).  store_session_end sets ended_at, exit_status and, when
  * not NULL, recording sha256/hmac.  store_session_review sets reviewed_*.
  */
 int store_session_insert(struct store *s, struct store_session *row);
+int store_session_id_new(char id[STORE_SESSION_ID_LEN + 1]);
 int store_session_end(struct store *s, const char *id, long long ended_at, int exit_status,
                       const char *sha256, const char *hmac);
 int store_session_set_recording(struct store *s, const char *id, const char *path);

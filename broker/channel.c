@@ -494,6 +494,11 @@ static int chan_session_row(struct chan *ch, const struct access_connect *ac, lo
     row.started_at = now;
     row.exit_status = -1;
     row.review_required = ac->review_required;
+    if (c->up_session[0] != '\0' && !c->up_session_taken) {
+        /* the certificate of this connection already names this session */
+        snprintf(row.id, sizeof(row.id), "%s", c->up_session);
+        c->up_session_taken = 1;
+    }
     if (access_session_start(c->store, &row) != 0) {
         return DB_ERR_IO;
     }
@@ -513,7 +518,7 @@ static int chan_upstream(struct conn *c, const struct access_connect *ac, long l
     if (c->up_failed) {
         return DB_ERR_UPSTREAM;
     }
-    if ((r = upstream_connect(c, ac->target, ac->login, err, sizeof(err))) != 0) {
+    if ((r = upstream_connect(c, ac->target, ac->login, ac->grant_id, err, sizeof(err))) != 0) {
         c->up_failed = 1;
         c->up_hostkey_mismatch = r == DB_ERR_HOSTKEY;
         snprintf(c->up_err, sizeof(c->up_err), "%s", err);

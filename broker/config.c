@@ -636,6 +636,60 @@ static int cfg_ldap(struct cparse *c, const struct ytree *n, struct config_ldap 
     return 0;
 }
 
+static int cfg_upstream(struct cparse *c, const struct ytree *n, struct config_upstream *u)
+{
+    static const char *const keys[] = {"auth", "cert_ttl", "signer_user", "cert_rate", NULL};
+    const struct ytree *v = NULL;
+    long long x = 0;
+    int r = DB_ERR_INTERNAL;
+
+    if ((r = cfg_kind(c, n, YTREE_MAP, "upstream")) < 0 ||
+        (r = cfg_keys(c, n, "upstream", keys)) < 0) {
+        return r;
+    }
+    if ((v = cfg_opt(n, "auth")) != NULL) {
+        if ((r = cfg_kind(c, v, YTREE_SCALAR, "upstream.auth")) < 0) {
+            return r;
+        }
+        if (strcmp(v->value, "certificate") == 0) {
+            u->auth = CONFIG_UPSTREAM_CERTIFICATE;
+        } else if (strcmp(v->value, "key") == 0) {
+            u->auth = CONFIG_UPSTREAM_KEY;
+        } else {
+            return cfg_fail(c, v->line, "upstream.auth: \"%s\" is not certificate or key",
+                            v->value);
+        }
+    }
+    if ((v = cfg_opt(n, "cert_ttl")) != NULL &&
+        (r = cfg_duration(c, v, "upstream.cert_ttl", 10, 3600, &u->cert_ttl)) < 0) {
+        return r;
+    }
+    if ((v = cfg_opt(n, "cert_rate")) != NULL) {
+        if (ytree_int(v, 1, 100000, &x) < 0) {
+            return cfg_fail(c, v->line,
+                            "upstream.cert_rate: expected certificates per user per minute, "
+                            "a whole number from 1 to 100000");
+        }
+        u->cert_rate = (int)x;
+    }
+    if ((r = cfg_opt_str(c, n, "signer_user", "upstream.signer_user", NULL, &u->signer_user)) < 0) {
+        return r;
+    }
+    if (u->signer_user != NULL && getpwnam(u->signer_user) == NULL) {
+        return cfg_fail(c, ytree_get(n, "signer_user")->line, "upstream.signer_user: %s: no such user",
+                        u->signer_user);
+    }
+    return 0;
+}
+
+int config_target_uses_certificate(const struct config *c, const struct policy_target *t)
+{
+    if (t != NULL && t->upstream_auth != POLICY_UPSTREAM_DEFAULT) {
+        return t->upstream_auth == POLICY_UPSTREAM_CERTIFICATE;
+    }
+    return c->upstream.auth == CONFIG_UPSTREAM_CERTIFICATE;
+}
+
 static int cfg_state_dir(struct cparse *c, const struct ytree *root, struct config *cfg)
 {
     struct stat st;
@@ -724,7 +778,7 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
 {
     static const char *const keys[] = {"listen", "state_dir",      "policy", "ldap",
                                        "limits", "notify_command", "user",   "web",
-                                       "recordings", "audit", NULL};
+                                       "recordings", "audit", "upstream", NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
@@ -767,6 +821,12 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
         asprintf(&cfg->audit.archive_dir, "%s/audit-archive", cfg->state_dir) < 0) {
         cfg->audit.archive_dir = NULL;
         return cfg_nomem(c);
+    }
+    cfg->upstream.auth = CONFIG_UPSTREAM_KEY;
+    cfg->upstream.cert_ttl = 120;
+    cfg->upstream.cert_rate = 120;
+    if ((v = cfg_opt(root, "upstream")) != NULL && (r = cfg_upstream(c, v, &cfg->upstream)) < 0) {
+        return r;
     }
     if ((r = cfg_opt_str(c, root, "user", "user", NULL, &cfg->user)) < 0) {
         return r;
@@ -876,5 +936,6 @@ void config_free(struct config *c)
     free(c->web.tls_key);
     free(c->web.public_url);
     free(c->web.files);
+    free(c->upstream.signer_user);
     free(c);
 }

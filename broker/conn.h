@@ -85,6 +85,7 @@ struct conn {
     struct ssh_server_callbacks_struct server_cb;
     const char *peer;
     int status_fd;
+    int signer_fd;        /* to the certificate signer (signer.h); -1: none */
     int fail_delay_ms;
 
     /* authentication: bound to the first username tried */
@@ -114,6 +115,10 @@ struct conn {
     int preconnected;     /* chan_preconnect ran */
     int refusals;         /* forwarding and the like refused on this connection */
     char up_err[320];
+    /* certificate mode: the session the certificate names (the connection's first) */
+    char up_session[STORE_SESSION_ID_LEN + 1];
+    int up_session_taken; /* a session row has that id */
+    unsigned long long up_serial; /* the certificate's serial; 0 in key mode */
 
     /* the just-in-time state: opened after fork, one per connection */
     struct store *store;
@@ -195,8 +200,9 @@ void chan_check_policy(struct conn *c, long long now);
 void chan_tick_recordings(struct conn *c);
 
 /* upstream.c */
-int upstream_connect(struct conn *c, const struct policy_target *t, const char *login, char *err,
-                     size_t errlen);
+/* grant: the grant the connection runs on (0 standing); named in a certificate's key ID. */
+int upstream_connect(struct conn *c, const struct policy_target *t, const char *login,
+                     long long grant, char *err, size_t errlen);
 int upstream_open_channel(struct conn *c, struct chan *ch, char *err, size_t errlen);
 
 /* recorder.c: the recording hook (recordings/, the search index, sftp audit) */

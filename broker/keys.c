@@ -2,10 +2,12 @@
 /*
  * The gateway's own keys under state_dir/keys, created on first start:
  * host_ed25519 (what engineers' clients see), upstream_ed25519 (what the
- * gateway authenticates to targets with; engineers never hold target
- * credentials), recording.hmac (the key sealing recordings) and mfa.key
- * (sealing second-factor secrets, see broker/mfa/).  Directories
- * are 0700 and files 0600; an existing key is never overwritten.
+ * gateway authenticates to targets with in key mode; engineers never hold
+ * target credentials), user_ca and user_ca.pub (the certificate authority of
+ * certificate mode: only the signer reads user_ca, see broker/signer),
+ * recording.hmac (the key sealing recordings) and mfa.key (sealing
+ * second-factor secrets, see broker/mfa/).  Directories are 0700 and files
+ * 0600 (user_ca.pub 0644); an existing key is never overwritten.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 #include <libssh/libssh.h>
 
 #include "broker.h"
+#include "signer.h"
 
 void keys_path(const struct config *c, const char *name, char *buf, size_t buflen)
 {
@@ -95,6 +98,37 @@ out:
     return r;
 }
 
+/* The CA key pair; a lost user_ca.pub is written again from user_ca when we can read it. */
+static int keys_gen_ca(const struct config *c, char *err, size_t errlen)
+{
+    char path[4096], pubpath[4200], line[160];
+    unsigned char pk[CERTKEY_PK_LEN];
+    struct cakey *ca = NULL;
+    FILE *f = NULL;
+    int r = 0;
+
+    keys_path(c, "user_ca", path, sizeof(path));
+    snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
+    if (access(path, F_OK) != 0) {
+        return cakey_generate(path, "drawbridge-user-ca", err, errlen);
+    }
+    if (cakey_read_pub(pubpath, pk, err, errlen) == 0 ||
+        cakey_load(path, &ca, err, errlen) != 0) {
+        return 0; /* fine, or not ours to read (the signer's account owns it) */
+    }
+    if (cakey_pub_line(cakey_public(ca), "drawbridge-user-ca", line, sizeof(line)) != 0 ||
+        (f = fopen(pubpath, "w")) == NULL || fprintf(f, "%s\n", line) < 0) {
+        db_errf(err, errlen, "%s: cannot write: %s", pubpath, strerror(errno));
+        r = DB_ERR_IO;
+    }
+    if (f != NULL && fclose(f) != 0) {
+        r = DB_ERR_IO;
+    }
+    chmod(pubpath, 0644);
+    cakey_free(ca);
+    return r;
+}
+
 int keys_ensure(const struct config *c, char *err, size_t errlen)
 {
     char path[4096];
@@ -117,6 +151,9 @@ int keys_ensure(const struct config *c, char *err, size_t errlen)
     }
     keys_path(c, "upstream_ed25519", path, sizeof(path));
     if ((r = keys_gen_ssh(path, err, errlen)) != 0) {
+        return r;
+    }
+    if ((r = keys_gen_ca(c, err, errlen)) != 0) {
         return r;
     }
     keys_path(c, "recording.hmac", path, sizeof(path));

@@ -13,6 +13,7 @@
 #include <libssh/libssh.h>
 
 #include "broker.h"
+#include "signer.h"
 
 static const char main_usage[] =
     "usage: drawbridge COMMAND [OPTIONS]\n"
@@ -26,8 +27,12 @@ static const char main_usage[] =
     "                          unless -f; SIGHUP reloads the policy)\n"
     "  check -c FILE           validate the config and lint the policy;\n"
     "                          exit 0/1, problems as \"file:line: message\"\n"
-    "  keys -c FILE            print the gateway's upstream public key, to\n"
-    "                          authorize on targets (generates keys if absent)\n"
+    "  keys -c FILE [--target NAME]\n"
+    "                          what targets must trust (generates keys if absent):\n"
+    "                          the upstream public key (key mode), or the CA\n"
+    "                          public key and its sshd_config alternative\n"
+    "                          (upstream.auth: certificate); with --target, the\n"
+    "                          one authorized_keys line that target needs\n"
     "  access-report -c FILE   who can reach which target right now, and how;\n"
     "                          who has a second factor, who must enrol\n"
     "  verify -c FILE [SESSION...]  check recordings and the audit chain\n"
@@ -49,6 +54,7 @@ struct main_args {
     int json;
     const char *since;
     const char *archive;
+    const char *target;
     int first_pos; /* index of the first positional argument after options */
 };
 
@@ -61,6 +67,7 @@ static int main_parse(int argc, char **argv, struct main_args *a)
         {"json", no_argument, NULL, 'j'},
         {"since", required_argument, NULL, 's'},
         {"archive", required_argument, NULL, 'A'},
+        {"target", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -87,6 +94,9 @@ static int main_parse(int argc, char **argv, struct main_args *a)
             break;
         case 'A':
             a->archive = optarg;
+            break;
+        case 't':
+            a->target = optarg;
             break;
         case 'h':
             fputs(main_usage, stdout);
@@ -136,22 +146,13 @@ out:
     return r;
 }
 
-static int main_keys(const struct main_args *a)
+/* The static upstream key's public line (key mode). */
+static int main_keys_upstream(const struct config *cfg)
 {
-    struct config *cfg = NULL;
     ssh_key key = NULL;
-    char err[4096] = "", path[4096];
-    char *b64 = NULL;
+    char path[4096], *b64 = NULL;
     int r = 1;
 
-    if (config_load(a->config, &cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "%s\n", err);
-        goto out;
-    }
-    if (keys_ensure(cfg, err, sizeof(err)) != 0) {
-        fprintf(stderr, "drawbridge: %s\n", err);
-        goto out;
-    }
     keys_path(cfg, "upstream_ed25519", path, sizeof(path));
     if (ssh_pki_import_privkey_file(path, NULL, NULL, NULL, &key) != SSH_OK ||
         ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK) {
@@ -163,6 +164,71 @@ static int main_keys(const struct main_args *a)
 out:
     ssh_string_free_char(b64);
     ssh_key_free(key);
+    return r;
+}
+
+static const char main_keys_ca_help[] =
+    "# The line above is the certificate authority of Drawbridge's certificate mode.\n"
+    "# Trust it per target with the line `drawbridge keys -c FILE --target NAME`\n"
+    "# prints, in the authorized_keys of each login account Drawbridge uses there,\n"
+    "# or for a whole host in sshd_config instead:\n"
+    "#   TrustedUserCAKeys /etc/ssh/drawbridge_user_ca.pub   (a file holding the line above)\n"
+    "#   AuthorizedPrincipalsFile /etc/ssh/drawbridge_principals/%%u\n"
+    "# where drawbridge_principals/LOGIN holds the target's principal, %sNAME\n"
+    "# (NAME: the target's name in the policy), for each login it may use.\n";
+
+/*
+ * keys: what targets must trust.  Without a target, the upstream key (key
+ * mode) or the CA key and how to trust it from sshd_config (certificate
+ * mode); with one, the authorized_keys line that target needs in its mode.
+ */
+static int main_keys(const struct main_args *a)
+{
+    struct config *cfg = NULL;
+    struct policy *pol = NULL;
+    const struct policy_target *t = NULL;
+    unsigned char ca[CERTKEY_PK_LEN];
+    char err[4096] = "", path[4096], line[160];
+    int r = 1;
+
+    if (config_load(a->config, &cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "%s\n", err);
+        goto out;
+    }
+    if (keys_ensure(cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "drawbridge: %s\n", err);
+        goto out;
+    }
+    if (a->target != NULL) {
+        if (policy_load_file(cfg->policy_path, &pol, err, sizeof(err)) != 0) {
+            fprintf(stderr, "%s\n", err);
+            goto out;
+        }
+        if ((t = policy_target_find(pol, a->target)) == NULL) {
+            fprintf(stderr, "drawbridge: no target %.64s in %s\n", a->target, cfg->policy_path);
+            goto out;
+        }
+    }
+    if (!config_target_uses_certificate(cfg, t)) {
+        r = main_keys_upstream(cfg);
+        goto out;
+    }
+    keys_path(cfg, "user_ca.pub", path, sizeof(path));
+    if (cakey_read_pub(path, ca, err, sizeof(err)) != 0 ||
+        cakey_pub_line(ca, "drawbridge-user-ca", line, sizeof(line)) != 0) {
+        fprintf(stderr, "drawbridge: %s\n", err);
+        goto out;
+    }
+    if (t != NULL) {
+        printf("cert-authority,principals=\"%s%s\" %s\n", CERTKEY_PRINCIPAL_PREFIX, t->name,
+               line);
+    } else {
+        printf("%s\n", line);
+        printf(main_keys_ca_help, CERTKEY_PRINCIPAL_PREFIX);
+    }
+    r = 0;
+out:
+    policy_free(pol);
     config_free(cfg);
     return r;
 }
@@ -275,6 +341,14 @@ int main(int argc, char **argv)
     if ((a.json && strcmp(cmd, "audit") != 0 && strcmp(cmd, "status") != 0) ||
         (a.since != NULL && strcmp(cmd, "audit") != 0)) {
         fprintf(stderr, "drawbridge: --json is an option of audit and status, --since of audit\n");
+        return 2;
+    }
+    if (a.target != NULL && strcmp(cmd, "keys") != 0) {
+        fprintf(stderr, "drawbridge: --target is an option of keys\n");
+        return 2;
+    }
+    if (strcmp(cmd, "keys") == 0 && a.first_pos < argc - 1) {
+        fprintf(stderr, "drawbridge: keys takes no arguments (--target NAME names a target)\n");
         return 2;
     }
     if (strcmp(cmd, "serve") == 0) {

@@ -41,6 +41,7 @@
 
 #include "broker.h"
 #include "web/web.h"
+#include "signer.h"
 
 #define SERVER_LISTEN_MAX 8
 /* Expired requests and grants are swept (and audited) this often. */
@@ -57,6 +58,9 @@
 struct server_child {
     pid_t pid;
     int status_fd;   /* read end; -1 once authenticated or gone */
+    int signer_fd;   /* the signer's end of the child's socket, until handed over; -1 after */
+    char status[96]; /* what the child wrote so far ("A<user>\n" once authenticated) */
+    size_t nstatus;
     int authed;
     time_t started;
     char src[INET6_ADDRSTRLEN];
@@ -89,6 +93,7 @@ struct server {
     time_t retention_at;        /* when the last one started */
     enum disk_level disk_level; /* as last said in the log */
     time_t disk_noticed;        /* when it was last said (hourly while low) */
+    int signer_ctl;   /* control socket to the certificate signer; -1: none (or it died) */
 };
 
 static volatile sig_atomic_t server_got_term, server_got_hup, server_got_chld;
@@ -218,6 +223,9 @@ static void server_reap(struct server *s)
             if (s->kids[i].status_fd >= 0) {
                 close(s->kids[i].status_fd);
             }
+            if (s->kids[i].signer_fd >= 0) {
+                close(s->kids[i].signer_fd);
+            }
             if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
                 WTERMSIG(status) != SIGKILL) {
                 log_msg(LOG_LVL_ERROR, "child.crash", "pid=%d signal=%d", (int)pid,
@@ -322,6 +330,10 @@ static void server_disk(struct server *s)
 
 static void server_reload(struct server *s)
 {
+    /* the signer's checker reads the policy file too, keeping its own on a bad one */
+    if (s->signer_ctl >= 0) {
+        signer_reload(s->signer_ctl);
+    }
     struct policy *np = NULL;
     char err[4096] = "";
 
@@ -387,6 +399,12 @@ static void server_web_spawn(struct server *s)
         if (s->kids[i].status_fd >= 0) {
             close(s->kids[i].status_fd);
         }
+        if (s->kids[i].signer_fd >= 0) {
+            close(s->kids[i].signer_fd);
+        }
+    }
+    if (s->signer_ctl >= 0) {
+        close(s->signer_ctl); /* the web console asks the signer for nothing */
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
@@ -431,6 +449,12 @@ static void server_retention_spawn(struct server *s)
         if (s->kids[i].status_fd >= 0) {
             close(s->kids[i].status_fd);
         }
+        if (s->kids[i].signer_fd >= 0) {
+            close(s->kids[i].signer_fd);
+        }
+    }
+    if (s->signer_ctl >= 0) {
+        close(s->signer_ctl);
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
@@ -443,7 +467,7 @@ static void server_retention_spawn(struct server *s)
     _exit(retention_run(s->cfg, (long long)time(NULL), &st) == 0 ? 0 : 1);
 }
 
-static void server_child(struct server *s, int fd, const char *peer, int status_w,
+static void server_child(struct server *s, int fd, const char *peer, int status_w, int signer_w,
                          int fail_delay_ms)
 {
     struct session_opts o;
@@ -462,6 +486,12 @@ static void server_child(struct server *s, int fd, const char *peer, int status_
         if (s->kids[i].status_fd >= 0) {
             close(s->kids[i].status_fd);
         }
+        if (s->kids[i].signer_fd >= 0) {
+            close(s->kids[i].signer_fd);
+        }
+    }
+    if (s->signer_ctl >= 0) {
+        close(s->signer_ctl);
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_DFL;
@@ -487,6 +517,7 @@ static void server_child(struct server *s, int fd, const char *peer, int status_
     o.fd = fd;
     o.peer = peer;
     o.status_fd = status_w;
+    o.signer_fd = signer_w;
     o.fail_delay_ms = fail_delay_ms;
     /* nothing in a session child is for a debugger or a core file */
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -592,7 +623,7 @@ static void server_accept(struct server *s, int lfd)
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
     char src[INET6_ADDRSTRLEN] = "?", peer[INET6_ADDRSTRLEN + 8];
-    int fd, port = 0, total, per, pipefd[2], delay, one = 1;
+    int fd, port = 0, total, per, pipefd[2], sp[2] = {-1, -1}, delay, one = 1;
     pid_t pid;
 
     fd = accept4(lfd, (struct sockaddr *)&ss, &sslen, SOCK_CLOEXEC);
@@ -636,25 +667,63 @@ static void server_accept(struct server *s, int lfd)
         close(fd);
         return;
     }
+    /* the child's own socket to the signer, handed to the signer once the child authenticated */
+    if (s->signer_ctl >= 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+        sp[0] = sp[1] = -1;
+    }
     delay = server_fail_delay_ms(s, src);
     pid = fork();
     if (pid == 0) {
         close(pipefd[0]);
-        server_child(s, fd, peer, pipefd[1], delay);
+        if (sp[1] >= 0) {
+            close(sp[1]);
+        }
+        server_child(s, fd, peer, pipefd[1], sp[0], delay);
     }
     close(fd);
     close(pipefd[1]);
+    if (sp[0] >= 0) {
+        close(sp[0]);
+    }
     if (pid < 0) {
         log_msg(LOG_LVL_ERROR, "conn.fork_failed", "%s", strerror(errno));
         close(pipefd[0]);
+        if (sp[1] >= 0) {
+            close(sp[1]);
+        }
         return;
     }
+    memset(&s->kids[s->nkids], 0, sizeof(s->kids[s->nkids]));
     s->kids[s->nkids].pid = pid;
     s->kids[s->nkids].status_fd = pipefd[0];
+    s->kids[s->nkids].signer_fd = sp[1];
     s->kids[s->nkids].authed = 0;
     s->kids[s->nkids].started = time(NULL);
     snprintf(s->kids[s->nkids].src, sizeof(s->kids[s->nkids].src), "%s", src);
     s->nkids++;
+}
+
+/*
+ * A child authenticated as the user it names: it stops counting as a
+ * startup, and its socket goes to the signer, bound to that user.  (A child
+ * that failed to hand over, or names no valid user, gets no certificates:
+ * its socket is closed and the signer is never asked.)
+ */
+static void server_kid_authed(struct server *s, struct server_child *kid)
+{
+    const char *user = kid->status + 1;
+
+    kid->authed = 1;
+    if (kid->signer_fd < 0) {
+        return;
+    }
+    if (names_valid(user, strlen(user)) &&
+        signer_bind(s->signer_ctl, kid->signer_fd, user) != 0) {
+        log_msg(LOG_LVL_ERROR, "signer.bind", "pid=%d user=%s: the signer did not take the "
+                "session's socket", (int)kid->pid, user);
+    }
+    close(kid->signer_fd);
+    kid->signer_fd = -1;
 }
 
 static void server_poll_kids(struct server *s, struct pollfd *pf, size_t npf)
@@ -672,13 +741,22 @@ static void server_poll_kids(struct server *s, struct pollfd *pf, size_t npf)
             if (s->kids[k].status_fd != pf[i].fd) {
                 continue;
             }
-            /* 'F' per failed attempt, 'A' once authenticated; EOF when the child ends */
+            /* 'F' per failed attempt, "A<user>\n" once authenticated; EOF when the child ends */
             n = read(pf[i].fd, b, sizeof(b));
-            for (ssize_t j = 0; j < n; j++) {
-                if (b[j] == 'A') {
-                    s->kids[k].authed = 1;
+            for (ssize_t j = 0; j < n && !s->kids[k].authed; j++) {
+                struct server_child *kid = &s->kids[k];
+
+                if (kid->nstatus > 0) {
+                    if (b[j] == '\n' || kid->nstatus == sizeof(kid->status) - 1) {
+                        kid->status[kid->nstatus] = '\0';
+                        server_kid_authed(s, kid);
+                    } else {
+                        kid->status[kid->nstatus++] = b[j];
+                    }
+                } else if (b[j] == 'A') {
+                    kid->status[kid->nstatus++] = 'A';
                 } else if (b[j] == 'F') {
-                    struct server_fail *f = server_fail_find(s, s->kids[k].src, 1);
+                    struct server_fail *f = server_fail_find(s, kid->src, 1);
 
                     server_fail_score(f, now);
                     f->score += 1.0;
@@ -720,6 +798,11 @@ static void server_shutdown(struct server *s)
     for (size_t i = 0; i < s->nlfd; i++) {
         close(s->lfd[i]);
     }
+    /* the signer (and its checker) end when the control socket closes */
+    if (s->signer_ctl >= 0) {
+        close(s->signer_ctl);
+        s->signer_ctl = -1;
+    }
     for (size_t i = 0; i < s->nkids; i++) {
         kill(s->kids[i].pid, SIGTERM);
     }
@@ -758,18 +841,51 @@ static int server_chown_one(const char *path, const struct stat *st, int flag, s
 }
 
 /*
+ * The certificate signer and its checker (broker/signer), forked while we
+ * still may choose their accounts: the checker runs as the gateway's account
+ * (service, NULL: as we are), the signer as upstream.signer_user.
+ */
+static int server_start_signer(struct server *s, const struct passwd *service, char *err,
+                               size_t errlen)
+{
+    struct signer_accounts a;
+    int r = 0;
+
+    memset(&a, 0, sizeof(a));
+    a.drop = geteuid() == 0;
+    a.service_uid = service != NULL ? service->pw_uid : geteuid();
+    a.service_gid = service != NULL ? service->pw_gid : getegid();
+    if ((r = signer_accounts_resolve(s->cfg, &a, err, errlen)) != 0 ||
+        (r = signer_prepare_files(s->cfg, &a, err, errlen)) != 0 ||
+        (r = signer_start(s->cfg, &a, &s->signer_ctl, err, errlen)) != 0) {
+        return r;
+    }
+    if (!a.separate && s->cfg->upstream.auth == CONFIG_UPSTREAM_CERTIFICATE) {
+        log_msg(LOG_LVL_WARN, "signer.account",
+                "the signer runs as the gateway's own account (%s): set upstream.signer_user "
+                "and start the daemon as root so that session children cannot read the CA key",
+                a.signer_name);
+    }
+    log_msg(LOG_LVL_INFO, "signer.started", "the certificate signer runs as %s", a.signer_name);
+    return 0;
+}
+
+/*
  * Started as root: hand state_dir to the service account and become it, after
  * the listeners are bound and the keys exist.  The account is `user:` from
  * the config, else "drawbridge" when that account exists; without either the
  * daemon stays root and says so.  Privileges cannot be regained afterwards.
+ * The certificate signer is started here, after the hand-over and before
+ * the drop (server_start_signer).
  */
-static int server_drop_privileges(const struct server *s, char *err, size_t errlen)
+static int server_drop_privileges(struct server *s, char *err, size_t errlen)
 {
     const char *name = s->cfg->user;
-    struct passwd *pw = NULL;
+    struct passwd *pw = NULL, service;
+    int r = 0;
 
     if (geteuid() != 0) {
-        return 0;
+        return server_start_signer(s, NULL, err, errlen);
     }
     if (name == NULL && getpwnam("drawbridge") != NULL) {
         name = "drawbridge";
@@ -778,7 +894,7 @@ static int server_drop_privileges(const struct server *s, char *err, size_t errl
         log_msg(LOG_LVL_WARN, "server.root",
                 "running as root: set `user:` in the config (or create a drawbridge account) "
                 "to run unprivileged");
-        return 0;
+        return server_start_signer(s, NULL, err, errlen);
     }
     pw = getpwnam(name);
     if (pw == NULL) {
@@ -788,8 +904,9 @@ static int server_drop_privileges(const struct server *s, char *err, size_t errl
     if (pw->pw_uid == 0) {
         log_msg(LOG_LVL_WARN, "server.root", "user %s is root: running with full privileges",
                 name);
-        return 0;
+        return server_start_signer(s, NULL, err, errlen);
     }
+    service = *pw;
     server_run_uid = pw->pw_uid;
     server_run_gid = pw->pw_gid;
     if (nftw(s->cfg->state_dir, server_chown_one, 32, FTW_PHYS) != 0) {
@@ -797,7 +914,12 @@ static int server_drop_privileges(const struct server *s, char *err, size_t errl
                 strerror(errno));
         return DB_ERR_IO;
     }
-    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+    /* getpw* inside reuses pw's storage: from here on, only the copy */
+    pw = NULL;
+    if ((r = server_start_signer(s, &service, err, errlen)) != 0) {
+        return r;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(service.pw_gid) != 0 || setuid(service.pw_uid) != 0) {
         db_errf(err, errlen, "cannot become %s: %s", name, strerror(errno));
         return DB_ERR_INTERNAL;
     }
@@ -805,7 +927,7 @@ static int server_drop_privileges(const struct server *s, char *err, size_t errl
         db_errf(err, errlen, "could regain root after dropping to %s; refusing to run", name);
         return DB_ERR_INTERNAL;
     }
-    log_msg(LOG_LVL_INFO, "server.user", "running as %s (uid %d)", name, (int)pw->pw_uid);
+    log_msg(LOG_LVL_INFO, "server.user", "running as %s (uid %d)", name, (int)service.pw_uid);
     return 0;
 }
 
@@ -875,6 +997,7 @@ int server_run(const struct server_opts *o)
     int r = 1;
 
     memset(s, 0, sizeof(*s));
+    s->signer_ctl = -1;
     log_init("drawbridge", o->log_json, !o->foreground);
     if (config_load(o->config_path, &s->cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
@@ -931,7 +1054,7 @@ int server_run(const struct server_opts *o)
     while (!server_got_term) {
         size_t n = 0;
         struct timespec tick = {1, 0};
-        struct pollfd *npf = realloc(pf, (s->nlfd + s->nkids + 1) * sizeof(*pf));
+        struct pollfd *npf = realloc(pf, (s->nlfd + s->nkids + 2) * sizeof(*pf));
 
         if (npf == NULL) {
             break;
@@ -947,13 +1070,17 @@ int server_run(const struct server_opts *o)
                 pf[n++].events = POLLIN;
             }
         }
-        /* last, after the children's status pipes: the wake-up pipe (wake.c) */
+        /* last, after the children's status pipes: the wake-up pipe (wake.c), then the
+         * signer's control socket, polled only to notice the signer ending */
         pf[n].fd = wake_fd();
         pf[n].events = POLLIN;
-        for (size_t i = 0; i <= n; i++) {
+        pf[n + 1].fd = s->signer_ctl;
+        pf[n + 1].events = 0;
+        for (size_t i = 0; i <= n + 1; i++) {
             pf[i].revents = 0;
         }
-        if (ppoll(pf, n + 1, &tick, &during_poll) < 0 && errno != EINTR) {
+        if (ppoll(pf, n + (s->signer_ctl >= 0 ? 2 : 1), &tick, &during_poll) < 0 &&
+            errno != EINTR) {
             log_msg(LOG_LVL_ERROR, "server.poll", "%s", strerror(errno));
             break;
         }
@@ -973,6 +1100,13 @@ int server_run(const struct server_opts *o)
         }
         if (server_got_term) {
             break;
+        }
+        if (s->signer_ctl >= 0 && pf[n + 1].revents != 0) {
+            log_msg(LOG_LVL_ERROR, "signer.down",
+                    "the certificate signer has stopped; certificate-mode connections are "
+                    "refused until the daemon is restarted");
+            close(s->signer_ctl);
+            s->signer_ctl = -1;
         }
         server_poll_kids(s, pf + s->nlfd, n - s->nlfd);
         if (pf[n].revents != 0) {
@@ -1002,6 +1136,9 @@ out:
     }
     for (size_t i = 0; i < s->nweb_fd; i++) {
         close(s->web_fd[i]);
+    }
+    if (s->signer_ctl >= 0) {
+        close(s->signer_ctl);
     }
     free(pf);
     free(s->kids);

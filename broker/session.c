@@ -52,10 +52,13 @@ void session_banner(struct conn *c, const char *msg)
 static void session_report_auth(struct conn *c)
 {
     if (c->status_fd >= 0) {
+        char msg[80];
         ssize_t n;
+        int len = snprintf(msg, sizeof(msg), "A%s\n", c->user);
 
+        /* one write: the listener hands this child's signer socket over for that user */
         do {
-            n = write(c->status_fd, "A", 1);
+            n = write(c->status_fd, msg, (size_t)len);
         } while (n < 0 && errno == EINTR);
         close(c->status_fd);
         c->status_fd = -1;
@@ -393,6 +396,9 @@ static void session_free(struct conn *c)
     if (c->status_fd >= 0) {
         close(c->status_fd);
     }
+    if (c->signer_fd >= 0) {
+        close(c->signer_fd);
+    }
 }
 
 static long long session_ms(clockid_t clk)
@@ -611,6 +617,7 @@ int session_run(const struct session_opts *o)
     c->policy = o->policy;
     c->peer = o->peer;
     c->status_fd = o->status_fd;
+    c->signer_fd = o->signer_fd;
     c->fail_delay_ms = o->fail_delay_ms;
     c->next_chan_id = 1;
     c->next_due_ms = LLONG_MAX;

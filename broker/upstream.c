@@ -1,19 +1,43 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The target leg: the gateway connects to the target as itself, with its own
- * upstream key (engineers never hold target credentials), and accepts the
- * target only if it presents exactly the host key pinned in the policy.
+ * The target leg: the gateway connects to the target as itself (engineers
+ * never hold target credentials), and accepts the target only if it
+ * presents exactly the host key pinned in the policy.
+ *
+ * It logs in with one of two keys.  In key mode, the gateway's static
+ * upstream key.  In certificate mode (upstream.auth or the target's
+ * upstream_auth), a fresh Ed25519 key made for this connection and held
+ * only in memory, certified by the signer for this one login: the TCP
+ * connection is made here first, so that the certificate can be bound to
+ * its local address (source-address), then handed to libssh.  The
+ * certificate is read back and checked field by field before use -- in
+ * particular that it certifies this key, which libssh 0.10 does not check.
+ * Any failure refuses the connection; there is no fall back to the static
+ * key.
  * Requests that need a reply (channel open, pty, shell, exec, subsystem) are
  * made in blocking mode from the event loop, never from a callback; the
  * session is switched back to non-blocking afterwards.
  */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "conn.h"
+#include "signer.h"
 
 #define UPSTREAM_TIMEOUT_S 10L
+/* The signer answers after a directory lookup and an audit row; allow for a slow directory. */
+#define UPSTREAM_SIGNER_TIMEOUT_MS 15000
 
 /* The host key algorithms to offer, so the target presents the pinned key's type. */
 static const char *upstream_hostkey_algos(const char *type)
@@ -80,20 +104,239 @@ static int upstream_load_key(const struct config *cfg, ssh_key *out)
     return ssh_pki_import_privkey_file(path, NULL, NULL, NULL, out) == SSH_OK ? 0 : DB_ERR_IO;
 }
 
-int upstream_connect(struct conn *c, const struct policy_target *t, const char *login, char *err,
-                     size_t errlen)
+/* ---- certificate mode ---- */
+
+/*
+ * A TCP connection to the target (each of its addresses in turn, within
+ * UPSTREAM_TIMEOUT_S), and the local address it left from.
+ */
+static int upstream_tcp(const struct policy_target *t, int *out, char *local, size_t locallen,
+                        char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    char port[16];
+    int fd = -1, rc = 0, one = 1, soerr = 0;
+    socklen_t elen = sizeof(soerr);
+
+    *out = -1;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%d", t->port);
+    rc = getaddrinfo(t->host, port, &hints, &res);
+    if (rc != 0) {
+        db_errf(err, errlen, "target %s (%s) is unreachable: %s", t->name, t->address,
+                gai_strerror(rc));
+        return DB_ERR_UNAVAIL;
+    }
+    for (struct addrinfo *ai = res; ai != NULL; ai = ai->ai_next) {
+        struct pollfd pf;
+
+        fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            break;
+        }
+        pf.fd = fd;
+        pf.events = POLLOUT;
+        soerr = errno;
+        if (errno == EINPROGRESS && poll(&pf, 1, (int)UPSTREAM_TIMEOUT_S * 1000) == 1 &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &elen) == 0 && soerr == 0) {
+            break;
+        }
+        rc = soerr != 0 ? soerr : ETIMEDOUT;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        db_errf(err, errlen, "target %s (%s) is unreachable: %s", t->name, t->address,
+                strerror(rc > 0 ? rc : ECONNREFUSED));
+        return DB_ERR_UNAVAIL;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (getsockname(fd, (struct sockaddr *)&ss, &sslen) != 0 ||
+        (ss.ss_family == AF_INET &&
+         inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, local, (socklen_t)locallen) ==
+             NULL) ||
+        (ss.ss_family == AF_INET6 &&
+         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, local,
+                   (socklen_t)locallen) == NULL) ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        db_errf(err, errlen, "target %s: the connection has no local address", t->name);
+        close(fd);
+        return DB_ERR_IO;
+    }
+    *out = fd;
+    return 0;
+}
+
+/* The 32 bytes of an Ed25519 key's public half. */
+static int upstream_key_bytes(ssh_key key, unsigned char pk[CERTKEY_PK_LEN])
+{
+    char *b64 = NULL, line[160];
+    int r = DB_ERR_INTERNAL;
+
+    if (ssh_pki_export_pubkey_base64(key, &b64) == SSH_OK) {
+        snprintf(line, sizeof(line), "%s %s", CERTKEY_CA_TYPE, b64);
+        r = cakey_parse_pub_line(line, pk);
+    }
+    ssh_string_free_char(b64);
+    return r;
+}
+
+/*
+ * What the signer sent must be exactly the certificate asked for: this key,
+ * the target's one principal, the key ID naming this login, this
+ * connection's address, permit-pty only, valid now, from our CA.
+ */
+static int upstream_cert_check(struct conn *c, const struct policy_target *t, const char *login,
+                               long long grant, const char *local, const unsigned char *pk,
+                               const unsigned char *blob, size_t len, char *err, size_t errlen)
+{
+    struct certkey_info ci;
+    unsigned char ca[CERTKEY_PK_LEN];
+    char why[160], want_id[CERTKEY_ID_MAX + 1], want_p[CERTKEY_PRINCIPAL_MAX + 1], path[4096];
+    long long now = (long long)time(NULL);
+    const char *bad = NULL;
+
+    if (certkey_parse(blob, len, &ci, why, sizeof(why)) != 0) {
+        db_errf(err, errlen, "the signer's certificate is unusable: %s", why);
+        return DB_ERR_INVALID;
+    }
+    signer_key_id(want_id, sizeof(want_id), c->user, t->name, login, c->up_session, grant);
+    snprintf(want_p, sizeof(want_p), "%s%s", CERTKEY_PRINCIPAL_PREFIX, t->name);
+    keys_path(c->cfg, "user_ca.pub", path, sizeof(path));
+    if (memcmp(ci.pk, pk, CERTKEY_PK_LEN) != 0) {
+        bad = "it certifies another key";
+    } else if (ci.type != 1 || ci.nprincipals != 1 || strcmp(ci.principals[0], want_p) != 0) {
+        bad = "its type or principals are not this target's";
+    } else if (strcmp(ci.key_id, want_id) != 0) {
+        bad = "its key ID names another login, session or grant";
+    } else if (strcmp(ci.critical, "source-address") != 0 || strcmp(ci.source_address, local) != 0 ||
+               strcmp(ci.extensions, "permit-pty") != 0) {
+        bad = "its options are not source-address and permit-pty for this connection";
+    } else if ((long long)ci.valid_after > now || (long long)ci.valid_before <= now) {
+        bad = "it is not valid now";
+    } else if (cakey_read_pub(path, ca, why, sizeof(why)) == 0 &&
+               memcmp(ca, ci.ca_pk, CERTKEY_PK_LEN) != 0) {
+        bad = "it is signed by a CA other than user_ca.pub";
+    }
+    if (bad != NULL) {
+        db_errf(err, errlen, "the signer's certificate is refused: %s", bad);
+        log_msg(LOG_LVL_ERROR, "upstream.cert_mismatch", "target=%s serial=%llu: %s", t->name,
+                (unsigned long long)ci.serial, bad);
+        return DB_ERR_INVALID;
+    }
+    return 0;
+}
+
+/*
+ * A fresh key, certified for this login on this connection (local address
+ * local): *out is the private key with the certificate attached.
+ */
+static int upstream_certified_key(struct conn *c, const struct policy_target *t, const char *login,
+                                  long long grant, const char *local, ssh_key *out, char *err,
+                                  size_t errlen)
+{
+    struct signer_cert_req q;
+    ssh_key key = NULL, cert = NULL;
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    uint64_t serial = 0;
+    char line[4096];
+    int r = DB_ERR_INTERNAL;
+
+    *out = NULL;
+    memset(&q, 0, sizeof(q));
+    if (c->up_session[0] == '\0' && store_session_id_new(c->up_session) != 0) {
+        db_errf(err, errlen, "no randomness for a session id");
+        goto out;
+    }
+    if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK ||
+        upstream_key_bytes(key, q.pk) != 0) {
+        db_errf(err, errlen, "cannot make a key for this connection");
+        goto out;
+    }
+    snprintf(q.user, sizeof(q.user), "%.64s", c->user);
+    snprintf(q.target, sizeof(q.target), "%s", t->name);
+    snprintf(q.login, sizeof(q.login), "%s", login);
+    snprintf(q.session, sizeof(q.session), "%s", c->up_session);
+    snprintf(q.source, sizeof(q.source), "%s", local);
+    r = signer_request(c->signer_fd, &q, UPSTREAM_SIGNER_TIMEOUT_MS, &blob, &len, &serial, err,
+                       errlen);
+    if (r != 0) {
+        log_msg(LOG_LVL_WARN, "upstream.no_cert", "target=%s login=%s %s", t->name, login, err);
+        goto out;
+    }
+    if ((r = upstream_cert_check(c, t, login, grant, local, q.pk, blob, len, err, errlen)) != 0) {
+        goto out;
+    }
+    r = DB_ERR_INTERNAL;
+    if (certkey_pub_line(blob, len, line, sizeof(line)) != 0 ||
+        ssh_pki_import_cert_base64(strchr(line, ' ') + 1, SSH_KEYTYPE_ED25519_CERT01, &cert) !=
+            SSH_OK ||
+        ssh_pki_copy_cert_to_privkey(cert, key) != SSH_OK) {
+        db_errf(err, errlen, "the signer's certificate cannot be used");
+        goto out;
+    }
+    c->up_serial = serial;
+    *out = key;
+    key = NULL;
+    r = 0;
+out:
+    free(blob);
+    ssh_key_free(cert);
+    ssh_key_free(key);
+    return r;
+}
+
+/* Target t does not accept what we logged in with: say what it is missing. */
+static void upstream_auth_refused(struct conn *c, const struct policy_target *t, const char *login,
+                                  int certificate, char *err, size_t errlen)
+{
+    unsigned char ca[CERTKEY_PK_LEN];
+    char path[4096], line[160], why[160];
+
+    if (!certificate) {
+        db_errf(err, errlen, "target %s refused the gateway's key for login %s", t->name, login);
+        return;
+    }
+    keys_path(c->cfg, "user_ca.pub", path, sizeof(path));
+    if (cakey_read_pub(path, ca, why, sizeof(why)) != 0 ||
+        cakey_pub_line(ca, NULL, line, sizeof(line)) != 0) {
+        snprintf(line, sizeof(line), "(the CA key, keys_dir/user_ca.pub)");
+    }
+    db_errf(err, errlen,
+            "target %s refused the gateway's certificate for login %s; that login's "
+            "authorized_keys needs: cert-authority,principals=\"%s%s\" %s",
+            t->name, login, CERTKEY_PRINCIPAL_PREFIX, t->name, line);
+}
+
+int upstream_connect(struct conn *c, const struct policy_target *t, const char *login,
+                     long long grant, char *err, size_t errlen)
 {
     ssh_session up = NULL;
     ssh_key pin = NULL, srv = NULL, ukey = NULL;
-    char type[64], fp[128];
+    char type[64], fp[128], local[INET6_ADDRSTRLEN];
     long timeout = UPSTREAM_TIMEOUT_S;
-    int port = t->port, off = 0, nodelay = 1, r = DB_ERR_UPSTREAM;
+    int port = t->port, off = 0, nodelay = 1, r = DB_ERR_UPSTREAM, fd = -1;
+    int certificate = config_target_uses_certificate(c->cfg, t);
 
     if (upstream_pinned_key(t->host_key, &pin, type, sizeof(type)) != 0) {
         db_errf(err, errlen, "target %s has an unusable pinned host key", t->name);
         goto out;
     }
-    if (upstream_load_key(c->cfg, &ukey) != 0) {
+    if (certificate) {
+        if ((r = upstream_tcp(t, &fd, local, sizeof(local), err, errlen)) != 0) {
+            log_msg(LOG_LVL_WARN, "upstream.unreachable", "target=%s %s", t->name, err);
+            goto out;
+        }
+    } else if (upstream_load_key(c->cfg, &ukey) != 0) {
         db_errf(err, errlen, "the gateway's upstream key cannot be read");
         goto out;
     }
@@ -118,6 +361,10 @@ int upstream_connect(struct conn *c, const struct policy_target *t, const char *
                     "aes128-gcm@openssh.com,aes256-gcm@openssh.com,"
                     "chacha20-poly1305@openssh.com,aes128-ctr,aes256-ctr");
     ssh_options_set(up, SSH_OPTIONS_NODELAY, &nodelay);
+    if (fd >= 0) {
+        ssh_options_set(up, SSH_OPTIONS_FD, &fd);
+        fd = -1; /* libssh closes it from here on */
+    }
     if (ssh_connect(up) != SSH_OK) {
         db_errf(err, errlen, "target %s (%s) is unreachable: %s", t->name, t->address,
                 ssh_get_error(up));
@@ -138,10 +385,16 @@ int upstream_connect(struct conn *c, const struct policy_target *t, const char *
         r = DB_ERR_HOSTKEY;
         goto out;
     }
+    /* only a target that proved its pinned host key gets a certificate asked for it */
+    if (certificate &&
+        (r = upstream_certified_key(c, t, login, grant, local, &ukey, err, errlen)) != 0) {
+        goto out;
+    }
+    r = DB_ERR_UPSTREAM;
     if (ssh_userauth_publickey(up, NULL, ukey) != SSH_AUTH_SUCCESS) {
-        db_errf(err, errlen, "target %s refused the gateway's key for login %s", t->name, login);
-        log_msg(LOG_LVL_ERROR, "upstream.auth_fail", "target=%s login=%s %s", t->name, login,
-                ssh_get_error(up));
+        upstream_auth_refused(c, t, login, certificate, err, errlen);
+        log_msg(LOG_LVL_ERROR, "upstream.auth_fail", "target=%s login=%s %s %s", t->name, login,
+                certificate ? "certificate" : "key", ssh_get_error(up));
         goto out;
     }
     if (ssh_event_add_session(c->ev, up) != SSH_OK) {
@@ -161,6 +414,9 @@ out:
     if (up != NULL) {
         ssh_disconnect(up);
         ssh_free(up);
+    }
+    if (fd >= 0) {
+        close(fd);
     }
     return r;
 }

@@ -143,6 +143,10 @@ static void lint_targets(struct lint *l)
         if (t->nlogins == 0) {
             lint_add(l, t->line, "target %s offers no logins", name);
         }
+        if (t->upstream_auth == POLICY_UPSTREAM_INVALID) {
+            lint_add(l, t->upstream_auth_line,
+                     "target %s: upstream_auth must be certificate or key", name);
+        }
     }
 }
 

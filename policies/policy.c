@@ -282,8 +282,8 @@ static int pp_protected(struct pparse *c, const struct ytree *n, struct policy *
 
 static int pp_target(struct pparse *c, const struct ytree *n, size_t idx, struct policy_target *t)
 {
-    static const char *const keys[] = {"name",   "address",      "host_key", "logins",
-                                       "labels", "record_input", NULL};
+    static const char *const keys[] = {"name",   "address",      "host_key",      "logins",
+                                       "labels", "record_input", "upstream_auth", NULL};
     const struct ytree *v = NULL;
     const char *s = NULL;
     char what[64], why[128];
@@ -342,6 +342,16 @@ static int pp_target(struct pparse *c, const struct ytree *n, size_t idx, struct
     }
     if ((v = pp_opt(n, "record_input")) != NULL && ytree_bool(v, &t->record_input) < 0) {
         return pp_fail(c, v->line, "target %s: record_input: expected true or false", t->name);
+    }
+    /* a value other than certificate or key is lint's to report */
+    if ((v = pp_opt(n, "upstream_auth")) != NULL) {
+        if ((r = pp_str(c, v, "upstream_auth", &s)) < 0) {
+            return r;
+        }
+        t->upstream_auth_line = v->line;
+        t->upstream_auth = strcmp(s, "certificate") == 0 ? POLICY_UPSTREAM_CERTIFICATE
+                           : strcmp(s, "key") == 0       ? POLICY_UPSTREAM_KEY
+                                                         : POLICY_UPSTREAM_INVALID;
     }
     return 0;
 }

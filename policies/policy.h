@@ -77,6 +77,14 @@ struct policy_label {
     char *value;
 };
 
+/* How the gateway logs in to a target; DEFAULT follows the config's upstream.auth. */
+enum policy_upstream_auth {
+    POLICY_UPSTREAM_DEFAULT = 0,
+    POLICY_UPSTREAM_KEY,         /* the gateway's static upstream key */
+    POLICY_UPSTREAM_CERTIFICATE, /* a per-session certificate */
+    POLICY_UPSTREAM_INVALID,     /* written, but neither (lint reports it) */
+};
+
 struct policy_target {
     char *name;
     char *address;   /* as written, host:port */
@@ -89,6 +97,8 @@ struct policy_target {
     size_t nlabels;
     int record_input; /* default 1 */
     int line;
+    int upstream_auth;      /* enum policy_upstream_auth */
+    int upstream_auth_line; /* 0 when not written */
 };
 
 struct policy_rule {

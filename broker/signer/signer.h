@@ -25,13 +25,14 @@
  *
  * Files:
  *   wire.c     length-prefixed fields (SSH's uint32/uint64/string)
+ *   clock.c    time (a clock stepped back) and the per-user rate limit
  *   certkey.c  the certificate format: build, parse, verify
  *   cakey.c    the CA key file (openssh-key-v1, Ed25519)
  *   proto.c    the request formats between the processes (fuzzed)
  *   signer.c   the signer process; checker.c its checker; start.c starts both
  *   client.c   what a session child calls
  *
- * wire.c, certkey.c, cakey.c and proto.c depend on nothing of ours but
+ * wire.c, clock.c, certkey.c, cakey.c and proto.c depend on nothing of ours but
  * common/ and policies/ (name syntax), and on libcrypto: they build as the
  * library drawbridge_signer, which the fuzz target and unit tests link.
  */
@@ -276,6 +277,35 @@ void signer_key_id(char *buf, size_t buflen, const char *user, const char *targe
 int signer_send(int sock, const struct wire_w *w, int fd);
 ssize_t signer_recv(int sock, unsigned char *buf, size_t buflen, int *fd);
 
+/* ---- clock.c: time and the rate limit, pure ---- */
+
+#define SIGNER_CLOCK_SLACK_S 2
+
+struct signer_clock {
+    long long high;       /* the latest wall-clock second seen */
+    long long offset;     /* wall minus monotonic at the last look */
+    int have_offset;
+    uint64_t last_serial;
+};
+
+/*
+ * Takes a reading (wall and monotonic seconds); returns by how many seconds
+ * the wall clock stepped back since the last reading (0: it did not).
+ */
+long long signer_clock_observe(struct signer_clock *c, long long wall, long long mono);
+/* The next serial: c->high << 32 | rnd, strictly above every earlier one. */
+uint64_t signer_clock_serial(struct signer_clock *c, uint32_t rnd);
+
+struct signer_rate {
+    double tokens;
+    long long updated_ms; /* monotonic */
+    int refusal_audited;  /* the current run of refusals has its audit row */
+};
+
+void signer_rate_init(struct signer_rate *b, int rate, long long now_ms);
+/* 1 when a request may go ahead (a token is taken), 0 when over rate a minute. */
+int signer_rate_take(struct signer_rate *b, int rate, long long now_ms);
+
 /* ---- the processes (signer.c, checker.c, start.c, client.c) ---- */
 
 struct config;
@@ -307,12 +337,12 @@ int signer_accounts_resolve(const struct config *cfg, struct signer_accounts *a,
 int signer_prepare_files(const struct config *cfg, const struct signer_accounts *a, char *err,
                          size_t errlen);
 /*
- * Forks the signer and its checker (each drops to its account).  *ctl gets
- * the listener's end of the control socket, *pid the signer's process id.
- * The listener closes *ctl to stop them.
+ * Forks the signer and its checker (each drops to its account); neither is
+ * the caller's child.  *ctl gets the listener's end of the control socket
+ * (non-blocking); the listener closes it to stop them.
  */
-int signer_start(const struct config *cfg, const struct signer_accounts *a, int *ctl, pid_t *pid,
-                 char *err, size_t errlen);
+int signer_start(const struct config *cfg, const struct signer_accounts *a, int *ctl, char *err,
+                 size_t errlen);
 /* The listener: hand a session child's socket (fd, then closed) to the signer for user. */
 int signer_bind(int ctl, int fd, const char *user);
 int signer_reload(int ctl);

@@ -469,7 +469,7 @@ void store_sessions_free(struct store_session *v, size_t n)
 }
 
 /* 80 random bits as 16 characters of [a-z2-7]: unguessable, and easy to read aloud. */
-static int store_session_id(char id[STORE_SESSION_ID_LEN + 1])
+int store_session_id_new(char id[STORE_SESSION_ID_LEN + 1])
 {
     static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
     unsigned char rnd[10];
@@ -502,7 +502,8 @@ int store_session_insert(struct store *s, struct store_session *row)
     }
     /* A collision of 80 random bits is not expected; retrying costs nothing. */
     for (int attempt = 0; attempt < 3; attempt++) {
-        if ((r = store_session_id(row->id)) != 0) {
+        if ((attempt > 0 || strlen(row->id) != STORE_SESSION_ID_LEN) &&
+            (r = store_session_id_new(row->id)) != 0) {
             return r;
         }
         store_bind_text(q, 1, row->id);

@@ -8,7 +8,10 @@
 #
 #   direct   straight to the target sshd
 #   viajump  to the target sshd through the jump sshd (ProxyJump)
-#   gw       alice+staging-1 through the gateway (LDAP key, recording on)
+#   gw       alice+staging-1 through the gateway (LDAP key, recording on),
+#            which logs in to the target with a per-session certificate
+#   gwkey    alice+keyed-1 through the gateway: the same, but the gateway logs
+#            in with its static key (upstream_auth: key; connection setup only)
 #
 # bench_env_up DIR starts everything and writes DIR/bench.env (sourced by
 # the measuring scripts); bench_env_down stops it all.
@@ -21,6 +24,8 @@ REPO_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 # Hundreds of sessions at once: the gateway's pre-auth limits and the
 # target's MaxStartups must not be what a ramp-up measures.
 GW_LIMITS="{max_startups: 1000, max_startups_per_source: 1000, login_grace: 60s, max_auth_tries: 6}"
+# ... nor the signer's per-user rate limit (every connection is alice's).
+GW_UPSTREAM="{auth: certificate, cert_ttl: 2m, cert_rate: 100000}"
 
 # The target's config as the integration tests write it, with room for a
 # ramp of hundreds of connections and less logging per connection.  sshd
@@ -108,6 +113,11 @@ Host gw
     HostName 127.0.0.1
     Port $GW_PORT
     User alice+staging-1
+    IdentityFile $GW_KEY
+Host gwkey
+    HostName 127.0.0.1
+    Port $GW_PORT
+    User alice+keyed-1
     IdentityFile $GW_KEY
 Host *${BENCH_KEX:+
     KexAlgorithms $BENCH_KEX}

@@ -23,9 +23,28 @@ rc=0
 out=$("$DRAWBRIDGE_BIN" check -c "$CFG" 2>&1) || rc=$?
 expect_eq "check accepts the test config ($out)" 0 "$rc"
 
-# keys prints the key that the target trusts (written by env_up).
+# keys prints what the targets trust (env_up wrote their authorized_keys from
+# it): in certificate mode the CA key, then how to trust it from sshd_config;
+# with --target, that target's one line.
 out=$("$DRAWBRIDGE_BIN" keys -c "$CFG" 2>&1) || fail "keys exited $?: $out"
-expect_eq "keys prints the authorised upstream key" "$(head -n 1 "$DIR/target_authorized_keys")" "$out"
+expect_eq "keys prints the CA public key first" "$(cat "$DIR/state/keys/user_ca.pub")" "$(head -n 1 <<<"$out")"
+expect_match "keys says how to trust the CA from sshd_config" 'TrustedUserCAKeys' "$out"
+expect_match "and names AuthorizedPrincipalsFile" 'AuthorizedPrincipalsFile' "$out"
+out=$("$DRAWBRIDGE_BIN" keys -c "$CFG" --target web-1 2>&1) || fail "keys --target web-1 exited $?: $out"
+expect_eq "keys --target web-1 prints the line web-1's login trusts" \
+    "cert-authority,principals=\"drawbridge:web-1\" $(cat "$DIR/state/keys/user_ca.pub")" "$out"
+grep -qxF "$out" "$DIR/target_authorized_keys" || fail "the target does not hold the line keys --target printed"
+out=$("$DRAWBRIDGE_BIN" keys -c "$CFG" --target keyed-1 2>&1) || fail "keys --target keyed-1 exited $?: $out"
+expect_eq "keys --target keyed-1 (upstream_auth: key) prints the static upstream key" \
+    "$(head -n 1 "$DIR/keyed_authorized_keys")" "$out"
+expect_match "which is not a certificate line" '^ssh-ed25519 [A-Za-z0-9+/=]+ drawbridge-upstream$' "$out"
+rc=0
+out=$("$DRAWBRIDGE_BIN" keys -c "$CFG" --target no-such-target 2>&1) || rc=$?
+expect_eq "keys --target of an unknown target fails" 1 "$rc"
+expect_match "and says which" 'no target no-such-target' "$out"
+rc=0
+"$DRAWBRIDGE_BIN" check -c "$CFG" --target web-1 >/dev/null 2>&1 || rc=$?
+expect_eq "--target is an option of keys only (usage, exit 2)" 2 "$rc"
 
 t=$(test_tmpdir) || fail "cannot create a temporary directory"
 trap 'rm -rf "$t"' EXIT

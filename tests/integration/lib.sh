@@ -7,7 +7,15 @@
 # An "environment" is one directory holding everything a gateway needs to run
 # for real on 127.0.0.1: a slapd loaded with the demo users (lib-ldap.sh), an
 # OpenSSH sshd standing in for the target hosts, a config and a policy, and
-# `drawbridge serve` itself.  env_up DIR starts one and writes DIR/env.sh;
+# `drawbridge serve` itself.
+#
+# The gateway logs in to targets with per-session certificates (upstream.auth:
+# certificate; GW_UPSTREAM overrides the whole upstream: section): the target
+# sshd trusts the gateway's CA for each target's principal (the lines
+# `drawbridge keys --target` prints) and does NOT hold the static upstream
+# key, so nothing can pass by falling back to it.  A second sshd, the "keyed"
+# one, holds the static key and serves keyed-1 (upstream_auth: key): the
+# key mode keeps its coverage.  env_up DIR starts one and writes DIR/env.sh;
 # env_use DIR makes the current script use one that is already running (the
 # ctest fixture "gw"); env_down stops it.
 #
@@ -41,7 +49,7 @@ log() { printf '[%s] %s\n' "$TEST_NAME" "$*" >&2; }
 dump_logs() {
     local f
     [ -n "${DIR:-}" ] && [ -d "$DIR" ] || return 0
-    for f in "$DIR/gw.log" "$DIR/target_sshd.log" "${LDAP_DIR:-$DIR}"/slapd.log; do
+    for f in "$DIR/gw.log" "$DIR/target_sshd.log" "$DIR/keyed_sshd.log" "${LDAP_DIR:-$DIR}"/slapd.log; do
         [ -f "$f" ] || continue
         if [ "$f" = "$DIR/gw.log" ] && [ -n "${GW_LOG_START:-}" ]; then
             # Shared environment: what the gateway logged since this test
@@ -314,6 +322,50 @@ target_start() {
     wait_port "$TARGET_PORT" "$TARGET_PID" "target sshd" || return 1
 }
 
+# The keyed sshd: the target's config on its own port, pid file and
+# authorized_keys (the static upstream key).
+keyed_start() {
+    sed -e "s/^Port .*/Port $KEYED_PORT/" -e "s#^PidFile .*#PidFile $DIR/keyed_sshd.pid#" \
+        -e "s#^AuthorizedKeysFile .*#AuthorizedKeysFile $DIR/keyed_authorized_keys#" \
+        "$DIR/target_sshd_config" >"$DIR/keyed_sshd_config"
+    /usr/sbin/sshd -t -f "$DIR/keyed_sshd_config" || return 1
+    setsid /usr/sbin/sshd -D -e -f "$DIR/keyed_sshd_config" </dev/null >"$DIR/keyed_sshd.log" 2>&1 &
+    KEYED_PID=$!
+    wait_port "$KEYED_PORT" "$KEYED_PID" "keyed sshd" || return 1
+}
+
+# target_trust: writes what each sshd trusts, from the policy and config of
+# now: for every target, the line `drawbridge keys --target` prints.
+# Certificate-mode targets' cert-authority lines go to the target sshd; the
+# static key goes to the keyed sshd (and to the target sshd only when the
+# whole environment runs in key mode).  Both also trust DIRECT_KEY.
+target_trust() {
+    local names n line static=
+    names=$(sed -n '/^targets:/,/^rules:/s/^  - name: *//p' "$DIR/policy.yaml")
+    : >"$DIR/target_authorized_keys.new"
+    for n in $names; do
+        line=$("$DRAWBRIDGE_BIN" keys -c "$CFG" --target "$n" 2>"$DIR/keys.err") || {
+            echo "drawbridge keys --target $n failed: $(cat "$DIR/keys.err")" >&2
+            return 1
+        }
+        case "$line" in
+        cert-authority,*) printf '%s\n' "$line" >>"$DIR/target_authorized_keys.new" ;;
+        ssh-*) static=$line ;;
+        *) echo "drawbridge keys --target $n printed '$line'" >&2; return 1 ;;
+        esac
+    done
+    if [ -z "$static" ]; then
+        static=$(GW_UPSTREAM="{auth: key}" config_write_to "$DIR/keymode.yaml" &&
+            "$DRAWBRIDGE_BIN" keys -c "$DIR/keymode.yaml" 2>"$DIR/keys.err") || return 1
+    fi
+    case "${GW_UPSTREAM:-}" in
+    *"auth: key"*) printf '%s\n' "$static" >>"$DIR/target_authorized_keys.new" ;;
+    esac
+    cat "$DIRECT_KEY.pub" >>"$DIR/target_authorized_keys.new"
+    mv "$DIR/target_authorized_keys.new" "$DIR/target_authorized_keys"
+    { printf '%s\n' "$static"; cat "$DIRECT_KEY.pub"; } >"$DIR/keyed_authorized_keys"
+}
+
 # Writes DIR/policy.yaml.  Besides the targets the tests use, db-1 is a
 # second protected target so that web-oncall (one approval) does not select
 # every protected target, which lint refuses.
@@ -368,7 +420,13 @@ targets:
     address: 127.0.0.1:$DOWN_PORT
     host_key: "$hk"
     logins: [$LOGIN]
-    labels: {env: staging}${xt:+$nl$xt}
+    labels: {env: staging}
+  - name: keyed-1
+    address: 127.0.0.1:$KEYED_PORT
+    host_key: "$hk"
+    logins: [$LOGIN]
+    labels: {env: staging}
+    upstream_auth: key${xt:+$nl$xt}
 rules:
   - name: web-oncall
     requesters: ["group:sre"]
@@ -396,6 +454,11 @@ EOF
 # checking the server certificate against GW_LDAP_CA (default: the test CA
 # that signed it; LDAP_ROGUE_CA_FILE is one that did not).
 config_write() {
+    config_write_to "$DIR/drawbridge.yaml"
+}
+
+# config_write_to FILE: the config (see config_write) into FILE.
+config_write_to() {
     # slow_after_failures: the tests fail logins on purpose, many times, from one address
     local limits=${GW_LIMITS:-"{max_startups: 64, max_startups_per_source: 32, login_grace: 10s, max_auth_tries: 6, slow_after_failures: 100000}"}
     local url=$LDAP_URL starttls=false ca=null notify=${GW_NOTIFY:-null}
@@ -412,7 +475,7 @@ config_write() {
     if grep -q '^user:' <<<"${GW_CONFIG_EXTRA:-}"; then
         user_line=
     fi
-    cat >"$DIR/drawbridge.yaml" <<EOF
+    cat >"$1" <<EOF
 listen: ["127.0.0.1:$GW_PORT"]
 state_dir: $DIR/state
 policy: $DIR/policy.yaml
@@ -431,6 +494,7 @@ ldap:
   timeout: 3s
 limits: $limits
 notify_command: ${notify//@DIR@/$DIR}
+upstream: ${GW_UPSTREAM:-"{auth: certificate, cert_ttl: 2m}"}
 ${user_line}
 ${GW_CONFIG_EXTRA:-}
 EOF
@@ -460,6 +524,7 @@ gw_reload_policy() {
         echo "the new policy fails check: $(cat "$DIR/check.out")" >&2
         return 1
     fi
+    target_trust || return 1
     lines=$(wc -l <"$DIR/gw.log")
     kill -HUP "$GW_PID" || return 1
     for _ in $(seq 1 100); do
@@ -530,7 +595,7 @@ env_write() {
         echo "# written by env_up; sourced by tests that use this environment"
         for v in DIR GW_PORT GW_PID GW_HOST TARGET_PORT TARGET_PID DOWN_PORT LOGIN CFG POLICY \
             GW_KEY ALICE_PUB DIRECT_KEY LDAP_SECRET LDAP_PORT LDAP_URL LDAP_PID LDAP_DIR \
-            DRAWBRIDGE_BIN; do
+            DRAWBRIDGE_BIN KEYED_PORT KEYED_PID GW_UPSTREAM; do
             printf 'export %s=%q\n' "$v" "${!v:-}"
         done
     } >"$DIR/env.sh"
@@ -570,6 +635,7 @@ env_up() {
     # else before the daemon binds it, so each daemon gets a few tries.
     DOWN_PORT=$(free_port) || return 1
     : >"$DIR/target_authorized_keys"
+    : >"$DIR/keyed_authorized_keys"
     local attempt
     for attempt in 1 2 3; do
         TARGET_PORT=$(free_port) || return 1
@@ -577,6 +643,12 @@ env_up() {
         target_start && break
         [ "$attempt" = 3 ] && return 1
         echo "target sshd did not start on port $TARGET_PORT; trying another port" >&2
+    done
+    for attempt in 1 2 3; do
+        KEYED_PORT=$(free_port) || return 1
+        keyed_start && break
+        [ "$attempt" = 3 ] && return 1
+        echo "keyed sshd did not start on port $KEYED_PORT; trying another port" >&2
     done
 
     # GW_PORT_WANTED (the demo's 2222) is used when it is free.
@@ -599,10 +671,7 @@ env_up() {
     ssh-*) ;;
     *) echo "drawbridge keys printed no public key: '$upstream'" >&2; return 1 ;;
     esac
-    {
-        printf '%s\n' "$upstream"
-        cat "$DIRECT_KEY.pub"
-    } >"$DIR/target_authorized_keys"
+    target_trust || return 1
     if ! "$DRAWBRIDGE_BIN" check -c "$CFG" >"$DIR/check.out" 2>&1; then
         echo "drawbridge check refused the test config:" >&2
         cat "$DIR/check.out" >&2
@@ -649,6 +718,10 @@ env_down() {
         stop_pid "$(cat "$DIR/target_sshd.pid")" "target sshd" || rc=1
     fi
     stop_pid "${TARGET_PID:-}" "target sshd" || rc=1
+    if [ -f "$DIR/keyed_sshd.pid" ]; then
+        stop_pid "$(cat "$DIR/keyed_sshd.pid")" "keyed sshd" || rc=1
+    fi
+    stop_pid "${KEYED_PID:-}" "keyed sshd" || rc=1
     if declare -F ldap_stop >/dev/null; then
         ldap_stop || rc=1
     fi
