@@ -216,6 +216,17 @@ static const struct bad_case bad_cases[] = {
      "audit.retain (1d) is shorter than recordings.retain (2d)"},
     {0, "audit: {retian: 1d}", 12, "audit: unknown key \"retian\""},
     {0, "audit: []", 12, "audit: expected a map"},
+    {0, "upstream: [certificate]", 12, "upstream: expected a map"},
+    {0, "upstream: {auth: certificates}", 12, "upstream.auth: \"certificates\" is not certificate or key"},
+    {0, "upstream: {auth: \"\"}", 12, "upstream.auth"},
+    {0, "upstream: {mode: key}", 12, "upstream: unknown key \"mode\""},
+    {0, "upstream: {cert_ttl: 5s}", 12, "upstream.cert_ttl: \"5s\" is not a duration from 10s to 1h"},
+    {0, "upstream: {cert_ttl: 2h}", 12, "upstream.cert_ttl"},
+    {0, "upstream: {cert_ttl: 120}", 12, "upstream.cert_ttl"},
+    {0, "upstream: {cert_rate: 0}", 12, "upstream.cert_rate"},
+    {0, "upstream: {cert_rate: 100001}", 12, "upstream.cert_rate"},
+    {0, "upstream: {signer_user: no-such-account-here}", 12,
+     "upstream.signer_user: no-such-account-here: no such user"},
 };
 
 static void test_bad_configs(void **state)
@@ -355,6 +366,34 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->audit.retain, 0);
     snprintf(want, sizeof(want), "%s/audit-archive", cfg->state_dir);
     assert_string_equal(cfg->audit.archive_dir, want);
+    /* key mode unless the config says otherwise */
+    assert_int_equal(cfg->upstream.auth, CONFIG_UPSTREAM_KEY);
+    assert_int_equal(cfg->upstream.cert_ttl, 120);
+    assert_int_equal(cfg->upstream.cert_rate, 120);
+    assert_null(cfg->upstream.signer_user);
+    config_free(cfg);
+
+    /* upstream: every key, and a target overriding it either way */
+    write_config(t, 0, "upstream: {auth: certificate, cert_ttl: 10m, signer_user: root, cert_rate: 7}");
+    assert_int_equal(config_load(t->cfg, &cfg, err, sizeof(err)), 0);
+    assert_int_equal(cfg->upstream.auth, CONFIG_UPSTREAM_CERTIFICATE);
+    assert_int_equal(cfg->upstream.cert_ttl, 600);
+    assert_int_equal(cfg->upstream.cert_rate, 7);
+    assert_string_equal(cfg->upstream.signer_user, "root");
+    {
+        struct policy_target tg;
+
+        memset(&tg, 0, sizeof(tg));
+        assert_int_equal(config_target_uses_certificate(cfg, &tg), 1);
+        assert_int_equal(config_target_uses_certificate(cfg, NULL), 1);
+        tg.upstream_auth = POLICY_UPSTREAM_KEY;
+        assert_int_equal(config_target_uses_certificate(cfg, &tg), 0);
+        cfg->upstream.auth = CONFIG_UPSTREAM_KEY;
+        tg.upstream_auth = POLICY_UPSTREAM_CERTIFICATE;
+        assert_int_equal(config_target_uses_certificate(cfg, &tg), 1);
+        tg.upstream_auth = POLICY_UPSTREAM_DEFAULT;
+        assert_int_equal(config_target_uses_certificate(cfg, &tg), 0);
+    }
     config_free(cfg);
 
     /* The base config with no limits at all gets every default too. */

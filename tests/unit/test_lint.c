@@ -149,6 +149,23 @@ static const struct lint_case cases[] = {
     {"request_ttl above 7d", BASE OK_RULE "request_ttl: 8d\n", 1, 13, "request_ttl 8d is above 7d"},
     {"request_ttl 7d", BASE OK_RULE "request_ttl: 168h\n", 0, 0, NULL},
 
+    {"upstream_auth neither certificate nor key",
+     "protected: {env: [prod]}\ntargets:\n"
+     "  - {name: web-1, address: 10.0.1.5, host_key: " KEY ", logins: [deploy],"
+     " labels: {env: prod}, upstream_auth: certificates}\n"
+     "  - {name: web-2, address: 10.0.1.6, host_key: " KEY ", logins: [deploy],"
+     " labels: {env: prod}, upstream_auth: key}\n"
+     "rules:\n" RULE("{names: [web-1]}", APPROVED),
+     1, 3, "target web-1: upstream_auth must be certificate or key"},
+    {"upstream_auth certificate and key",
+     "protected: {env: [prod]}\ntargets:\n"
+     "  - {name: web-1, address: 10.0.1.5, host_key: " KEY ", logins: [deploy],"
+     " labels: {env: prod}, upstream_auth: certificate}\n"
+     "  - {name: web-2, address: 10.0.1.6, host_key: " KEY ", logins: [deploy],"
+     " labels: {env: prod}, upstream_auth: key}\n"
+     "rules:\n" RULE("{names: [web-1]}", APPROVED),
+     0, 0, NULL},
+
     {"every problem reported",
      BASE RULE("{labels: {env: prod}}",
                "    standing: true\n    approvers: [\"group:x\"]\n") "  - name: s\n    requesters: "

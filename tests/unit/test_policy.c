@@ -309,6 +309,40 @@ static void test_defaults_and_nulls(void **state)
     policy_free(p);
 }
 
+/* upstream_auth: absent, null, certificate or key; anything else is lint's to refuse. */
+static void test_upstream_auth(void **state)
+{
+    static const struct {
+        const char *line;
+        int want;
+    } cases[] = {
+        {"", POLICY_UPSTREAM_DEFAULT},
+        {"    upstream_auth: null\n", POLICY_UPSTREAM_DEFAULT},
+        {"    upstream_auth: certificate\n", POLICY_UPSTREAM_CERTIFICATE},
+        {"    upstream_auth: key\n", POLICY_UPSTREAM_KEY},
+        {"    upstream_auth: Key\n", POLICY_UPSTREAM_INVALID},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char doc[1024], err[1024] = "";
+        struct policy *p = NULL;
+
+        snprintf(doc, sizeof(doc), "%s%s", TARGETS, cases[i].line);
+        assert_int_equal(policy_parse_buffer("u.yaml", doc, strlen(doc), &p, err, sizeof(err)), 0);
+        assert_int_equal(p->targets[0].upstream_auth, cases[i].want);
+        assert_int_equal(p->targets[0].upstream_auth_line, cases[i].line[0] && i > 1 ? 7 : 0);
+        policy_free(p);
+        p = NULL;
+        assert_int_equal(policy_load_buffer("u.yaml", doc, strlen(doc), &p, err, sizeof(err)),
+                         cases[i].want == POLICY_UPSTREAM_INVALID ? DB_ERR_INVALID : 0);
+        if (cases[i].want == POLICY_UPSTREAM_INVALID) {
+            assert_non_null(strstr(err, "u.yaml:7: target web-1: upstream_auth must be"));
+        }
+        policy_free(p);
+    }
+}
+
 static void test_address_forms(void **state)
 {
     static const struct {
@@ -445,6 +479,7 @@ int main(void)
         cmocka_unit_test(test_bad_policies),
         cmocka_unit_test(test_fixture_fields),
         cmocka_unit_test(test_defaults_and_nulls),
+        cmocka_unit_test(test_upstream_auth),
         cmocka_unit_test(test_address_forms),
         cmocka_unit_test(test_host_key_types),
         cmocka_unit_test(test_examples_load),
