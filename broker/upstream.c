@@ -9,7 +9,9 @@
  * upstream_auth), a fresh Ed25519 key made for this connection and held
  * only in memory, certified by the signer for this one login: the TCP
  * connection is made here first, so that the certificate can be bound to
- * its local address (source-address), then handed to libssh.  The
+ * its local address (source-address), then handed to libssh; the signer
+ * works on the request during the key exchange, and its certificate is used
+ * only once the target has shown its pinned host key.  The
  * certificate is read back and checked field by field before use -- in
  * particular that it certifies this key, which libssh 0.10 does not check.
  * Any failure refuses the connection; there is no fall back to the static
@@ -236,62 +238,100 @@ static int upstream_cert_check(struct conn *c, const struct policy_target *t, co
 }
 
 /*
- * A fresh key, certified for this login on this connection (local address
- * local): *out is the private key with the certificate attached.
+ * Certificate mode in two steps around the key exchange with the target, so
+ * that the signer's work (a directory lookup, a store read, an audit row)
+ * overlaps it.  Asking: a fresh key, and the request for it sent (key and pk
+ * kept in *a).  Taking: the answer read and checked, the certificate put on
+ * the key.  A connection given up between the two closes the signer socket
+ * (upstream_cert_abandon), so no answer is left for a later request to read.
  */
-static int upstream_certified_key(struct conn *c, const struct policy_target *t, const char *login,
-                                  long long grant, const char *local, ssh_key *out, char *err,
-                                  size_t errlen)
+struct upstream_ask {
+    ssh_key key;
+    unsigned char pk[CERTKEY_PK_LEN];
+    struct timespec sent;
+};
+
+static int upstream_cert_ask(struct conn *c, const struct policy_target *t, const char *login,
+                             const char *local, struct upstream_ask *a, char *err, size_t errlen)
 {
     struct signer_cert_req q;
-    ssh_key key = NULL, cert = NULL;
-    unsigned char *blob = NULL;
-    size_t len = 0;
-    uint64_t serial = 0;
-    char line[4096];
-    int r = DB_ERR_INTERNAL;
 
-    *out = NULL;
     memset(&q, 0, sizeof(q));
     if (c->up_session[0] == '\0' && store_session_id_new(c->up_session) != 0) {
         db_errf(err, errlen, "no randomness for a session id");
-        goto out;
+        return DB_ERR_INTERNAL;
     }
-    if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK ||
-        upstream_key_bytes(key, q.pk) != 0) {
+    if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &a->key) != SSH_OK ||
+        upstream_key_bytes(a->key, a->pk) != 0) {
         db_errf(err, errlen, "cannot make a key for this connection");
-        goto out;
+        return DB_ERR_INTERNAL;
     }
+    memcpy(q.pk, a->pk, sizeof(q.pk));
     snprintf(q.user, sizeof(q.user), "%.64s", c->user);
     snprintf(q.target, sizeof(q.target), "%s", t->name);
     snprintf(q.login, sizeof(q.login), "%s", login);
     snprintf(q.session, sizeof(q.session), "%s", c->up_session);
     snprintf(q.source, sizeof(q.source), "%s", local);
-    r = signer_request(c->signer_fd, &q, UPSTREAM_SIGNER_TIMEOUT_MS, &blob, &len, &serial, err,
-                       errlen);
+    clock_gettime(CLOCK_MONOTONIC, &a->sent);
+    if (signer_request_send(c->signer_fd, &q, err, errlen) != 0) {
+        log_msg(LOG_LVL_WARN, "upstream.no_cert", "target=%s login=%s %s", t->name, login, err);
+        return DB_ERR_UNAVAIL;
+    }
+    return 0;
+}
+
+static void upstream_cert_abandon(struct conn *c)
+{
+    if (c->signer_fd >= 0) {
+        close(c->signer_fd);
+        c->signer_fd = -1;
+    }
+}
+
+static int upstream_cert_take(struct conn *c, const struct policy_target *t, const char *login,
+                              long long grant, const char *local, struct upstream_ask *a,
+                              ssh_key *out, char *err, size_t errlen)
+{
+    ssh_key cert = NULL;
+    unsigned char *blob = NULL;
+    size_t len = 0;
+    uint64_t serial = 0;
+    struct timespec now;
+    char line[4096];
+    int r = DB_ERR_INTERNAL;
+
+    *out = NULL;
+    r = signer_request_recv(c->signer_fd, UPSTREAM_SIGNER_TIMEOUT_MS, &blob, &len, &serial, err,
+                            errlen);
     if (r != 0) {
         log_msg(LOG_LVL_WARN, "upstream.no_cert", "target=%s login=%s %s", t->name, login, err);
+        if (r == DB_ERR_TIMEOUT) {
+            upstream_cert_abandon(c);
+        }
         goto out;
     }
-    if ((r = upstream_cert_check(c, t, login, grant, local, q.pk, blob, len, err, errlen)) != 0) {
+    if ((r = upstream_cert_check(c, t, login, grant, local, a->pk, blob, len, err, errlen)) != 0) {
         goto out;
     }
     r = DB_ERR_INTERNAL;
     if (certkey_pub_line(blob, len, line, sizeof(line)) != 0 ||
         ssh_pki_import_cert_base64(strchr(line, ' ') + 1, SSH_KEYTYPE_ED25519_CERT01, &cert) !=
             SSH_OK ||
-        ssh_pki_copy_cert_to_privkey(cert, key) != SSH_OK) {
+        ssh_pki_copy_cert_to_privkey(cert, a->key) != SSH_OK) {
         db_errf(err, errlen, "the signer's certificate cannot be used");
         goto out;
     }
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    log_msg(LOG_LVL_INFO, "upstream.cert", "target=%s login=%s serial=%llu answered in %ld ms",
+            t->name, login, (unsigned long long)serial,
+            (long)((now.tv_sec - a->sent.tv_sec) * 1000 + (now.tv_nsec - a->sent.tv_nsec) / 1000000));
     c->up_serial = serial;
-    *out = key;
-    key = NULL;
+    *out = a->key;
+    a->key = NULL;
     r = 0;
 out:
     free(blob);
     ssh_key_free(cert);
-    ssh_key_free(key);
     return r;
 }
 
@@ -324,8 +364,11 @@ int upstream_connect(struct conn *c, const struct policy_target *t, const char *
     ssh_key pin = NULL, srv = NULL, ukey = NULL;
     char type[64], fp[128], local[INET6_ADDRSTRLEN];
     long timeout = UPSTREAM_TIMEOUT_S;
-    int port = t->port, off = 0, nodelay = 1, r = DB_ERR_UPSTREAM, fd = -1;
+    int port = t->port, off = 0, nodelay = 1, r = DB_ERR_UPSTREAM, fd = -1, asked = 0;
     int certificate = config_target_uses_certificate(c->cfg, t);
+    struct upstream_ask ask;
+
+    memset(&ask, 0, sizeof(ask));
 
     if (upstream_pinned_key(t->host_key, &pin, type, sizeof(type)) != 0) {
         db_errf(err, errlen, "target %s has an unusable pinned host key", t->name);
@@ -336,6 +379,10 @@ int upstream_connect(struct conn *c, const struct policy_target *t, const char *
             log_msg(LOG_LVL_WARN, "upstream.unreachable", "target=%s %s", t->name, err);
             goto out;
         }
+        if ((r = upstream_cert_ask(c, t, login, local, &ask, err, errlen)) != 0) {
+            goto out;
+        }
+        asked = 1;
     } else if (upstream_load_key(c->cfg, &ukey) != 0) {
         db_errf(err, errlen, "the gateway's upstream key cannot be read");
         goto out;
@@ -385,10 +432,12 @@ int upstream_connect(struct conn *c, const struct policy_target *t, const char *
         r = DB_ERR_HOSTKEY;
         goto out;
     }
-    /* only a target that proved its pinned host key gets a certificate asked for it */
-    if (certificate &&
-        (r = upstream_certified_key(c, t, login, grant, local, &ukey, err, errlen)) != 0) {
-        goto out;
+    /* the answer was asked for before the key exchange; it is used only after the pin matched */
+    if (asked) {
+        asked = 0;
+        if ((r = upstream_cert_take(c, t, login, grant, local, &ask, &ukey, err, errlen)) != 0) {
+            goto out;
+        }
     }
     r = DB_ERR_UPSTREAM;
     if (ssh_userauth_publickey(up, NULL, ukey) != SSH_AUTH_SUCCESS) {
@@ -418,6 +467,10 @@ out:
     if (fd >= 0) {
         close(fd);
     }
+    if (asked) {
+        upstream_cert_abandon(c); /* given up before the answer was read */
+    }
+    ssh_key_free(ask.key);
     return r;
 }
 

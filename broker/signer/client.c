@@ -6,6 +6,13 @@
  * simply waits in the socket).  No signer, a refusal, a timeout or a reply
  * that does not parse all end in an error: the caller refuses the
  * connection, it never falls back to the static key.
+ *
+ * The request can be sent early and the answer taken later (the session
+ * sends it as soon as its TCP connection to the target exists, and reads the
+ * answer after the key exchange), so that the signer's work overlaps the
+ * target's.  The signer answers one request at a time, in order: a caller
+ * that sent one and gives up on the connection closes the socket rather
+ * than leave an answer for a later request to read.
  */
 #include <errno.h>
 #include <poll.h>
@@ -15,11 +22,29 @@
 
 #include "signer.h"
 
-int signer_request(int sock, const struct signer_cert_req *q, int timeout_ms, unsigned char **cert,
-                   size_t *certlen, uint64_t *serial, char *err, size_t errlen)
+int signer_request_send(int sock, const struct signer_cert_req *q, char *err, size_t errlen)
+{
+    struct wire_w w;
+    int r = 0;
+
+    if (sock < 0) {
+        db_errf(err, errlen, "no certificate signer is running");
+        return DB_ERR_UNAVAIL;
+    }
+    wire_w_init(&w);
+    signer_cert_req_encode(&w, q);
+    if (signer_send(sock, &w, -1) != 0) {
+        db_errf(err, errlen, "the certificate signer is not running");
+        r = DB_ERR_UNAVAIL;
+    }
+    wire_w_free(&w);
+    return r;
+}
+
+int signer_request_recv(int sock, int timeout_ms, unsigned char **cert, size_t *certlen,
+                        uint64_t *serial, char *err, size_t errlen)
 {
     struct signer_cert_reply *a = NULL;
-    struct wire_w w;
     struct pollfd pf;
     unsigned char *buf = NULL;
     ssize_t n = 0;
@@ -28,21 +53,11 @@ int signer_request(int sock, const struct signer_cert_req *q, int timeout_ms, un
     *cert = NULL;
     *certlen = 0;
     *serial = 0;
-    wire_w_init(&w);
-    if (sock < 0) {
-        db_errf(err, errlen, "no certificate signer is running");
-        goto out;
-    }
     buf = malloc(SIGNER_MSG_MAX);
     a = malloc(sizeof(*a));
     if (buf == NULL || a == NULL) {
         r = DB_ERR_NOMEM;
         db_errf(err, errlen, "out of memory");
-        goto out;
-    }
-    signer_cert_req_encode(&w, q);
-    if (signer_send(sock, &w, -1) != 0) {
-        db_errf(err, errlen, "the certificate signer is not running");
         goto out;
     }
     pf.fd = sock;
@@ -80,8 +95,21 @@ int signer_request(int sock, const struct signer_cert_req *q, int timeout_ms, un
     *serial = a->serial;
     r = 0;
 out:
-    wire_w_free(&w);
     free(buf);
     free(a);
     return r;
+}
+
+int signer_request(int sock, const struct signer_cert_req *q, int timeout_ms, unsigned char **cert,
+                   size_t *certlen, uint64_t *serial, char *err, size_t errlen)
+{
+    int r = signer_request_send(sock, q, err, errlen);
+
+    if (r != 0) {
+        *cert = NULL;
+        *certlen = 0;
+        *serial = 0;
+        return r;
+    }
+    return signer_request_recv(sock, timeout_ms, cert, certlen, serial, err, errlen);
 }

@@ -358,5 +358,9 @@ int checker_main(const struct config *cfg, int sock);
  */
 int signer_request(int sock, const struct signer_cert_req *q, int timeout_ms, unsigned char **cert,
                    size_t *certlen, uint64_t *serial, char *err, size_t errlen);
+/* The same in two halves: send now, take the answer later (see client.c). */
+int signer_request_send(int sock, const struct signer_cert_req *q, char *err, size_t errlen);
+int signer_request_recv(int sock, int timeout_ms, unsigned char **cert, size_t *certlen,
+                        uint64_t *serial, char *err, size_t errlen);
 
 #endif
