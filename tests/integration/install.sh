@@ -44,8 +44,9 @@ for k in NoNewPrivileges=yes ProtectSystem=strict PrivateTmp=yes ProtectHome=yes
     expect_match "the unit sets $k" "^$k" "$(cat "$unit")"
 done
 expect_match "sysusers.d creates the drawbridge account" '^u drawbridge ' "$(cat "$root$prefix/lib/sysusers.d/drawbridge.conf")"
-expect_match "tmpfiles.d makes the state directory 0700 drawbridge" \
-    '^d /var/lib/drawbridge 0700 drawbridge drawbridge' "$(cat "$root$prefix/lib/tmpfiles.d/drawbridge.conf")"
+expect_match "sysusers.d creates the signer's account" '^u drawbridge-ca ' "$(cat "$root$prefix/lib/sysusers.d/drawbridge.conf")"
+expect_match "tmpfiles.d makes the state directory 0700 drawbridge, leaving an existing one alone" \
+    '^d /var/lib/drawbridge :0700 :drawbridge :drawbridge' "$(cat "$root$prefix/lib/tmpfiles.d/drawbridge.conf")"
 
 # The examples pass check (paths moved into the test's directory).
 etc=$root/etc/drawbridge

@@ -146,6 +146,7 @@ expect_nomatch "lintian reports no errors" '^E: ' "$out"
 out=$(dpkg -i "$deb" 2>&1) || fail "dpkg -i failed: $out"
 pass "dpkg -i installs it"
 expect_eq "the drawbridge account exists" drawbridge "$(getent passwd drawbridge | cut -d: -f1)"
+expect_eq "the signer's account exists" drawbridge-ca "$(getent passwd drawbridge-ca | cut -d: -f1)"
 expect_eq "the state directory is 0700 drawbridge:drawbridge" "700 drawbridge drawbridge" \
     "$(stat -c '%a %U %G' "$STATE")"
 for f in /usr/sbin/drawbridge /usr/share/man/man8/drawbridge.8.gz /usr/share/man/man5/drawbridge.yaml.5.gz \
@@ -190,10 +191,11 @@ sed -i -e "s#^listen: .*#listen: [\"127.0.0.1:$GW_PORT\"]#" \
     -e "s#^  \# bind_password_file: .*#  bind_password_file: /etc/drawbridge/ldap.secret#" \
     -e "s#^  user_base: .*#  user_base: ou=people,$LDAP_BASE#" \
     -e "s#^  group_base: .*#  group_base: ou=groups,$LDAP_BASE#" "$CONF"
-# the web console and retention on, so that their processes run under the
-# sandbox too
+# the web console, retention and certificate mode (the signer under its own
+# account) on, so that their processes run under the sandbox too
 WEB_PORT=$(free_port) || fail "no free port"
 printf 'web: {listen: ["127.0.0.1:%s"], public_url: "https://127.0.0.1:%s"}\n' "$WEB_PORT" "$WEB_PORT" >>"$CONF"
+printf 'upstream: {auth: certificate, cert_ttl: 2m}\n' >>"$CONF"
 sed -i -e '/^recordings:/,/^audit:/ s/^  retain: null .*/  retain: 400d/' \
     -e '/^audit:/,$ s/^  retain: null .*/  retain: 800d/' "$CONF"
 grep -q '^  retain: 800d' "$CONF" || fail "cannot turn retention on in $CONF"
@@ -214,8 +216,10 @@ rules:
 reviewers: ["group:security"]
 EOF
 out=$(drawbridge check -c "$CONF" 2>&1) || fail "check refuses the test configuration: $out"
-upstream=$(runuser -u drawbridge -- drawbridge keys -c "$CONF" 2>&1) ||
-    fail "drawbridge keys as the service account failed: $upstream"
+upstream=$(runuser -u drawbridge -- drawbridge keys -c "$CONF" --target staging-1 2>&1) ||
+    fail "drawbridge keys --target as the service account failed: $upstream"
+expect_match "keys --target prints the target's cert-authority line" \
+    '^cert-authority,principals="[^"]+" ssh-ed25519 ' "$upstream"
 printf '%s\n' "$upstream" >"$DIR/target_authorized_keys"
 
 # ---- the service ------------------------------------------------------------
@@ -299,7 +303,12 @@ expect_match "the web console serves its installed pages" '<title>Log in · Draw
 out=$(gw_ssh alice whoami 2>&1) || fail "login through the installed service failed: $out"
 expect_match "alice logs in through the installed service" '^user: *alice' "$out"
 out=$(gw_ssh alice+staging-1 echo package-session-ok 2>&1) || fail "a session through the installed service failed: $out"
-expect_eq "a recorded session to a target works" package-session-ok "$out"
+expect_eq "a recorded session to a target works, on a certificate" package-session-ok "$out"
+signer=$(pgrep -u drawbridge-ca -x drawbridge | head -n 1)
+[ -n "$signer" ] || fail "no signer process runs as drawbridge-ca"
+pass "the signer runs as its own account"
+expect_match "status counts the certificate" '^certificates: +1 issued in the last hour$' \
+    "$(drawbridge status -c "$CONF" 2>&1)"
 # The session's child seals the recording just after the client has gone.
 for _ in $(seq 1 50); do
     out=$(runuser -u drawbridge -- drawbridge verify -c "$CONF" 2>&1) || fail "verify failed: $out"
