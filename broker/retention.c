@@ -66,12 +66,14 @@ static int retention_key(const struct config *c, unsigned char key[REC_KEY_LEN],
 }
 
 /*
- * Removes the file, then the day's, month's and year's folders when they
- * are empty, never above the recordings folder.  ENOENT counts as done.
+ * Removes the file, then its day's folder when that is empty (never the
+ * month's or the year's: the recorder may be making today's folder in them
+ * right now).  ENOENT counts as done.
  */
 static int retention_unlink(const struct config *c, const char *path)
 {
     char top[4200], dir[4200];
+    char *slash = NULL;
 
     if (unlink(path) != 0 && errno != ENOENT) {
         log_msg(LOG_LVL_ERROR, "retention.unlink", "%s: %s (the next run tries again)", path,
@@ -80,15 +82,10 @@ static int retention_unlink(const struct config *c, const char *path)
     }
     disk_recordings_dir(c, top, sizeof(top));
     snprintf(dir, sizeof(dir), "%s", path);
-    for (int i = 0; i < 3; i++) {
-        char *slash = strrchr(dir, '/');
-
-        if (slash == NULL || slash == dir) {
-            break;
-        }
+    if ((slash = strrchr(dir, '/')) != NULL) {
         *slash = '\0';
-        if (strncmp(dir, top, strlen(top)) != 0 || strlen(dir) <= strlen(top) || rmdir(dir) != 0) {
-            break;
+        if (strncmp(dir, top, strlen(top)) == 0 && strlen(dir) > strlen(top)) {
+            rmdir(dir); /* fails while the day still holds recordings: that is fine */
         }
     }
     return 0;
