@@ -129,7 +129,7 @@ static int mfa_enroll_cmd(struct shell_ctx *c, int argc, char **argv)
     }
     if (c->interactive && mfa_qr_render(uri, &qr) == 0) {
         shell_out(c, "Scan this QR code with your authenticator app:\n\n");
-        shell_write_raw(c, 0, qr, strlen(qr));
+        shell_write(c, 0, qr, strlen(qr)); /* "\n" made "\r\n" for the terminal */
         shell_out(c, "\nor enter this URI (its secret) by hand:\n");
     }
     free(qr);

@@ -171,10 +171,10 @@ expect_eq "an unprotected target needs no code" "0|on-staging" "$RC|$OUT"
 # ---- on a terminal, enrolment shows a QR code ----
 _ssh_opts
 "$PY" "$LIB_DIR/ptydrive.py" --timeout 20 --log "$T/qr.log" size:60:100 \
-    'expect:\xe2\x96\x88\xe2\x96\x88' 'expect:otpauth://totp/Drawbridge%20Test:alice[?]secret=' exit:0 \
+    'expect:\xe2\x96\x88\xe2\x96\x88' 'expect:\x1b\[0m\r\n' 'expect:otpauth://totp/Drawbridge%20Test:alice[?]secret=' exit:0 \
     -- ssh "${SSH_OPTS[@]}" "${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -l alice -t "$GW_HOST" mfa enroll \
     2>"$T/qr.err" || fail "mfa enroll on a terminal: $(cat "$T/qr.err")"
-pass "mfa enroll on a terminal draws a QR code, then the URI"
+pass "mfa enroll on a terminal draws a QR code (lines ending CR LF), then the URI"
 
 # ---- notify_command and the audit ----
 wait_until 5 file_has "$DIR/notify.jsonl" '"event":"mfa.reset"' || fail "no mfa.reset notification"
