@@ -115,9 +115,9 @@ int session_mfa_kbdint(struct conn *c, ssh_message m)
     if (c->authenticated || c->mfa_first[0] == '\0' || c->dir_down ||
         c->auth_failures >= c->cfg->limits.max_auth_tries) {
         /* keyboard-interactive is the second factor only; as a first one it is refused */
-        ssh_message_auth_set_methods(m, c->mfa_first[0] != '\0' ? SSH_AUTH_METHOD_INTERACTIVE
-                                                                : SSH_AUTH_METHOD_PASSWORD |
-                                                                      SSH_AUTH_METHOD_PUBLICKEY);
+        ssh_message_auth_set_methods(m, c->mfa_first[0] != '\0'
+                                            ? SSH_AUTH_METHOD_INTERACTIVE
+                                            : SSH_AUTH_METHOD_PASSWORD | SSH_AUTH_METHOD_PUBLICKEY);
         return 1;
     }
     if (!ssh_message_auth_kbdint_is_response(m)) {
@@ -187,8 +187,8 @@ int session_mfa_target(struct conn *c, const struct policy_target *t, char *err,
 {
     struct policy_subject who = session_mfa_who(c);
     struct mfa_ctx m;
-    unsigned action = t != NULL && policy_target_is_protected(c->policy, t) ? POLICY_MFA_PROTECTED
-                                                                            : MFA_GATE_ANY;
+    unsigned action =
+        t != NULL && policy_target_is_protected(c->policy, t) ? POLICY_MFA_PROTECTED : MFA_GATE_ANY;
 
     session_mfa_ctx(c, &m);
     return mfa_gate(&m, c->policy, &who, action, t != NULL ? t->name : c->target, c->mfa_verified,

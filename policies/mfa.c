@@ -18,9 +18,12 @@ static const struct {
     unsigned bit;
     const char *name;
 } mfa_actions[] = {
-    {POLICY_MFA_PROTECTED, "protected"}, {POLICY_MFA_APPROVE, "approve"},
-    {POLICY_MFA_DENY, "deny"},           {POLICY_MFA_REVOKE, "revoke"},
-    {POLICY_MFA_BREAKGLASS, "breakglass"}, {POLICY_MFA_TERMINATE, "terminate"},
+    {POLICY_MFA_PROTECTED, "protected"},
+    {POLICY_MFA_APPROVE, "approve"},
+    {POLICY_MFA_DENY, "deny"},
+    {POLICY_MFA_REVOKE, "revoke"},
+    {POLICY_MFA_BREAKGLASS, "breakglass"},
+    {POLICY_MFA_TERMINATE, "terminate"},
 };
 
 const char *policy_mfa_action_name(unsigned action)

@@ -42,8 +42,8 @@ void shell_mfa_ctx(const struct shell_ctx *c, struct mfa_ctx *m)
 /* The commands whose name is an action of mfa.actions. */
 static unsigned mfa_command_action(const char *command)
 {
-    static const char *const acts[] = {"approve", "deny", "revoke", "breakglass", "terminate",
-                                       NULL};
+    static const char *const acts[] = {"approve",    "deny",      "revoke",
+                                       "breakglass", "terminate", NULL};
 
     for (size_t i = 0; acts[i] != NULL; i++) {
         if (strcmp(command, acts[i]) == 0) {
@@ -55,8 +55,8 @@ static unsigned mfa_command_action(const char *command)
 
 int shell_mfa_gate(struct shell_ctx *c, const char *command)
 {
-    static const char *const open_to_all[] = {"help", "whoami", "mfa", "exit", "logout", "quit",
-                                              NULL};
+    static const char *const open_to_all[] = {"help",   "whoami", "mfa", "exit",
+                                              "logout", "quit",   NULL};
     const struct policy *p = shell_policy(c);
     struct policy_subject who = shell_subject(c);
     struct mfa_ctx m;
@@ -134,7 +134,8 @@ static int mfa_enroll_cmd(struct shell_ctx *c, int argc, char **argv)
     }
     free(qr);
     shell_out(c, "%s\n", uri);
-    shell_out(c, "Then confirm with a code it shows: mfa confirm CODE  (ssh gw mfa confirm CODE)\n");
+    shell_out(c,
+              "Then confirm with a code it shows: mfa confirm CODE  (ssh gw mfa confirm CODE)\n");
     db_wipe(uri, sizeof(uri));
     return SHELL_OK;
 }
@@ -146,8 +147,9 @@ static int mfa_confirm_cmd(struct shell_ctx *c, int argc, char **argv)
     int r;
 
     if (argc != 2) {
-        return shell_usage(c, "mfa", argc < 2 ? "mfa confirm needs the CODE your app shows"
-                                              : "mfa confirm takes one CODE");
+        return shell_usage(c, "mfa",
+                           argc < 2 ? "mfa confirm needs the CODE your app shows"
+                                    : "mfa confirm takes one CODE");
     }
     if ((r = mfa_begin(c, &m)) != 0) {
         return r;
@@ -155,8 +157,9 @@ static int mfa_confirm_cmd(struct shell_ctx *c, int argc, char **argv)
     if (mfa_confirm(&m, c->user, argv[1], shell_now(c), codes, err, sizeof(err)) != 0) {
         return shell_fail_text(c, err);
     }
-    shell_out(c, "second factor enrolled for %s; from your next login on a verification code is "
-                 "asked after your password or key.\n",
+    shell_out(c,
+              "second factor enrolled for %s; from your next login on a verification code is "
+              "asked after your password or key.\n",
               c->user);
     shell_out(c, "Recovery codes (each works once in place of a code; they are shown only now):\n");
     for (int i = 0; i < MFA_RECOVERY_CODES; i++) {

@@ -51,9 +51,8 @@ static int mfa_audit(const struct mfa_ctx *m, long long now, const char *actor, 
     return rc;
 }
 
-static void mfa_notify(const struct mfa_ctx *m, const char *event, long long now,
-                       const char *actor, const char *user, const char *reason,
-                       long long locked_until)
+static void mfa_notify(const struct mfa_ctx *m, const char *event, long long now, const char *actor,
+                       const char *user, const char *reason, long long locked_until)
 {
     json_t *obj = NULL;
 
@@ -98,8 +97,7 @@ static int mfa_fail_store(struct store *s, int rc, char *err, size_t errlen)
     return rc;
 }
 
-int mfa_status_get(const struct mfa_ctx *m, const char *user, long long now,
-                   struct mfa_status *out)
+int mfa_status_get(const struct mfa_ctx *m, const char *user, long long now, struct mfa_status *out)
 {
     struct store_mfa row;
     int rc;
@@ -122,10 +120,10 @@ int mfa_status_get(const struct mfa_ctx *m, const char *user, long long now,
     return 0;
 }
 
-/* Unseals row's secret; on failure audits "mfa.unreadable" (in the open transaction) and says so. */
+/* Unseals row's secret; when it fails, audits "mfa.unreadable" (in the open transaction). */
 static int mfa_unseal(const struct mfa_ctx *m, const struct mfa_keys *k,
-                      const struct store_mfa *row, long long now, unsigned char *secret,
-                      size_t cap, size_t *len, char *err, size_t errlen)
+                      const struct store_mfa *row, long long now, unsigned char *secret, size_t cap,
+                      size_t *len, char *err, size_t errlen)
 {
     json_t *d = NULL;
 
@@ -153,8 +151,9 @@ static int mfa_keys(const struct mfa_ctx *m, struct mfa_keys *k, char *err, size
 
     if (rc != 0) {
         log_msg(LOG_LVL_ERROR, "mfa.key", "%s", why);
-        db_errf(err, errlen, "second factors cannot be checked on this gateway (its key is "
-                             "unreadable); try again later");
+        db_errf(err, errlen,
+                "second factors cannot be checked on this gateway (its key is "
+                "unreadable); try again later");
         return DB_ERR_UNAVAIL;
     }
     return 0;
@@ -172,8 +171,7 @@ int mfa_login_check(const struct mfa_ctx *m, const char *user, long long now, ch
     rc = store_mfa_get(m->store, user, &row);
     if (rc != 0 || !row.active) {
         if (rc != 0 && rc != DB_ERR_NOTFOUND) {
-            db_errf(err, errlen, "the store is unavailable (%s); try again later",
-                    db_strerror(rc));
+            db_errf(err, errlen, "the store is unavailable (%s); try again later", db_strerror(rc));
             return rc;
         }
         return DB_ERR_NOTFOUND;
@@ -373,8 +371,7 @@ int mfa_verify(const struct mfa_ctx *m, const char *user, const char *code, size
         verdict = mfa_refuse_locked(m, &row, now, err, errlen);
         goto commit;
     }
-    if ((verdict = mfa_unseal(m, &k, &row, now, secret, sizeof(secret), &slen, err, errlen)) !=
-        0) {
+    if ((verdict = mfa_unseal(m, &k, &row, now, secret, sizeof(secret), &slen, err, errlen)) != 0) {
         goto commit;
     }
     verdict = DB_ERR_AUTH; /* until the answer is judged good */
@@ -448,8 +445,8 @@ static int mfa_uri(const char *issuer, const char *user, const char *b32, char *
     enc[o] = '\0';
     /* user names are [a-z_][a-z0-9_.-]*: nothing to escape */
     n = snprintf(uri, len,
-                 "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=%d&period=%d",
-                 enc, user, b32, enc, MFA_DIGITS, MFA_STEP_SECONDS);
+                 "otpauth://totp/%s:%s?secret=%s&issuer=%s&algorithm=SHA1&digits=%d&period=%d", enc,
+                 user, b32, enc, MFA_DIGITS, MFA_STEP_SECONDS);
     return n > 0 && (size_t)n < len ? 0 : DB_ERR_INVALID;
 }
 
@@ -586,8 +583,7 @@ int mfa_confirm(const struct mfa_ctx *m, const char *user, const char *code, lon
         verdict = mfa_refuse_locked(m, &row, now, err, errlen);
         goto commit;
     }
-    if ((verdict = mfa_unseal(m, &k, &row, now, secret, sizeof(secret), &slen, err, errlen)) !=
-        0) {
+    if ((verdict = mfa_unseal(m, &k, &row, now, secret, sizeof(secret), &slen, err, errlen)) != 0) {
         goto commit;
     }
     verdict = DB_ERR_AUTH; /* until the answer is judged good */

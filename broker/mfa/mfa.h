@@ -47,7 +47,7 @@
 
 /* What the functions work with; none of it is owned. */
 struct mfa_ctx {
-    const struct config *cfg;           /* keys_path(cfg, MFA_KEY_FILE) */
+    const struct config *cfg; /* keys_path(cfg, MFA_KEY_FILE) */
     struct store *store;
     const struct access_notify *notify; /* NULL: no notifications */
     const char *peer;                   /* for the audit; may be NULL */
@@ -59,7 +59,7 @@ struct mfa_status {
     int pending;           /* `mfa enroll` ran, `mfa confirm` not yet */
     long long enrolled_at; /* 0 unless enrolled */
     int recovery_left;
-    int failures;          /* wrong codes in a row */
+    int failures;           /* wrong codes in a row */
     long long locked_until; /* > now while locked; else 0 */
 };
 

@@ -43,7 +43,9 @@ int mfa_qr_render(const char *text, char **out)
     }
     size = q->width + 2 * QR_QUIET;
     /* per line: the colours, 3 bytes a cell, the reset */
-    cap = (size_t)(size / 2 + 1) * (sizeof(QR_LINE_START) + 3 * (size_t)size + sizeof(QR_LINE_END)) + 1;
+    cap =
+        (size_t)(size / 2 + 1) * (sizeof(QR_LINE_START) + 3 * (size_t)size + sizeof(QR_LINE_END)) +
+        1;
     buf = malloc(cap);
     if (buf == NULL) {
         QRcode_free(q);

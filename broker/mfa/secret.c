@@ -112,7 +112,8 @@ static int mfa_unhex(const char *in, size_t inlen, unsigned char *out, size_t le
     return 0;
 }
 
-/* The additional data: the label, a NUL and the user, so that a sealed secret belongs to one user. */
+/* The additional data: the label, a NUL and the user, so that a sealed secret belongs to one user.
+ */
 static int mfa_seal_ad(EVP_CIPHER_CTX *ctx, const char *user)
 {
     int n = 0;
@@ -143,12 +144,10 @@ int mfa_secret_seal(const struct mfa_keys *k, const char *user, const unsigned c
         return DB_ERR_IO;
     }
     ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL ||
-        EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->seal, buf) != 1 ||
+    if (ctx == NULL || EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, k->seal, buf) != 1 ||
         !mfa_seal_ad(ctx, user) ||
         EVP_EncryptUpdate(ctx, buf + SEAL_NONCE, &n, secret, (int)len) != 1 ||
-        EVP_EncryptFinal_ex(ctx, buf + SEAL_NONCE + n, &fin) != 1 ||
-        (size_t)(n + fin) != len ||
+        EVP_EncryptFinal_ex(ctx, buf + SEAL_NONCE + n, &fin) != 1 || (size_t)(n + fin) != len ||
         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, buf + SEAL_NONCE + len) != 1) {
         goto out;
     }

@@ -127,9 +127,9 @@ static const char *fx_code(struct fx *f, long long t)
 /* alice enrolled at T0 (the confirming code is the one of T0's step). */
 static void fx_enrol(struct fx *f, const char *user)
 {
-    assert_int_equal(mfa_enroll(&f->m, user, "Drawbridge", T0, f->uri, sizeof(f->uri), f->err,
-                                sizeof(f->err)),
-                     0);
+    assert_int_equal(
+        mfa_enroll(&f->m, user, "Drawbridge", T0, f->uri, sizeof(f->uri), f->err, sizeof(f->err)),
+        0);
     fx_secret_from_uri(f);
     if (mfa_confirm(&f->m, user, fx_code(f, T0), T0, f->codes, f->err, sizeof(f->err)) != 0) {
         fail_msg("confirm: %s", f->err);
@@ -206,7 +206,7 @@ static void test_totp_rfc6238(void **state)
         long long t;
         const char *code;
     } v[] = {
-        {59, "287082"}, {1111111109, "081804"}, {1111111111, "050471"},
+        {59, "287082"},         {1111111109, "081804"}, {1111111111, "050471"},
         {1234567890, "005924"}, {2000000000, "279037"}, {20000000000LL, "353130"},
     };
     const unsigned char *key = (const unsigned char *)"12345678901234567890";
@@ -230,8 +230,8 @@ static void test_totp_rfc6238(void **state)
 
 static void test_totp_syntax(void **state)
 {
-    static const char *const bad[] = {"", "12345", "1234567", "12345a", " 12345", "123 45",
-                                      "12345\n", "１２３４５６", "+12345", "-12345"};
+    static const char *const bad[] = {"",       "12345",   "1234567",      "12345a", " 12345",
+                                      "123 45", "12345\n", "１２３４５６", "+12345", "-12345"};
     long long step = 0;
     const unsigned char *key = (const unsigned char *)"12345678901234567890";
 
@@ -299,11 +299,17 @@ static void test_recovery_forms(void **state)
 {
     static const char *const good[] = {"abcde-fghij", "ABCDE-FGHIJ", "abcdefghij", " abcde fghij ",
                                        "AbCdE-fGhIj"};
-    static const char *const bad[] = {"",           "abcde--fghij", "abcde-fghi1", "abcdefghi",
-                                      "abcdefghijk", "abcd-efghij",  "abcde-fghi-j", "-abcdefghij",
-                                      "abcde_fghij", "abcde-fghi\xc3\xa9"};
-    char norm[MFA_RECOVERY_CHARS + 1], hash[STORE_MFA_HASH_LEN + 1],
-        hash2[STORE_MFA_HASH_LEN + 1];
+    static const char *const bad[] = {"",
+                                      "abcde--fghij",
+                                      "abcde-fghi1",
+                                      "abcdefghi",
+                                      "abcdefghijk",
+                                      "abcd-efghij",
+                                      "abcde-fghi-j",
+                                      "-abcdefghij",
+                                      "abcde_fghij",
+                                      "abcde-fghi\xc3\xa9"};
+    char norm[MFA_RECOVERY_CHARS + 1], hash[STORE_MFA_HASH_LEN + 1], hash2[STORE_MFA_HASH_LEN + 1];
     struct mfa_keys k;
     unsigned char raw[32] = {1};
 
@@ -352,9 +358,9 @@ static void test_enrol_confirm(void **state)
     assert_true(st.pending);
     assert_int_equal(mfa_login_check(&f->m, "alice", T0, f->err, sizeof(f->err)), DB_ERR_NOTFOUND);
     /* a wrong confirmation is counted and refused */
-    assert_int_equal(mfa_confirm(&f->m, "alice", fx_wrong(f, T0), T0, f->codes, f->err,
-                                 sizeof(f->err)),
-                     DB_ERR_AUTH);
+    assert_int_equal(
+        mfa_confirm(&f->m, "alice", fx_wrong(f, T0), T0, f->codes, f->err, sizeof(f->err)),
+        DB_ERR_AUTH);
     assert_int_equal(mfa_confirm(&f->m, "alice", "12345", T0, f->codes, f->err, sizeof(f->err)),
                      DB_ERR_AUTH);
     assert_string_equal(f->codes[0], "");
@@ -379,14 +385,14 @@ static void test_enrol_confirm(void **state)
     /* the confirming code cannot then log in */
     assert_int_equal(fx_verify(f, "alice", fx_code(f, T0), T0 + 10), DB_ERR_AUTH);
     /* enrolling twice without a reset is refused; confirming twice too */
-    assert_int_equal(mfa_enroll(&f->m, "alice", "Drawbridge", T0 + 60, again, sizeof(again),
-                                f->err, sizeof(f->err)),
+    assert_int_equal(mfa_enroll(&f->m, "alice", "Drawbridge", T0 + 60, again, sizeof(again), f->err,
+                                sizeof(f->err)),
                      DB_ERR_EXISTS);
     assert_non_null(strstr(f->err, "already enrolled"));
     assert_string_equal(again, "");
-    assert_int_equal(mfa_confirm(&f->m, "alice", fx_code(f, T0 + 60), T0 + 60, f->codes, f->err,
-                                 sizeof(f->err)),
-                     DB_ERR_EXISTS);
+    assert_int_equal(
+        mfa_confirm(&f->m, "alice", fx_code(f, T0 + 60), T0 + 60, f->codes, f->err, sizeof(f->err)),
+        DB_ERR_EXISTS);
     /* the secret in the store is sealed */
     {
         struct store_mfa row;
@@ -408,17 +414,16 @@ static void test_enrol_restart_pending(void **state)
     struct fx *f = *state;
     char first[MFA_URI_MAX];
 
-    assert_int_equal(mfa_enroll(&f->m, "bob", "Drawbridge", T0, first, sizeof(first), f->err,
-                                sizeof(f->err)),
-                     0);
+    assert_int_equal(
+        mfa_enroll(&f->m, "bob", "Drawbridge", T0, first, sizeof(first), f->err, sizeof(f->err)),
+        0);
     assert_int_equal(mfa_enroll(&f->m, "bob", "Drawbridge", T0 + 1, f->uri, sizeof(f->uri), f->err,
                                 sizeof(f->err)),
                      0);
     assert_string_not_equal(first, f->uri);
     fx_secret_from_uri(f);
-    assert_int_equal(mfa_confirm(&f->m, "bob", fx_code(f, T0), T0, f->codes, f->err,
-                                 sizeof(f->err)),
-                     0);
+    assert_int_equal(
+        mfa_confirm(&f->m, "bob", fx_code(f, T0), T0, f->codes, f->err, sizeof(f->err)), 0);
 }
 
 static void test_once_and_window(void **state)
@@ -460,13 +465,13 @@ static void test_hostile_answers(void **state)
     assert_non_null(big);
     memset(big, '1', 64 * 1024);
     fx_enrol(f, "alice");
-    assert_int_equal(mfa_verify(&f->m, "alice", big, 64 * 1024, T0 + 30, NULL, f->err,
-                                sizeof(f->err)),
-                     DB_ERR_AUTH);
+    assert_int_equal(
+        mfa_verify(&f->m, "alice", big, 64 * 1024, T0 + 30, NULL, f->err, sizeof(f->err)),
+        DB_ERR_AUTH);
     /* a NUL inside: never cut short to what comes before it */
-    assert_int_equal(mfa_verify(&f->m, "alice", nul, sizeof(nul), T0 + 30, NULL, f->err,
-                                sizeof(f->err)),
-                     DB_ERR_AUTH);
+    assert_int_equal(
+        mfa_verify(&f->m, "alice", nul, sizeof(nul), T0 + 30, NULL, f->err, sizeof(f->err)),
+        DB_ERR_AUTH);
     assert_int_equal(mfa_verify(&f->m, "alice", "", 0, T0 + 30, NULL, f->err, sizeof(f->err)),
                      DB_ERR_AUTH);
     assert_int_equal(mfa_status_get(&f->m, "alice", T0 + 30, &st), 0);
@@ -507,12 +512,12 @@ static void test_lockout(void **state)
     assert_int_equal(f->nevents, 2);
     assert_string_equal(f->events[1], "mfa.locked");
     /* still locked a second before the end, open after it */
-    assert_int_equal(fx_verify(f, "alice", fx_code(f, T0 + 294 + MFA_LOCK_SECONDS),
-                               T0 + 294 + MFA_LOCK_SECONDS),
-                     DB_ERR_DENIED);
-    assert_int_equal(fx_verify(f, "alice", fx_code(f, T0 + 295 + MFA_LOCK_SECONDS),
-                               T0 + 295 + MFA_LOCK_SECONDS),
-                     0);
+    assert_int_equal(
+        fx_verify(f, "alice", fx_code(f, T0 + 294 + MFA_LOCK_SECONDS), T0 + 294 + MFA_LOCK_SECONDS),
+        DB_ERR_DENIED);
+    assert_int_equal(
+        fx_verify(f, "alice", fx_code(f, T0 + 295 + MFA_LOCK_SECONDS), T0 + 295 + MFA_LOCK_SECONDS),
+        0);
     assert_int_equal(mfa_status_get(&f->m, "alice", T0 + 296 + MFA_LOCK_SECONDS, &st), 0);
     assert_int_equal(st.locked_until, 0);
     assert_int_equal(st.failures, 0);
@@ -597,17 +602,15 @@ static void test_reset(void **state)
     char d[512];
 
     fx_enrol(f, "alice");
-    assert_int_equal(mfa_reset(&f->m, "carol", "alice", "lost phone", T0 + 100, f->err,
-                               sizeof(f->err)),
-                     0);
+    assert_int_equal(
+        mfa_reset(&f->m, "carol", "alice", "lost phone", T0 + 100, f->err, sizeof(f->err)), 0);
     assert_int_equal(mfa_status_get(&f->m, "alice", T0 + 100, &st), 0);
     assert_false(st.enrolled);
     assert_false(st.pending);
     assert_int_equal(mfa_login_check(&f->m, "alice", T0, f->err, sizeof(f->err)), DB_ERR_NOTFOUND);
     /* the old recovery codes are gone with it */
     assert_int_equal(fx_verify(f, "alice", f->codes[0], T0 + 101), DB_ERR_NOTFOUND);
-    assert_int_equal(mfa_reset(&f->m, "carol", "alice", "again", T0 + 102, f->err,
-                               sizeof(f->err)),
+    assert_int_equal(mfa_reset(&f->m, "carol", "alice", "again", T0 + 102, f->err, sizeof(f->err)),
                      DB_ERR_NOTFOUND);
     assert_int_equal(fx_audit_count(f, "mfa.reset", d, sizeof(d)), 1);
     assert_non_null(strstr(d, "lost phone"));
@@ -624,7 +627,10 @@ static void test_qr(void **state)
     size_t lines = 0;
 
     (void)state;
-    assert_int_equal(mfa_qr_render("otpauth://totp/Drawbridge:alice?secret=ABCDEFGHIJKLMNOPQRSTUVWXYZ234567&issuer=Drawbridge&algorithm=SHA1&digits=6&period=30", &qr),
+    assert_int_equal(mfa_qr_render("otpauth://totp/"
+                                   "Drawbridge:alice?secret=ABCDEFGHIJKLMNOPQRSTUVWXYZ234567&"
+                                   "issuer=Drawbridge&algorithm=SHA1&digits=6&period=30",
+                                   &qr),
                      0);
     for (const char *p = qr; *p != '\0'; p++) {
         lines += *p == '\n';

@@ -103,9 +103,11 @@ static void test_refused(void **state)
         const char *needle;
     } bad[] = {
         {"mfa:\n  actions: [approve, sudo]\n", "p.yaml:6: mfa: actions: unknown action \"sudo\""},
-        {"mfa:\n  actions: [approve, approve]\n", "p.yaml:6: mfa: actions: \"approve\" is listed twice"},
+        {"mfa:\n  actions: [approve, approve]\n",
+         "p.yaml:6: mfa: actions: \"approve\" is listed twice"},
         {"mfa:\n  actions: approve\n", "p.yaml:6: mfa: actions: expected a list"},
-        {"mfa:\n  require: [\"sre-leads\"]\n", "p.yaml:6: mfa: require: \"sre-leads\" is not group:NAME"},
+        {"mfa:\n  require: [\"sre-leads\"]\n",
+         "p.yaml:6: mfa: require: \"sre-leads\" is not group:NAME"},
         {"mfa:\n  require: [\"group:sre leads\"]\n", "p.yaml:6: mfa: require:"},
         {"mfa:\n  require: [\"group:\"]\n", "p.yaml:6: mfa: require:"},
         {"mfa:\n  require: [\"user:a\", \"user:a\"]\n", "listed twice"},
@@ -139,8 +141,8 @@ static void test_refused(void **state)
 static void test_lint_hand_built(void **state)
 {
     char err[2048];
-    struct policy *p = load(BASE "mfa:\n  require: [\"group:sre\"]\n  actions: [approve]\n", err,
-                            sizeof(err));
+    struct policy *p =
+        load(BASE "mfa:\n  require: [\"group:sre\"]\n  actions: [approve]\n", err, sizeof(err));
 
     (void)state;
     assert_non_null(p);
