@@ -25,7 +25,7 @@ REPO_DIR=$(cd "$BENCH_DIR/../.." && pwd)
 # target's MaxStartups must not be what a ramp-up measures.
 GW_LIMITS="{max_startups: 1000, max_startups_per_source: 1000, login_grace: 60s, max_auth_tries: 6}"
 # ... nor the signer's per-user rate limit (every connection is alice's).
-GW_UPSTREAM="{auth: certificate, cert_ttl: 2m, cert_rate: 100000}"
+GW_UPSTREAM="{auth: certificate, cert_ttl: 2m, cert_rate: 100000, signer_user: $(id -un)}"
 
 # The target's config as the integration tests write it, with room for a
 # ramp of hundreds of connections and less logging per connection.  sshd

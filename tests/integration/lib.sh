@@ -471,6 +471,8 @@ config_write_to() {
     # Started as root the gateway becomes the drawbridge account when there is
     # one (a machine with the package installed): the tests run as whoever
     # runs them, unless GW_CONFIG_EXTRA names the account itself (privdrop).
+    # Likewise its signer would become drawbridge-ca: GW_UPSTREAM's default
+    # names the invoking user (cert-signer names its own accounts).
     local user_line="user: $(id -un)"
     if grep -q '^user:' <<<"${GW_CONFIG_EXTRA:-}"; then
         user_line=
@@ -494,7 +496,7 @@ ldap:
   timeout: 3s
 limits: $limits
 notify_command: ${notify//@DIR@/$DIR}
-upstream: ${GW_UPSTREAM:-"{auth: certificate, cert_ttl: 2m}"}
+upstream: ${GW_UPSTREAM:-"{auth: certificate, cert_ttl: 2m, signer_user: $(id -un)}"}
 ${user_line}
 ${GW_CONFIG_EXTRA:-}
 EOF
