@@ -20,6 +20,7 @@
  * back, and a range of them names the certificates of a period (for a KRL).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,8 +40,9 @@
 #define SIGNER_CLOCK_SANE 1700000000LL
 
 struct signer_client {
-    int fd;
+    int fd;      /* non-blocking: a child that reads no answers never stalls the signer */
     char user[65];
+    int dead;    /* an answer could not be sent: dropped after this request */
 };
 
 struct signer_bucket {
@@ -209,7 +211,10 @@ static void signer_reply(struct signer_client *cl, const struct signer_cert_repl
     wire_w_init(&w);
     signer_cert_reply_encode(&w, a);
     if (signer_send(cl->fd, &w, -1) != 0) {
-        log_msg(LOG_LVL_WARN, "signer.reply", "user=%s: the session went away", cl->user);
+        /* gone, or not reading its answers (its socket is full): no more answers for it */
+        log_msg(LOG_LVL_WARN, "signer.reply", "user=%s: the session went away or reads no "
+                "answers; its socket is closed", cl->user);
+        cl->dead = 1;
     }
     wire_w_free(&w);
 }
@@ -416,6 +421,8 @@ static void signer_client_add(struct signer *s, int fd, const char *user)
         s->clients = c;
         s->capclients = cap;
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    memset(&s->clients[s->nclients], 0, sizeof(s->clients[s->nclients]));
     s->clients[s->nclients].fd = fd;
     snprintf(s->clients[s->nclients].user, sizeof(s->clients[s->nclients].user), "%s", user);
     s->nclients++;
@@ -514,6 +521,9 @@ int signer_main(const struct config *cfg, int ctl, int checker)
                 continue;
             }
             signer_handle(s, &s->clients[i - 1], buf, (size_t)got);
+            if (s->clients[i - 1].dead) {
+                signer_client_drop(s, i - 1);
+            }
         }
     }
     for (size_t i = 0; i < s->nclients; i++) {

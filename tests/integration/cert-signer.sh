@@ -12,7 +12,8 @@
 #     no grant for, one for another user, one for a key-mode target and
 #     malformed bytes are all refused and audited; only what alice may reach
 #     is certified (staging-1 now, web-1 once a grant is approved); a burst
-#     over cert_rate is refused and audited once;
+#     over cert_rate is refused and audited once; a flood of requests whose
+#     answers are never read gets the socket closed, and stalls no one;
 #   - the CA key unreadable: refused with one line and audited, then served
 #     again once readable, without a restart;
 #   - the CA rotated without downtime (README): the new key is used at the
@@ -141,6 +142,12 @@ refused=$(grep -c '"too many certificate requests' <<<"$out" || true)
 [ "$refused" -ge 1 ] || fail "a burst of 16 over cert_rate 12 was not limited: $out"
 pass "a burst over cert_rate is refused ($refused of 16)"
 expect_eq "and audited once" 1 "$(db_query "SELECT count(*) FROM audit WHERE seq > $seq1 AND event = 'cert.refused' AND details LIKE '%too many%'")"
+
+# a child that asks and never reads its answers is cut off, and stalls nobody
+out=$(forge flood 5000) || fail "forge flood: $out"
+expect_eq "a child that reads no answers has its signer socket closed" True "$(jfield closed <<<"$out")"
+run dave+staging-1 'echo not-stalled'
+expect_eq "meanwhile the signer serves others" not-stalled "$OUT"
 
 wait "$victim" || fail "the session whose socket was used failed: $(cat "$T/victim.out")"
 expect_eq "the session whose socket was used went on" child-done "$(cat "$T/victim.out")"

@@ -6,6 +6,11 @@ says on it, printing each reply as one JSON line.
 
     signer_forge.py PID request USER TARGET LOGIN SESSION SOURCE [COUNT]
     signer_forge.py PID raw HEX
+    signer_forge.py PID flood COUNT
+
+flood sends COUNT requests without reading a single answer, then reads
+what came back: it prints how many were sent and whether the signer closed
+the socket (as it must, rather than stall for everyone).
 
 The socket is the child's only SOCK_SEQPACKET unix socket.  A request
 certifies a fresh random key; an issued certificate is printed as an
@@ -93,6 +98,27 @@ def main():
         msgs = [request(*sys.argv[3:8])] * (int(sys.argv[8]) if len(sys.argv) > 8 else 1)
     elif what == "raw":
         msgs = [bytes.fromhex(sys.argv[3])]
+    elif what == "flood":
+        m = request("nobody-here", "x", "x", "aaaaaaaaaaaaaaaa", "127.0.0.1")
+        sent = 0
+        s.settimeout(5)
+        try:
+            for _ in range(int(sys.argv[3])):
+                s.send(m)
+                sent += 1
+        except OSError:
+            pass
+        answers, closed = 0, False
+        try:
+            while True:
+                if not s.recv(65536):
+                    closed = True
+                    break
+                answers += 1
+        except (socket.timeout, OSError):
+            pass
+        print(json.dumps({"sent": sent, "answers": answers, "closed": closed}), flush=True)
+        return
     else:
         sys.exit("signer_forge: unknown case %s" % what)
     for m in msgs:
