@@ -113,6 +113,25 @@ static int main_parse(int argc, char **argv, struct main_args *a)
     return 0;
 }
 
+/*
+ * Not a problem (check still succeeds) but worth saying: a protected target
+ * the gateway logs in to with its static key is reachable by whoever reads
+ * that key file, with no grant.  One note per target on stderr.
+ */
+static void main_check_static_key(const struct config *cfg, const struct policy *pol)
+{
+    for (size_t i = 0; i < pol->ntargets; i++) {
+        const struct policy_target *t = &pol->targets[i];
+
+        if (policy_target_is_protected(pol, t) && !config_target_uses_certificate(cfg, t)) {
+            fprintf(stderr, "%s:%d: note: protected target %s is logged in to with the static "
+                    "upstream key, which opens it without a grant to whoever reads the key "
+                    "file; use upstream_auth: certificate (README, Per-session certificates)\n",
+                    cfg->policy_path, t->line, t->name);
+        }
+    }
+}
+
 static int main_check(const struct main_args *a)
 {
     struct config *cfg = NULL;
@@ -139,6 +158,7 @@ static int main_check(const struct main_args *a)
     }
     printf("%s: ok\n%s: ok (%zu targets, %zu rules)\n", a->config, cfg->policy_path,
            pol->ntargets, pol->nrules);
+    main_check_static_key(cfg, pol);
     r = 0;
 out:
     policy_free(pol);

@@ -49,6 +49,18 @@ expect_eq "--target is an option of keys only (usage, exit 2)" 2 "$rc"
 t=$(test_tmpdir) || fail "cannot create a temporary directory"
 trap 'rm -rf "$t"' EXIT
 
+# check notes protected targets left on the static key, and succeeds.
+out=$("$DRAWBRIDGE_BIN" check -c "$CFG" 2>&1 >/dev/null) || fail "check: $out"
+expect_nomatch "in certificate mode check notes nothing" 'note:' "$out"
+sed 's/^upstream: .*/upstream: {auth: key}/' "$CFG" >"$t/keymode.yaml"
+rc=0
+out=$("$DRAWBRIDGE_BIN" check -c "$t/keymode.yaml" 2>&1 >/dev/null) || rc=$?
+expect_eq "in key mode check still succeeds" 0 "$rc"
+expect_match "and notes web-1, protected, on the static key" \
+    "policy\.yaml:[0-9]+: note: protected target web-1 is logged in to with the static upstream key" "$out"
+expect_match "and db-1" 'note: protected target db-1 ' "$out"
+expect_nomatch "not staging-1 (unprotected)" 'staging-1' "$out"
+
 # An unknown key in the config: refused with file:line.
 sed 's/^notify_command: null$/notify_command: null\nno_such_key: 1/' "$CFG" >"$t/unknown.yaml"
 rc=0
