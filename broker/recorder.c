@@ -6,16 +6,27 @@
  * markers and audit rows, and on close the file's SHA-256 and HMAC handed
  * back for the session row.
  *
+ * The file is created and its header written here, on the relay's thread;
+ * from then on the writer runs on the connection's recording thread
+ * (recordings/async.c): each chunk the relay reads is copied into a bounded
+ * queue and hashed, encoded and written beside the relay.  When the queue is
+ * full the relay waits, so a slow disk slows the session and memory stays
+ * bounded.  The search index, the byte counts and sftp's audit rows stay on
+ * the relay's thread, the only one that touches the store.
+ *
  * Recording is fail-closed: when the file cannot be created or written the
- * hook says so and the channel is refused or ended.  There is no switch that
- * turns it off.
+ * hook says so and the channel is refused or ended (a write error on the
+ * thread reaches the relay through an eventfd at once, and through the next
+ * chunk handed over).  There is no switch that turns it off.
  */
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,11 +38,18 @@
 
 #define RECORDER_TEXT_MAX (4u * 1024 * 1024) /* bytes read for the index, per stream and session */
 #define RECORDER_LINES_MAX 1024               /* lines held before a forced index write */
+/*
+ * What the relay may be ahead of the recording thread.  Also what a session
+ * may show the engineer beyond what reached the disk when the disk fails
+ * (with the writer's own buffer): the thread needs room to work beside the
+ * relay, not more.
+ */
+#define RECORDER_QUEUE (1u << 20)
 
 struct rec_slot {
     unsigned id; /* 0: free */
     struct recorder *r;
-    struct rec_writer *w;
+    int h;       /* the writer's handle on the recording thread; -1: none */
     char session[STORE_SESSION_ID_LEN + 1];
     char path[4096];
     struct sftp_watch *sftp;
@@ -47,6 +65,8 @@ struct rec_slot {
 struct recorder {
     struct conn *c;
     unsigned char key[REC_KEY_LEN];
+    struct rec_async *async; /* the recording thread, while a channel is recorded */
+    int efd;                 /* it says "look" here: a failure, text to take */
     /* allocated while a channel is recorded: most connections have one, many have none */
     struct rec_slot *slots[CONN_CHANNELS_MAX];
 };
@@ -74,6 +94,9 @@ static struct rec_slot *recorder_slot_new(struct recorder *r)
     for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
         if (r->slots[i] == NULL) {
             r->slots[i] = calloc(1, sizeof(*r->slots[i]));
+            if (r->slots[i] != NULL) {
+                r->slots[i]->h = -1;
+            }
             return r->slots[i];
         }
     }
@@ -131,6 +154,76 @@ static void recorder_text(void *ctx, enum rec_stream s, double ts, const char *l
     t->len = len;
 }
 
+/* Text made on the recording thread, handed over on the relay's. */
+static void recorder_text_async(void *ctx, int h, enum rec_stream s, double ts, const char *line,
+                                size_t len)
+{
+    struct recorder *r = ctx;
+
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        if (r->slots[i] != NULL && r->slots[i]->h == h) {
+            recorder_text(r->slots[i], s, ts, line, len);
+            return;
+        }
+    }
+}
+
+static int recorder_on_efd(socket_t fd, int revents, void *userdata)
+{
+    struct recorder *r = userdata;
+    uint64_t n;
+
+    (void)revents;
+    if (read(fd, &n, sizeof(n)) < 0) {
+        n = 0;
+    }
+    rec_async_text(r->async);
+    /* a failure is said by the ticks (chan_tick_recordings): now */
+    r->c->next_tick_ms = 0;
+    return 0;
+}
+
+/* The recording thread, started with the first recorded channel. */
+static int recorder_start(struct recorder *r)
+{
+    if (r->async != NULL) {
+        return 0;
+    }
+    r->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (r->efd < 0) {
+        return DB_ERR_IO;
+    }
+    if (rec_async_new(RECORDER_QUEUE, r->efd, recorder_text_async, r, &r->async) != 0) {
+        close(r->efd);
+        r->efd = -1;
+        return DB_ERR_NOMEM;
+    }
+    if (r->c->ev != NULL) {
+        ssh_event_add_fd(r->c->ev, r->efd, POLLIN, recorder_on_efd, r);
+    }
+    return 0;
+}
+
+/* ... and stopped with the last. */
+static void recorder_stop(struct recorder *r)
+{
+    if (r->async == NULL) {
+        return;
+    }
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        if (r->slots[i] != NULL && r->slots[i]->h >= 0) {
+            return;
+        }
+    }
+    rec_async_free(r->async);
+    r->async = NULL;
+    if (r->c->ev != NULL) {
+        ssh_event_remove_fd(r->c->ev, r->efd);
+    }
+    close(r->efd);
+    r->efd = -1;
+}
+
 /* A copy safe for JSON and logs: controls become '?', and so do all bytes >= 0x80 unless UTF-8. */
 static char *recorder_printable(const char *s)
 {
@@ -170,8 +263,8 @@ static void recorder_sftp(void *ctx, const char *op, const char *path, const cha
     } else {
         snprintf(label, sizeof(label), "sftp %s %.500s", op, p1);
     }
-    if (sl->w != NULL) {
-        rec_writer_marker(sl->w, &sl->now, label);
+    if (sl->h >= 0) {
+        rec_async_marker(sl->r->async, sl->h, &sl->now, label);
     }
     d = json_pack("{ss ss}", "op", op, "path", p1);
     if (d != NULL && p2 != NULL) {
@@ -220,6 +313,7 @@ static int recorder_open(void *ctx, const struct relay_chan_info *ci, const stru
     struct rec_slot *sl = NULL;
     struct rec_sink sink;
     struct rec_meta m;
+    struct rec_writer *w = NULL;
     char dir[4000], err[300] = "", title[256];
     int rc = DB_ERR_IO;
 
@@ -253,13 +347,22 @@ static int recorder_open(void *ctx, const struct relay_chan_info *ci, const stru
     m.command = ci->command;
     m.grant = ci->grant;
     m.record_input = ci->record_input;
-    if ((rc = rec_writer_new(&sink, &m, r->key, ts, &sl->w, err, sizeof(err))) != 0) {
+    if ((rc = rec_writer_new(&sink, &m, r->key, ts, &w, err, sizeof(err))) != 0) {
+        goto out;
+    }
+    if ((rc = recorder_start(r)) != 0) {
+        db_errf(err, sizeof(err), "cannot start the recording thread");
         goto out;
     }
     /* A subsystem (sftp) carries files, not a terminal: nothing in it reads as lines. */
-    if (strcmp(ci->kind, "subsystem") != 0) {
-        rec_writer_set_text(sl->w, recorder_text, sl, RECORDER_TEXT_MAX);
+    sl->h = rec_async_add(r->async, w,
+                          strcmp(ci->kind, "subsystem") != 0 ? RECORDER_TEXT_MAX : 0);
+    if (sl->h < 0) {
+        rc = sl->h;
+        db_errf(err, sizeof(err), "cannot hand the recording to its thread");
+        goto out;
     }
+    w = NULL; /* the thread's now */
     if (r->c->store != NULL && store_session_set_recording(r->c->store, ci->session, sl->path) != 0) {
         db_errf(err, sizeof(err), "cannot note the recording in the store");
         rc = DB_ERR_IO;
@@ -287,11 +390,17 @@ out:
                                ci->target, d);
             json_decref(d);
         }
+        rec_writer_free(w);
         if (sl != NULL) {
-            rec_writer_free(sl->w);
+            if (sl->h >= 0) {
+                char sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1], e2[300];
+
+                rec_async_close(r->async, sl->h, sha, mac, e2, sizeof(e2));
+            }
             free(sl->sftp);
             recorder_slot_free(r, sl);
         }
+        recorder_stop(r);
     }
     return rc;
 }
@@ -306,18 +415,6 @@ static int recorder_fail(struct rec_slot *sl, const char *what)
                            "recording.fail", sl->session, NULL);
     }
     return DB_ERR_IO;
-}
-
-/*
- * Ticks come only while the writer holds something back (recorder_due).  An
- * idle writer gets the tick a timer would have given it before anything new,
- * so that its flush period starts with what comes now.
- */
-static int recorder_wake(struct rec_slot *sl, const struct timespec *ts)
-{
-    struct timespec at;
-
-    return rec_writer_next_tick(sl->w, &at) ? 0 : rec_writer_tick(sl->w, ts);
 }
 
 static int recorder_data(void *ctx, unsigned id, enum relay_dir dir, int is_stderr,
@@ -339,11 +436,8 @@ static int recorder_data(void *ctx, unsigned id, enum relay_dir dir, int is_stde
         sl->now = *ts;
         sftp_watch_feed(sl->sftp, dir == RELAY_DIR_IN, buf, len);
     }
-    if (recorder_wake(sl, ts) != 0) {
-        return recorder_fail(sl, "flushing the recording");
-    }
-    if (rec_writer_data(sl->w, dir == RELAY_DIR_IN ? REC_STREAM_IN : REC_STREAM_OUT, ts, buf,
-                        len) != 0) {
+    if (rec_async_data(sl->r->async, sl->h, dir == RELAY_DIR_IN ? REC_STREAM_IN : REC_STREAM_OUT,
+                       ts, buf, len) != 0) {
         return recorder_fail(sl, "writing the recording");
     }
     return 0;
@@ -356,7 +450,7 @@ static int recorder_resize(void *ctx, unsigned id, int cols, int rows, const str
     if (sl == NULL) {
         return 0;
     }
-    return recorder_wake(sl, ts) == 0 && rec_writer_resize(sl->w, ts, cols, rows) == 0
+    return rec_async_resize(sl->r->async, sl->h, ts, cols, rows) == 0
                ? 0
                : recorder_fail(sl, "resize");
 }
@@ -368,9 +462,8 @@ static int recorder_note(void *ctx, unsigned id, const char *text, const struct 
     if (sl == NULL) {
         return 0;
     }
-    return recorder_wake(sl, ts) == 0 && rec_writer_marker(sl->w, ts, text) == 0
-               ? 0
-               : recorder_fail(sl, "a marker");
+    return rec_async_marker(sl->r->async, sl->h, ts, text) == 0 ? 0
+                                                                 : recorder_fail(sl, "a marker");
 }
 
 static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
@@ -380,7 +473,8 @@ static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
     if (sl == NULL || sl->failed) {
         return 0;
     }
-    if (rec_writer_tick(sl->w, ts) != 0) {
+    /* the thread's flushes happen there; what failed there ends the session here */
+    if (rec_async_error(sl->r->async, sl->h) != 0) {
         return recorder_fail(sl, "flushing the recording");
     }
     /* the index and the byte counts: once a second is plenty */
@@ -389,6 +483,7 @@ static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
     }
     sl->store_ms = recorder_ms(ts);
     sl->store_dirty = 0;
+    rec_async_text(sl->r->async);
     recorder_flush_text(sl);
     if (sl->r->c->store != NULL) {
         store_session_bytes(sl->r->c->store, sl->session, sl->in, sl->out);
@@ -404,14 +499,9 @@ static long long recorder_due(void *ctx)
 
     for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
         struct rec_slot *sl = r->slots[i];
-        struct timespec at;
-        long long t;
 
-        if (sl == NULL || sl->w == NULL || sl->failed) {
+        if (sl == NULL || sl->h < 0 || sl->failed) {
             continue;
-        }
-        if (rec_writer_next_tick(sl->w, &at) && (t = recorder_ms(&at)) < due) {
-            due = t;
         }
         if (sl->store_dirty && sl->store_ms + 1000 < due) {
             due = sl->store_ms + 1000;
@@ -442,18 +532,23 @@ static void recorder_close(void *ctx, unsigned id, int exit_status, const char *
     } else {
         snprintf(label, sizeof(label), "end: exit status %d", exit_status);
     }
-    rec_writer_marker(sl->w, ts, label);
-    if (rec_writer_close(sl->w, sha256, hmac, err, sizeof(err)) != 0) {
+    rec_async_marker(sl->r->async, sl->h, ts, label);
+    if (rec_async_close(sl->r->async, sl->h, sha256, hmac, err, sizeof(err)) != 0) {
         sha256[0] = '\0';
         hmac[0] = '\0';
         recorder_fail(sl, "sealing the recording");
     }
-    sl->w = NULL;
+    sl->h = -1;
     recorder_flush_text(sl);
     if (sl->r->c->store != NULL) {
         store_session_bytes(sl->r->c->store, sl->session, sl->in, sl->out);
     }
-    recorder_slot_free(sl->r, sl);
+    {
+        struct recorder *r = sl->r;
+
+        recorder_slot_free(r, sl);
+        recorder_stop(r);
+    }
 }
 
 int recorder_init(struct conn *c, struct relay_hook *h, char *err, size_t errlen)
@@ -465,6 +560,7 @@ int recorder_init(struct conn *c, struct relay_hook *h, char *err, size_t errlen
     memset(r, 0, sizeof(*r));
     memset(h, 0, sizeof(*h));
     r->c = c;
+    r->efd = -1;
     keys_path(c->cfg, "recording.hmac", path, sizeof(path));
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 || read(fd, r->key, sizeof(r->key)) != (ssize_t)sizeof(r->key)) {

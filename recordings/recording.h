@@ -125,6 +125,46 @@ typedef void (*rec_text_fn)(void *ctx, enum rec_stream s, double ts, const char 
                             size_t len);
 void rec_writer_set_text(struct rec_writer *w, rec_text_fn fn, void *ctx, size_t max_bytes);
 
+/* ---- async.c: the writers of a connection on a thread of their own ---- */
+
+/*
+ * One thread runs the rec_writer_* calls of several writers, in the order
+ * and with the times the caller gave; the caller's calls copy what they hand
+ * over into a ring of queue_bytes and return at once, or wait while the ring
+ * is full (a writer that cannot keep up slows the caller; memory stays
+ * bounded; nothing is dropped).  Each writer's first error sticks and is
+ * returned by every later call for it; the thread writes to notify_fd (an
+ * eventfd or a pipe, -1: none) when a writer fails or when text waits to be
+ * taken.  Search-index text (text_max > 0 at rec_async_add) is made on the
+ * thread and handed to text_fn only on the caller's side: from
+ * rec_async_text, from a call that waits for room, and from rec_async_close.
+ * The thread ticks a writer only while it holds something back.
+ *
+ * All rec_async_* calls but the thread's own come from one thread.
+ */
+typedef void (*rec_async_text_fn)(void *ctx, int h, enum rec_stream s, double ts,
+                                  const char *line, size_t len);
+struct rec_async;
+int rec_async_new(size_t queue_bytes, int notify_fd, rec_async_text_fn text_fn, void *text_ctx,
+                  struct rec_async **out);
+/* Takes w (from rec_writer_new); returns its handle (>= 0) or DB_ERR_BUSY / DB_ERR_INVALID. */
+int rec_async_add(struct rec_async *a, struct rec_writer *w, size_t text_max);
+int rec_async_data(struct rec_async *a, int h, enum rec_stream s, const struct timespec *ts,
+                   const void *buf, size_t len);
+int rec_async_resize(struct rec_async *a, int h, const struct timespec *ts, int cols, int rows);
+int rec_async_marker(struct rec_async *a, int h, const struct timespec *ts, const char *label);
+/* The writer's error so far (0: none), without waiting. */
+int rec_async_error(struct rec_async *a, int h);
+/* Hands the text made so far to text_fn. */
+void rec_async_text(struct rec_async *a);
+/* Waits until all before it is written, then closes as rec_writer_close; frees the handle. */
+int rec_async_close(struct rec_async *a, int h, char sha256_hex[REC_HEX_LEN + 1],
+                    char hmac_hex[REC_HEX_LEN + 1], char *err, size_t errlen);
+/* Stops the thread after what is queued; writers not closed are abandoned (rec_writer_free). */
+void rec_async_free(struct rec_async *a);
+/* How many calls had to wait for room (for tests and benchmarks). */
+unsigned long long rec_async_waits(struct rec_async *a);
+
 /* ---- reader.c ---- */
 
 struct rec_header {
