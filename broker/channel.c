@@ -87,6 +87,14 @@ static void chan_now(struct timespec *ts)
     clock_gettime(CLOCK_MONOTONIC, ts);
 }
 
+static long long chan_now_ms(void)
+{
+    struct timespec ts;
+
+    chan_now(&ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int chan_hook_data(struct chan *ch, enum relay_dir dir, int is_err, const char *buf,
                           size_t len)
 {
@@ -344,12 +352,15 @@ static int chan_cb_wake_data(ssh_session s, ssh_channel channel, void *data, uin
     struct chan *ch = ud;
 
     (void)s;
-    (void)channel;
     (void)data;
     (void)len;
-    (void)is_stderr;
+    if (channel == ch->down) {
+        ch->rx_down = 1;
+    } else {
+        ch->rx_up[is_stderr ? 1 : 0] = 1;
+    }
     ch->conn->wake = 1;
-    return 0;
+    return 0; /* nothing taken here: the pump reads it when the destination can take it */
 }
 
 /* libssh answers nothing for this request: it is refused by never opening agent channels. */
@@ -367,7 +378,12 @@ static void chan_cb_wake(ssh_session s, ssh_channel channel, void *ud)
     struct chan *ch = ud;
 
     (void)s;
-    (void)channel;
+    /* EOF or close: the pump asks the channel (ssh_channel_poll says SSH_EOF) */
+    if (channel == ch->down) {
+        ch->rx_down = 1;
+    } else {
+        ch->rx_up[0] = ch->rx_up[1] = 1;
+    }
     ch->conn->wake = 1;
 }
 
@@ -417,6 +433,7 @@ ssh_channel chan_open_cb(ssh_session session, void *userdata)
     }
     ch->conn = c;
     ch->id = c->next_chan_id++;
+    ch->rx_down = ch->rx_up[0] = ch->rx_up[1] = 1; /* ask once before the callbacks say */
     snprintf(ch->target, sizeof(ch->target), "%s", c->target);
     ch->exit_status = -1;
     ch->down_cb.userdata = ch;
@@ -845,8 +862,14 @@ void chan_check_policy(struct conn *c, long long now)
 
 /* ---- pumping ---- */
 
-/* Writes what the queue holds, as far as the destination's window allows. */
-static int chan_flush(ssh_channel dst, int dst_err, struct rbuf *q, int *progress)
+/*
+ * Writes what the queue holds, as far as the destination's window allows.
+ * With keep, only whole packets' worth (multiples of CONN_PACKET_DATA) is
+ * written and a shorter tail stays: more of the stream is on its way and
+ * joins it, so a full packet in makes a full packet out, not a full one and
+ * a 10-byte one.
+ */
+static int chan_flush(ssh_channel dst, int dst_err, struct rbuf *q, int keep, int *progress)
 {
     while (rbuf_used(q) > 0) {
         uint32_t win = ssh_channel_window_size(dst);
@@ -858,6 +881,11 @@ static int chan_flush(ssh_channel dst, int dst_err, struct rbuf *q, int *progres
         }
         if (n > win) {
             n = win;
+        } else if (keep) {
+            if (n < CONN_PACKET_DATA) {
+                return 0;
+            }
+            n -= n % CONN_PACKET_DATA;
         }
         w = dst_err ? ssh_channel_write_stderr(dst, q->data + q->off, (uint32_t)n)
                     : ssh_channel_write(dst, q->data + q->off, (uint32_t)n);
@@ -874,57 +902,90 @@ static int chan_flush(ssh_channel dst, int dst_err, struct rbuf *q, int *progres
 }
 
 /*
- * Reads everything src holds on one stream into q, which must be empty.
- * Returns the byte count, 0 when nothing is there, SSH_EOF, or -1.
+ * Reads everything src holds on one stream and appends it to q (which holds
+ * at most a remainder shorter than a packet).  *rx is the stream's flag:
+ * cleared before the read, so that data arriving meanwhile sets it again.
+ * Returns the byte count, 0 when nothing is there, SSH_EOF, -1, or -2 when
+ * the recording refused it.
  */
-static int chan_fill(struct chan *ch, ssh_channel src, int src_err, struct rbuf *q,
+static int chan_fill(struct chan *ch, ssh_channel src, int src_err, int *rx, struct rbuf *q,
                      enum relay_dir dir, int dst_err)
 {
-    int avail = ssh_channel_poll(src, src_err);
-    int n;
+    int avail, n;
+    size_t have;
 
-    if (avail == SSH_EOF || avail == 0) {
-        return avail;
+    if (!*rx) {
+        return 0;
     }
-    if (avail < 0) {
-        return -1;
+    *rx = 0;
+    avail = ssh_channel_poll(src, src_err);
+    if (avail == SSH_EOF) {
+        *rx = 1; /* stays said: asking again is cheap once the peer sent EOF */
+        return SSH_EOF;
+    }
+    if (avail <= 0) {
+        return avail == 0 ? 0 : -1;
     }
     if ((size_t)avail > CONN_READ_MAX) {
         avail = (int)CONN_READ_MAX;
+        *rx = 1; /* the rest next time */
     }
-    if (q->cap < (size_t)avail) {
-        char *d = realloc(q->data, (size_t)avail);
+    if (q->off > 0) {
+        memmove(q->data, q->data + q->off, rbuf_used(q));
+        q->len -= q->off;
+        q->off = 0;
+    }
+    have = q->len;
+    if (q->cap < have + (size_t)avail) {
+        char *d = realloc(q->data, have + (size_t)avail);
 
         if (d == NULL) {
             return -1;
         }
         q->data = d;
-        q->cap = (size_t)avail;
+        q->cap = have + (size_t)avail;
     }
-    n = ssh_channel_read_nonblocking(src, q->data, (uint32_t)avail, src_err);
+    n = ssh_channel_read_nonblocking(src, q->data + have, (uint32_t)avail, src_err);
     if (n <= 0) {
         return n == SSH_EOF ? SSH_EOF : (n == 0 ? 0 : -1);
     }
-    q->off = 0;
-    q->len = (size_t)n;
-    if (chan_hook_data(ch, dir, dst_err, q->data, (size_t)n) != 0) {
+    if (n < avail || ssh_channel_is_eof(src)) {
+        *rx = 1; /* more, or an EOF that came with the data: ask again */
+    }
+    q->len = have + (size_t)n;
+    if (chan_hook_data(ch, dir, dst_err, q->data + have, (size_t)n) != 0) {
         return -2;
     }
     return n;
 }
 
-static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, ssh_channel dst,
-                         int dst_err, struct rbuf *q, enum relay_dir dir, int *progress)
+/*
+ * One direction: flush, then refill when the queue is empty or holds only a
+ * tail kept back for the next packet, then flush again.  libssh re-opens a
+ * channel's window whenever it is read, whatever it still buffers, so a
+ * source is read only when its destination has taken all of the last read
+ * but such a tail, and then all of it: that keeps libssh's buffer to one
+ * window and ours to one read and a packet.  A kept tail goes alone after
+ * CONN_HOLD_MS, or at once when the source is at its end.
+ */
+static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, int *rx, ssh_channel dst,
+                         int dst_err, struct rbuf *q, int slot, enum relay_dir dir,
+                         int *progress)
 {
-    int n;
+    struct conn *c = ch->conn;
+    long long *held = &ch->hold_since[slot];
+    int n, keep = *held != 0 && chan_now_ms() - *held < CONN_HOLD_MS && !ssh_channel_is_eof(src);
 
-    if (chan_flush(dst, dst_err, q, progress) != 0) {
+    if (chan_flush(dst, dst_err, q, keep, progress) != 0) {
         return -1;
     }
-    if (rbuf_used(q) > 0) {
-        return 0;
+    if (rbuf_used(q) > 0 && !keep) {
+        return 0; /* the destination's window is full: read nothing more */
     }
-    n = chan_fill(ch, src, src_err, q, dir, dst_err);
+    if (rbuf_used(q) == 0) {
+        *held = 0;
+    }
+    n = chan_fill(ch, src, src_err, rx, q, dir, dst_err);
     if (n == -2) {
         chan_fail(ch, 255, "drawbridge: recording failed; session ended");
         return 0;
@@ -934,7 +995,27 @@ static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, ssh_chan
     }
     if (n > 0) {
         *progress = 1;
-        return chan_flush(dst, dst_err, q, progress);
+        /* a whole packet or more: whole packets now, the tail with what comes next */
+        keep = rbuf_used(q) >= CONN_PACKET_DATA && !ssh_channel_is_eof(src);
+        if (chan_flush(dst, dst_err, q, keep, progress) != 0) {
+            return -1;
+        }
+        if (keep && rbuf_used(q) > 0 && rbuf_used(q) < CONN_PACKET_DATA) {
+            *held = *held != 0 ? *held : chan_now_ms();
+        }
+    }
+    if (n == SSH_EOF && rbuf_used(q) > 0) {
+        *held = 0;
+        if (chan_flush(dst, dst_err, q, 0, progress) != 0) {
+            return -1;
+        }
+    }
+    if (*held != 0 && rbuf_used(q) > 0) {
+        if (*held + CONN_HOLD_MS < c->next_due_ms) {
+            c->next_due_ms = *held + CONN_HOLD_MS;
+        }
+    } else {
+        *held = 0;
     }
     return n == SSH_EOF ? 1 : 0;
 }
@@ -965,12 +1046,21 @@ static void chan_pump_target(struct chan *ch, int *progress)
         ch->state = CHAN_CLOSING;
         return;
     }
+    /* an EOF that came before the last of the data was read: now it shows (no callback says so) */
+    if (ssh_channel_is_eof(ch->up)) {
+        ch->rx_up[0] = ch->rx_up[1] = 1;
+    }
+    if (ssh_channel_is_eof(ch->down)) {
+        ch->rx_down = 1;
+    }
     in_eof = ch->eof_up_sent ? 1
-                             : chan_pump_dir(ch, ch->down, 0, ch->up, 0, &ch->to_up, RELAY_DIR_IN,
-                                             progress);
-    out_eof = chan_pump_dir(ch, ch->up, 0, ch->down, 0, &ch->to_down[0], RELAY_DIR_OUT, progress);
-    err_eof = chan_pump_dir(ch, ch->up, 1, ch->down, ch->has_pty ? 0 : 1,
-                            &ch->to_down[ch->has_pty ? 0 : 1], RELAY_DIR_OUT, progress);
+                             : chan_pump_dir(ch, ch->down, 0, &ch->rx_down, ch->up, 0, &ch->to_up,
+                                             0, RELAY_DIR_IN, progress);
+    out_eof = chan_pump_dir(ch, ch->up, 0, &ch->rx_up[0], ch->down, 0, &ch->to_down[0], 1,
+                            RELAY_DIR_OUT, progress);
+    err_eof = chan_pump_dir(ch, ch->up, 1, &ch->rx_up[1], ch->down, ch->has_pty ? 0 : 1,
+                            &ch->to_down[ch->has_pty ? 0 : 1], ch->has_pty ? 1 : 2,
+                            RELAY_DIR_OUT, progress);
     if (in_eof < 0 || out_eof < 0 || err_eof < 0) {
         ch->state = CHAN_CLOSING;
         return;
@@ -1019,14 +1109,6 @@ static void chan_switch_to_target(struct chan *ch)
     ch->state = CHAN_START;
 }
 
-static long long chan_now_ms(void)
-{
-    struct timespec ts;
-
-    chan_now(&ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Drives a running job (replay, watch, export) while the engineer keeps up. */
 static void chan_job_run(struct chan *ch, int *progress)
 {
@@ -1073,8 +1155,8 @@ static void chan_pump_shell(struct chan *ch, int *progress)
     char buf[4096];
     int n;
 
-    if (chan_flush(ch->down, 0, &ch->to_down[0], progress) != 0 ||
-        chan_flush(ch->down, 1, &ch->to_down[1], progress) != 0) {
+    if (chan_flush(ch->down, 0, &ch->to_down[0], 0, progress) != 0 ||
+        chan_flush(ch->down, 1, &ch->to_down[1], 0, progress) != 0) {
         ch->state = CHAN_CLOSING;
         return;
     }
@@ -1168,8 +1250,8 @@ static void chan_finish(struct chan *ch, int *progress)
         ssh_channel_close(ch->up);
     }
     if (down_open) {
-        if (chan_flush(ch->down, 0, &ch->to_down[0], progress) != 0 ||
-            chan_flush(ch->down, 1, &ch->to_down[1], progress) != 0) {
+        if (chan_flush(ch->down, 0, &ch->to_down[0], 0, progress) != 0 ||
+            chan_flush(ch->down, 1, &ch->to_down[1], 0, progress) != 0) {
             down_open = 0;
         } else if ((rbuf_used(&ch->to_down[0]) > 0 || rbuf_used(&ch->to_down[1]) > 0) &&
                    chan_now_ms() - ch->closing_since < CONN_CLOSE_GRACE_S * 1000LL) {

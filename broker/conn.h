@@ -20,6 +20,15 @@
 #define CONN_ENV_MAX 16
 /* Largest single read from a channel; see chan_pump_dir for why reads are whole. */
 #define CONN_READ_MAX (4u * 1024 * 1024)
+/*
+ * The data one SSH packet carries when the peer's maximum packet is 32768
+ * (OpenSSH's, both as client and as target): libssh sends at most the peer's
+ * maximum less 10 bytes of headers in a packet.  Writes are cut at multiples
+ * of it while more is on its way, so a full packet in is a full packet out.
+ */
+#define CONN_PACKET_DATA (32768u - 10)
+/* How long a remainder shorter than a packet may wait for the rest to join it. */
+#define CONN_HOLD_MS 2
 /* A closing channel waits this long for the engineer to take what is queued. */
 #define CONN_CLOSE_GRACE_S 3
 
@@ -55,6 +64,14 @@ struct chan {
     char *signal_pending; /* a signal from the engineer to forward */
     struct rbuf to_up;      /* engineer -> target */
     struct rbuf to_down[2]; /* target -> engineer: stdout, stderr */
+    /*
+     * What libssh may hold for us, as its data, EOF and close callbacks said:
+     * the engineer's stdout, the target's stdout and stderr.  A stream whose
+     * flag is clear is not asked (ssh_channel_poll on an empty channel polls
+     * the socket again).
+     */
+    int rx_down, rx_up[2];
+    long long hold_since[3]; /* monotonic ms a short remainder was held back (to_up, to_down) */
     int eof_up_sent;        /* EOF forwarded to the target */
     int eof_down_sent;      /* EOF forwarded to the engineer */
     int exit_status;        /* -1 until known */

@@ -88,6 +88,8 @@ struct rec_async {
     unsigned char *ring;
     size_t cap, rd, wr, used;
     int stop;
+    int sleeping;     /* the thread waits for work (it only does with the ring empty) */
+    size_t want;      /* the relay waits for this much room; 0: it does not wait */
     int notify_fd;
     struct a_writer wr_[A_WRITERS_MAX];
     /* text made by the thread (lines packed) and the buffer the relay empties */
@@ -251,6 +253,20 @@ static void a_ticks(struct rec_async *a, struct timespec *next, int *have_next)
     }
 }
 
+/*
+ * Wakes the relay if it waits for room and there is enough now: a quarter of
+ * the ring at least, so that it copies in long runs rather than waking for
+ * every record the thread finishes.  Called with mu held.
+ */
+static void a_wake_relay(struct rec_async *a)
+{
+    size_t want = a->want > a->cap / 4 ? a->want : a->cap / 4;
+
+    if (a->want > 0 && a->cap - a->used >= want) {
+        pthread_cond_broadcast(&a->space);
+    }
+}
+
 static void *a_main(void *arg)
 {
     struct rec_async *a = arg;
@@ -272,11 +288,13 @@ static void *a_main(void *arg)
                 continue;
             }
             /* nothing queued: sleep until a record comes or a writer's flush is due */
+            a->sleeping = 1;
             if (have_next) {
                 pthread_cond_timedwait(&a->work, &a->mu, &next);
             } else {
                 pthread_cond_wait(&a->work, &a->mu);
             }
+            a->sleeping = 0;
             continue;
         }
         take = a->used;
@@ -307,7 +325,7 @@ static void *a_main(void *arg)
                 a->rd = rd;
                 a->used -= done - freed;
                 freed = done;
-                pthread_cond_broadcast(&a->space);
+                a_wake_relay(a);
                 pthread_mutex_unlock(&a->mu);
             }
         }
@@ -318,8 +336,12 @@ static void *a_main(void *arg)
         a->used -= done - freed;
         if (a->used == 0) {
             a->rd = a->wr = 0; /* start again at the front: small traffic stays in few pages */
+            if (a->want > 0) {
+                pthread_cond_broadcast(&a->space);
+            }
+        } else {
+            a_wake_relay(a);
         }
-        pthread_cond_broadcast(&a->space);
     }
     pthread_mutex_unlock(&a->mu);
     return NULL;
@@ -401,7 +423,9 @@ static size_t a_room(struct rec_async *a, size_t need)
             a_take_text(a); /* the thread may be waiting for that; it drops the lock */
             continue;
         }
+        a->want = need;
         pthread_cond_wait(&a->space, &a->mu);
+        a->want = 0;
     }
 }
 
@@ -438,7 +462,10 @@ static int a_put(struct rec_async *a, int h, enum a_op op, int x, int y,
     if (op == A_CLOSE) {
         a->wr_[h].closing = 1;
     }
-    pthread_cond_signal(&a->work);
+    if (a->sleeping) {
+        /* it sleeps only with the ring empty; while it works it finds this itself */
+        pthread_cond_signal(&a->work);
+    }
     rc = a->wr_[h].err;
     pthread_mutex_unlock(&a->mu);
     return rc;
