@@ -45,6 +45,8 @@
  * relay, not more.
  */
 #define RECORDER_QUEUE (1u << 20)
+/* A few keystrokes wake the recording thread this much later (a stream wakes it by volume). */
+#define RECORDER_KICK_MS 5
 
 struct rec_slot {
     unsigned id; /* 0: free */
@@ -67,6 +69,7 @@ struct recorder {
     unsigned char key[REC_KEY_LEN];
     struct rec_async *async; /* the recording thread, while a channel is recorded */
     int efd;                 /* it says "look" here: a failure, text to take */
+    long long kick_ms;       /* when to wake it for what little was handed over; 0: no need */
     /* allocated while a channel is recorded: most connections have one, many have none */
     struct rec_slot *slots[CONN_CHANNELS_MAX];
 };
@@ -440,6 +443,9 @@ static int recorder_data(void *ctx, unsigned id, enum relay_dir dir, int is_stde
                        ts, buf, len) != 0) {
         return recorder_fail(sl, "writing the recording");
     }
+    if (sl->r->kick_ms == 0 && rec_async_kick_pending(sl->r->async)) {
+        sl->r->kick_ms = recorder_ms(ts) + RECORDER_KICK_MS;
+    }
     return 0;
 }
 
@@ -468,8 +474,13 @@ static int recorder_note(void *ctx, unsigned id, const char *text, const struct 
 
 static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
 {
+    struct recorder *r = ctx;
     struct rec_slot *sl = recorder_slot(ctx, id);
 
+    if (r->kick_ms != 0 && recorder_ms(ts) >= r->kick_ms) {
+        r->kick_ms = 0;
+        rec_async_kick(r->async);
+    }
     if (sl == NULL || sl->failed) {
         return 0;
     }
@@ -495,7 +506,7 @@ static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
 static long long recorder_due(void *ctx)
 {
     struct recorder *r = ctx;
-    long long due = LLONG_MAX;
+    long long due = r->kick_ms != 0 ? r->kick_ms : LLONG_MAX;
 
     for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
         struct rec_slot *sl = r->slots[i];
@@ -533,6 +544,7 @@ static void recorder_close(void *ctx, unsigned id, int exit_status, const char *
         snprintf(label, sizeof(label), "end: exit status %d", exit_status);
     }
     rec_async_marker(sl->r->async, sl->h, ts, label);
+    sl->r->kick_ms = 0; /* the close wakes it */
     if (rec_async_close(sl->r->async, sl->h, sha256, hmac, err, sizeof(err)) != 0) {
         sha256[0] = '\0';
         hmac[0] = '\0';

@@ -43,6 +43,7 @@
 #define A_REC_DATA_MAX (64u * 1024)   /* payload of one record; longer writes are split */
 #define A_TEXT_CAP (64u * 1024)       /* text made by the thread, not yet taken */
 #define A_RELEASE (128u * 1024)       /* ring bytes the thread gives back at a time */
+#define A_KICK (256u * 1024)          /* queued bytes that wake a sleeping thread at once */
 #define A_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
 
 enum a_op { A_PAD, A_DATA, A_RESIZE, A_MARKER, A_CLOSE };
@@ -89,6 +90,7 @@ struct rec_async {
     size_t cap, rd, wr, used;
     int stop;
     int sleeping;     /* the thread waits for work (it only does with the ring empty) */
+    int kick;         /* records queued that have not woken it (the caller's: rec_async_kick) */
     size_t want;      /* the relay waits for this much room; 0: it does not wait */
     int notify_fd;
     struct a_writer wr_[A_WRITERS_MAX];
@@ -462,9 +464,17 @@ static int a_put(struct rec_async *a, int h, enum a_op op, int x, int y,
     if (op == A_CLOSE) {
         a->wr_[h].closing = 1;
     }
-    if (a->sleeping) {
-        /* it sleeps only with the ring empty; while it works it finds this itself */
+    /*
+     * It sleeps only with the ring empty; while it works it finds this
+     * itself.  A sleeping thread is woken by a quarter megabyte of data (a
+     * stream: batches, not a wake-up per packet), by anything but data, or
+     * by the caller's rec_async_kick soon after.
+     */
+    if (a->sleeping && (a->used >= A_KICK || op != A_DATA)) {
         pthread_cond_signal(&a->work);
+        a->kick = 0;
+    } else if (a->sleeping) {
+        a->kick = 1;
     }
     rc = a->wr_[h].err;
     pthread_mutex_unlock(&a->mu);
@@ -623,6 +633,24 @@ int rec_async_error(struct rec_async *a, int h)
     rc = a->wr_[h].err;
     pthread_mutex_unlock(&a->mu);
     return rc;
+}
+
+int rec_async_kick_pending(const struct rec_async *a)
+{
+    return a != NULL && a->kick; /* only the caller's thread writes it */
+}
+
+void rec_async_kick(struct rec_async *a)
+{
+    if (a == NULL || !a->kick) {
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    if (a->sleeping && a->used > 0) {
+        pthread_cond_signal(&a->work);
+    }
+    a->kick = 0;
+    pthread_mutex_unlock(&a->mu);
 }
 
 void rec_async_text(struct rec_async *a)

@@ -155,6 +155,13 @@ int rec_async_resize(struct rec_async *a, int h, const struct timespec *ts, int 
 int rec_async_marker(struct rec_async *a, int h, const struct timespec *ts, const char *label);
 /* The writer's error so far (0: none), without waiting. */
 int rec_async_error(struct rec_async *a, int h);
+/*
+ * A little data does not wake a sleeping thread at once, so that a stream
+ * wakes it per batch rather than per packet: while rec_async_kick_pending
+ * says so, the caller calls rec_async_kick soon (within a few ms).
+ */
+int rec_async_kick_pending(const struct rec_async *a);
+void rec_async_kick(struct rec_async *a);
 /* Hands the text made so far to text_fn. */
 void rec_async_text(struct rec_async *a);
 /* Waits until all before it is written, then closes as rec_writer_close; frees the handle. */
