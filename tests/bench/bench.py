@@ -618,10 +618,13 @@ def close_sessions(mode, clients):
                len(sshd_session_pids("TARGET_PID")) == 0, 60)
 
 
+IDLE_CPU_SECS = 10.0
+
+
 def pss_run(mode, levels, parallel):
     """One ramp through the levels; per level: PSS per session (MiB), idle CPU
-    (% of one core, over 5 s) of the per-session processes, and how many
-    sessions still answer at the end."""
+    (% of one core, over IDLE_CPU_SECS) of the per-session processes (and the
+    gateway's listener), and how many sessions still answer at the end."""
     clients = []
     out = {}
     try:
@@ -630,10 +633,12 @@ def pss_run(mode, levels, parallel):
                 raise BenchError("pss %s: could not open %d sessions" % (mode, n))
             drain(clients, 3)
             pss, nproc = pss_per_session(mode, n)
-            pids = session_pids(mode)
+            # idle CPU of everything that serves them: the session processes and,
+            # for the gateway, its listener too (sshd's listener is idle anyway)
+            pids = session_pids(mode) + ([int(ENV["GW_PID"])] if mode == "gw" else [])
             t0 = cpu_ticks(pids)
-            drain(clients, 5)
-            cpu = (cpu_ticks(pids) - t0) / CLK_TCK / 5.0 * 100.0
+            drain(clients, IDLE_CPU_SECS)
+            cpu = (cpu_ticks(pids) - t0) / CLK_TCK / IDLE_CPU_SECS * 100.0
             out[n] = {"pss": pss, "procs": nproc, "cpu": cpu}
         out[levels[-1]]["responsive"] = responsive(clients, 120)
         return out
@@ -886,12 +891,12 @@ def main():
         results["stream_rec"] = rec
         rows.append(judge(dict(row("stream_zero", "%d MiB stdout stream (zeros)" % args.stream_mib,
                                    "MiB/s", 0, res, ratios(res["gw"], res["jump"]),
-                                   target=">= 1.0x ProxyJump"), ratio_label="x ProxyJump"),
-                          lambda x: x >= 1.0))
-        rows.append(judge(dict(row("stream_zero_vs_direct", "  same, gateway vs direct (stretch)", "MiB/s",
+                                   target=">= 1.3x ProxyJump"), ratio_label="x ProxyJump"),
+                          lambda x: x >= 1.3))
+        rows.append(judge(dict(row("stream_zero_vs_direct", "  same, gateway vs direct", "MiB/s",
                                    0, {}, ratios(res["gw"], res["direct"]),
-                                   target=">= 0.8x direct"), ratio_label="x direct"),
-                          lambda x: x >= 0.8))
+                                   target=">= 0.7x direct"), ratio_label="x direct"),
+                          lambda x: x >= 0.7))
         if args.incompressible:
             res2, _ = bench_stream(args.runs, nb, "aes")
             rows.append(judge(dict(row("stream_aes", "%d MiB stdout stream (AES-CTR data)" % args.stream_mib,
@@ -907,22 +912,24 @@ def main():
         results["transfer_wall_s"] = wall
         rows.append(judge(dict(row("scp_upload", "%d MiB scp upload" % args.transfer_mib, "MiB/s", 0,
                                    res["scp"], ratios(res["scp"]["gw"], res["scp"]["jump"]),
-                                   target=">= 1.0x ProxyJump"), ratio_label="x ProxyJump"),
-                          lambda x: x >= 1.0))
+                                   target=">= 1.5x ProxyJump"), ratio_label="x ProxyJump"),
+                          lambda x: x >= 1.5))
         rows.append(judge(dict(row("sftp_download", "%d MiB sftp download" % args.transfer_mib, "MiB/s",
                                    0, res["sftp"], ratios(res["sftp"]["gw"], res["sftp"]["jump"]),
-                                   target=">= 1.0x ProxyJump"), ratio_label="x ProxyJump"),
-                          lambda x: x >= 1.0))
+                                   target=">= 1.5x ProxyJump"), ratio_label="x ProxyJump"),
+                          lambda x: x >= 1.5))
 
     def sec_setup():
         rows.append({"section": "connection setup"})
         res = bench_setup(args.runs)
+        # key mode: no worse than before the recording thread and the wake-ups (0.41-0.49x)
         rows.append(judge(dict(row("setup_true", "ssh ... true, wall time", "ms", 0, res,
                                    ratios(res["gw"], res["jump"]), target="<= 1.0x ProxyJump"),
                                ratio_label="x ProxyJump"), lambda x: x <= 1.0))
-        rows.append(dict(row("setup_true_key", "ssh ... true, gateway in key mode", "ms", 0,
-                             {"gw": res["gwkey"]}, ratios(res["gwkey"], res["jump"])),
-                         ratio_label="x ProxyJump"))
+        rows.append(judge(dict(row("setup_true_key", "ssh ... true, gateway in key mode", "ms", 0,
+                                   {"gw": res["gwkey"]}, ratios(res["gwkey"], res["jump"]),
+                                   target="<= 0.5x ProxyJump"),
+                              ratio_label="x ProxyJump"), lambda x: x <= 0.5))
         rows.append(judge(dict(row("setup_cert_vs_key", "certificate mode / key mode", "ratio", 2,
                                    {}, ratios(res["gw"], res["gwkey"]),
                                    target="<= 1.10x key mode"), ratio_label="x key mode"),
@@ -934,9 +941,9 @@ def main():
         add50 = [g - d for g, d in zip(p50["gw"], p50["direct"])]
         add99 = [g - d for g, d in zip(p99["gw"], p99["direct"])]
         r = row("echo_p50", "keystroke echo p50 (%d keys)" % args.keys, "ms", 2, p50, add50,
-                target="-")
+                target="+<= 0.2 ms over direct")
         r["ratio_label"] = "ms over direct"
-        rows.append(r)
+        rows.append(judge(r, lambda x: x <= 0.2))
         r = row("echo_p99", "keystroke echo p99 (%d keys)" % args.keys, "ms", 2, p99, add99,
                 target="+<= 1 ms over direct")
         r["ratio_label"] = "ms over direct"
@@ -952,13 +959,14 @@ def main():
         for n in args.levels:
             cols = {m: res[n][m]["pss"] for m in modes}
             r = row("pss_%d" % n, "PSS per session, %d sessions" % n, "MiB", 2, cols,
-                    ratios(res[n]["gw"]["pss"], res[n]["direct"]["pss"]), target="<= 1.0x sshd")
+                    ratios(res[n]["gw"]["pss"], res[n]["direct"]["pss"]), target="<= 0.6x sshd")
             r["ratio_label"] = "x sshd"
-            rows.append(judge(r, lambda x: x <= 1.0))
+            rows.append(judge(r, lambda x: x <= 0.6))
             cols = {m: res[n][m]["cpu"] for m in modes}
-            r = row("idle_cpu_%d" % n, "  idle CPU of those processes", "% core", 1, cols)
+            r = row("idle_cpu_%d" % n, "  idle CPU, all %d together (gateway: + listener)" % n,
+                    "% core", 2, cols, target="<= 1% of a core")
             r["ratio_label"] = ""
-            rows.append(r)
+            rows.append(judge(r, lambda x: x <= 1.0, key="gw"))
         top = args.levels[-1]
         cols = {m: res[top][m]["responsive"] for m in modes}
         r = row("responsive_%d" % top, "sessions answering at %d" % top, "count", 0, cols,
