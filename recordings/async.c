@@ -679,10 +679,11 @@ int rec_async_close(struct rec_async *a, int h, char sha256_hex[REC_HEX_LEN + 1]
     a_put(a, h, A_CLOSE, 0, 0, NULL, NULL, 0);
     pthread_mutex_lock(&a->mu);
     while (!aw->closed) {
-        a_take_text(a);
-        if (!aw->closed) {
-            pthread_cond_wait(&a->space, &a->mu);
+        if (a->text_len > 0) {
+            a_take_text(a); /* it drops the lock: look again before sleeping */
+            continue;
         }
+        pthread_cond_wait(&a->space, &a->mu);
     }
     a_take_text(a); /* the last lines came with the close */
     rc = aw->close_rc;
