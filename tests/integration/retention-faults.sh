@@ -14,17 +14,17 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || { log "SKIPPED: needs root to mount a tmpfs"; exit 77; }
+[ "$(id -u)" = 0 ] || skip "needs root to mount a tmpfs"
 DIR=$(test_tmpdir) || fail "cannot create a temporary directory"
 mkdir -p "$DIR/state"
 if ! mount -t tmpfs -o size=16m,mode=0700 tmpfs "$DIR/state" 2>"$DIR/mount.err"; then
-    log "SKIPPED: cannot mount a tmpfs: $(cat "$DIR/mount.err")"
+    why=$(cat "$DIR/mount.err")
     rm -rf "$DIR"
-    exit 77
+    skip "cannot mount a tmpfs: $why"
 fi
 cleanup() {
     local rc=$? keep=${KEEP:-0}
-    KEEP=1 env_down "$rc" 2>/dev/null || rc=1
+    KEEP=1 env_down "$rc" || rc=1
     umount "$DIR/state/recordings" 2>/dev/null
     umount "$DIR/state" || rc=1
     [ "$keep" = 1 ] || rm -rf "$DIR"

@@ -51,7 +51,7 @@ refused() {
     rows=$(mfa_audit_rows mfa.failure "$user" | grep -c . || true)
     out=$(mfa_paramiko "$user" --answer "$answer" --command whoami 2>&1) || rc=$?
     after=$(failures "$user")
-    if [ "$rc" != 1 ] || printf '%s' "$out" | grep -q 'answer 1: accepted'; then
+    if [ "$rc" != 1 ] || grep -q 'answer 1: accepted' <<<"$out"; then
         weak mfa-bad-answer "$what was not refused (exit $rc): $out"
         return
     fi
@@ -89,7 +89,9 @@ accepted "a right code after four wrong ones, again" "$(mfa_next_code bob)"
 # a code followed by NUL and junk: libssh hands answers over as C strings
 nul_code=$(mfa_next_code bob)
 out=$(mfa_paramiko bob --answer "@nul:$nul_code" --command whoami 2>&1) || true
-if printf '%s' "$out" | grep -q 'answer 1: accepted'; then
+if grep -q 'answer 1: accepted' <<<"$out"; then
+    # accepted (ACCEPTED) only as what it is: bob's own login with bob's code
+    expect_match "a right code followed by NUL and junk: what ran is bob's whoami" '^user: +bob$' "$out"
     weak nul-code-truncated "a right code followed by NUL and junk was taken as the code"
 else
     pass "a right code followed by NUL and junk is refused"
