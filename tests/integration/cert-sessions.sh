@@ -91,7 +91,7 @@ out=$(gw_ssh alice+keyed-1 'echo keyed-ok' 2>&1) || fail "keyed-1: $out"
 expect_eq "keyed-1 (upstream_auth: key) is reached" keyed-ok "$out"
 wait_log() { grep -qF "$1" "$2"; }
 for _ in $(seq 1 20); do wait_log "ED25519 $fp" "$DIR/keyed_sshd.log" && break; sleep 0.1; done
-grep -F "Accepted publickey for $LOGIN " "$DIR/keyed_sshd.log" | grep -qF "ED25519 $fp" ||
+grep -qF "ED25519 $fp" <<<"$(grep -F "Accepted publickey for $LOGIN " "$DIR/keyed_sshd.log")" ||
     fail "keyed-1's sshd did not accept the static key ($fp): $(grep Accepted "$DIR/keyed_sshd.log")"
 pass "keyed-1's sshd accepted the static key ($fp)"
 expect_eq "no certificate was made for keyed-1" 0 \

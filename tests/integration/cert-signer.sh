@@ -27,8 +27,7 @@
 . "$(dirname "$0")/jit-lib.sh"
 
 if [ "$(id -u)" != 0 ]; then
-    log "skipped: needs root to run the signer under its own account"
-    exit 0
+    skip "needs root to run the signer under its own account"
 fi
 export GW_CONFIG_EXTRA="user: nobody"
 export GW_UPSTREAM="{auth: certificate, cert_ttl: 2m, signer_user: daemon, cert_rate: 12}"
@@ -57,7 +56,7 @@ expect_eq "its checker runs as the gateway's account" "$nobody,$nobody,$nobody,$
 expect_eq "the listener runs as the gateway's account" "$nobody,$nobody,$nobody,$nobody" "$(uid_of "$GW_PID")"
 expect_eq "the signer is not dumpable" root "$(stat -c %U "/proc/$signer/environ")"
 expect_eq "nor is its checker" root "$(stat -c %U "/proc/$checker/environ")"
-pgrep -P "$GW_PID" | grep -qx "$signer" && fail "the signer is a child of the listener"
+grep -qx "$signer" <<<"$(pgrep -P "$GW_PID")" && fail "the signer is a child of the listener"
 pass "the signer is not the listener's child"
 expect_eq "user_ca belongs to the signer's account, 0600" "daemon 600" "$(stat -c '%U %a' "$KEYS/user_ca")"
 expect_eq "user_ca.pub is readable" "644" "$(stat -c '%a' "$KEYS/user_ca.pub")"
@@ -195,7 +194,7 @@ run dave+staging-1 'echo no'
 expect_refusal "with the signer down, a certificate-mode session" 255 "no certificate signer is running|signer is not running"
 expect_eq "audited" 1 "$(db_query "SELECT count(*) FROM audit WHERE seq > $seq3 AND event = 'upstream.fail' AND details LIKE '%signer%'")"
 staticfp=$(ssh-keygen -lf "$DIR/keyed_authorized_keys" | head -n 1 | cut -d' ' -f2)
-grep -F "publickey for" "$DIR/target_sshd.log" | grep -qF "ED25519 $staticfp" &&
+grep -qF "ED25519 $staticfp" <<<"$(grep -F "publickey for" "$DIR/target_sshd.log")" &&
     fail "the static key ($staticfp) was tried on the certificate-mode target"
 pass "and the static key was not tried on the target"
 run dave+keyed-1 'echo key-mode-ok'

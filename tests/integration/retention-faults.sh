@@ -43,7 +43,7 @@ restart() {
     [ -n "${1:-}" ] && eval "$1"
     gw_start || fail "the gateway did not start again"
     for _ in $(seq 1 100); do
-        tail -n +"$((lines + 1))" "$DIR/gw.log" | grep -qE "$2" && return 0
+        grep -qE "$2" <<<"$(tail -n +"$((lines + 1))" "$DIR/gw.log")" && return 0
         sleep 0.1
     done
     fail "no /$2/ in the log after the restart"

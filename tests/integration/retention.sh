@@ -33,7 +33,7 @@ restart() {
     gw_start || fail "the gateway did not start again"
     # the retention run at start is a process of its own: wait for its word
     for _ in $(seq 1 100); do
-        tail -n +"$((lines + 1))" "$DIR/gw.log" | grep -qE "${1:-retention\.}" && return 0
+        grep -qE "${1:-retention\.}" <<<"$(tail -n +"$((lines + 1))" "$DIR/gw.log")" && return 0
         sleep 0.1
     done
     fail "no '${1:-retention.}' in the log after the restart"

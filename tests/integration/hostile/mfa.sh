@@ -143,7 +143,7 @@ else
     pass "an unanswered code prompt is ended by login_grace (after ${secs}s)"
 fi
 grace_audited() {
-    audit_rows auth.failure bob bob | grep -q "no verification code within login_grace"
+    grep -q "no verification code within login_grace" <<<"$(audit_rows auth.failure bob bob)"
 }
 if wait_until 5 grace_audited; then
     pass "the unanswered prompt is audited"
@@ -160,7 +160,7 @@ out=$(raw kex service auth-password:bob:bob-pw-2026 info-response:123456)
 expect_match "bob's password gives partial success (keyboard-interactive only)" \
     '^auth-password -> USERAUTH_FAILURE methods=keyboard-interactive partial=1$' "$out"
 # libssh's packet filter ends the connection; a refusal would do as well
-if ! printf '%s\n' "$out" | grep -qE '^info-response -> (USERAUTH_FAILURE|DISCONNECT|CLOSED)'; then
+if ! grep -qE '^info-response -> (USERAUTH_FAILURE|DISCONNECT|CLOSED)' <<<"$out"; then
     weak mfa-unasked-answer "an answer nobody asked for logged bob in"
 else
     pass "an answer nobody asked for is refused"
