@@ -172,6 +172,18 @@ static int store_migrate(struct store *s, char *err, size_t errlen)
     const struct store_backend *be = s->be;
     int v = 0, r;
 
+    /*
+     * Every session child opens the store before its key exchange: a schema
+     * that is already current is read without the write lock, so that a lock
+     * held elsewhere delays no SSH banner (the writes that need it wait, and
+     * say why).  Anything else is looked at again under the lock.
+     */
+    if (be->schema_version(s, &v, err, errlen) == 0 && v == store_nmigrations) {
+        return 0;
+    }
+    if (errlen > 0) {
+        err[0] = '\0';
+    }
     for (;;) {
         if ((r = be->schema_lock(s, err, errlen)) != 0) {
             return r;
