@@ -31,7 +31,7 @@
 static int admin_open(const struct config *c, struct store **s)
 {
     char err[512] = "";
-    int rc = store_open(c->state_dir, s, err, sizeof(err));
+    int rc = store_open_config(c, s, err, sizeof(err));
 
     if (rc != 0) {
         fprintf(stderr, "drawbridge: %s\n", err);
@@ -643,6 +643,36 @@ int admin_verify(const struct config *c, char *const *sessions, size_t nsessions
     admin_verify_record(s, nsessions, result, n, &sum);
     store_close(s);
     return result;
+}
+
+int admin_verify_forwarded(const struct config *c, const char *path, FILE *out)
+{
+    struct store *s = NULL;
+    char err[512] = "";
+    long long checked = 0, unforwarded = 0;
+    int rc;
+
+    if ((rc = admin_open(c, &s)) != 0) {
+        return rc;
+    }
+    rc = store_audit_verify_forwarded(s, path, &checked, &unforwarded, err, sizeof(err));
+    store_close(s);
+    if (rc == 0) {
+        fprintf(out, "forwarded copy: ok (%lld rows match the store", checked);
+        if (unforwarded > 0) {
+            fprintf(out, "; %lld later row(s) of the store are not in this copy", unforwarded);
+        }
+        fprintf(out, ")\n");
+    } else if (rc == DB_ERR_TAMPERED) {
+        fprintf(out, "forwarded copy: TAMPERED: ");
+        admin_safe(out, err);
+        fputc('\n', out);
+    } else {
+        fputs("drawbridge: ", stderr);
+        admin_safe(stderr, err[0] ? err : db_strerror(rc));
+        fputc('\n', stderr);
+    }
+    return rc;
 }
 
 /* The file's bytes to out, hashed on the way; 0 or DB_ERR_IO (reported). */

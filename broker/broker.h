@@ -102,6 +102,14 @@ struct config {
     struct config_recordings recordings;
     struct config_audit audit;
     struct config_upstream upstream;
+    /* more than one gateway (NULL: the single-gateway default) */
+    char *store_url;           /* store.url: postgresql://...; NULL: SQLite in state_dir */
+    char *store_password_file; /* store.password_file: the password, when not in the URL */
+    char *recordings_dir;      /* NULL: state_dir/recordings (config_recordings_dir) */
+    char *keys_dir;            /* NULL: state_dir/keys (keys_path) */
+    char *audit_forward_file;  /* audit_forward: {file: PATH} */
+    int audit_forward_syslog;  /* audit_forward: syslog */
+    int store_grace;           /* seconds live sessions outlast an unreachable store */
 };
 
 /* The login method for target t: its upstream_auth, else upstream.auth. */
@@ -110,6 +118,8 @@ int config_target_uses_certificate(const struct config *c, const struct policy_t
 /* Parses and validates; err gets "file:line: message".  Caller frees. */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
 void config_free(struct config *c);
+/* recordings_dir, or state_dir/recordings, into buf. */
+void config_recordings_dir(const struct config *c, char *buf, size_t buflen);
 
 /* ---- keys.c: state_dir/keys ---- */
 
@@ -663,7 +673,43 @@ struct store;
  * before fork and reopen after.  Caller frees with store_close.
  */
 int store_open(const char *state_dir, struct store **out, char *err, size_t errlen);
+/*
+ * The same for a gateway's config: PostgreSQL when store.url is set (any
+ * number of gateways may share it; errors name store.url), SQLite in
+ * state_dir otherwise; the anchor key from keys_dir; audit rows also leave
+ * through audit_forward.  The anchor (audit.head) stays in state_dir: each
+ * gateway keeps its own.  store_open(dir) is this with only state_dir set.
+ */
+int store_open_config(const struct config *c, struct store **out, char *err, size_t errlen);
 void store_close(struct store *s);
+/*
+ * A gateway joining a shared store (PostgreSQL) whose chain already has rows
+ * has no anchor yet: the first `serve` anchors it at the chain's current
+ * end (state_dir/audit.head) and appends an "audit.anchor" row saying which
+ * host did, so that an anchor made again later (deleted behind its back)
+ * shows in the chain.  Nothing for SQLite, whose missing anchor is evidence.
+ */
+int store_anchor_adopt(struct store *s, long long now, char *err, size_t errlen);
+/* 1 when other gateways may write the same store (PostgreSQL). */
+int store_backend_is_shared(const struct store *s);
+
+/*
+ * Changes made on other gateways (PostgreSQL only: LISTEN on the channel
+ * "drawbridge", which triggers of the schema notify on commit; see
+ * store/schema.c, migration 6).  Each payload is a wake-up line, "grant N"
+ * or "session ID" (wake.c).  store_watch_open makes a second connection
+ * next to s (which may be closed afterwards); *w is NULL for SQLite, where
+ * nothing changes elsewhere.  The listener polls store_watch_fd and calls
+ * store_watch_read when it is readable; DB_ERR_UNAVAIL means the connection
+ * broke: close it, reopen later and assume something was missed.  A forked
+ * child calls store_watch_forked (never store_watch_close) on its copy.
+ */
+struct store_watch;
+int store_watch_open(struct store *s, struct store_watch **w, char *err, size_t errlen);
+int store_watch_fd(const struct store_watch *w);
+int store_watch_read(struct store_watch *w, void (*fn)(void *ctx, const char *payload), void *ctx);
+void store_watch_forked(struct store_watch *w);
+void store_watch_close(struct store_watch *w);
 
 /*
  * Transactions, for access.c: store_begin is BEGIN IMMEDIATE (so a
@@ -704,6 +750,23 @@ int store_audit_last_event(struct store *s, const char *event,
  * ...") in err.  nrows may be NULL.
  */
 int store_audit_verify(struct store *s, long long *nrows, char *err, size_t errlen);
+/*
+ * Compares the chain with a forwarded copy (audit_forward; store/forward.c
+ * describes the form): DB_ERR_TAMPERED with "audit row N: removed|changed|
+ * the chain was rebuilt ..." when the store's history differs from what was
+ * forwarded.  *checked: rows found in both; *unforwarded: store rows after
+ * the copy's first that it lacks (other gateways' rows, or lost in a crash).
+ */
+/*
+ * `drawbridge migrate`: copies the SQLite store db_path (a drawbridge.db)
+ * into the empty PostgreSQL store of c->store_url in one transaction, chain
+ * intact, and appends a "store.migrate" audit row.  Progress to out.
+ * DB_ERR_EXISTS when the target is not empty; err says why it refused.
+ */
+int store_migrate_from_sqlite(const struct config *c, const char *db_path, long long now, FILE *out,
+                              char *err, size_t errlen);
+int store_audit_verify_forwarded(struct store *s, const char *path, long long *checked,
+                                 long long *unforwarded, char *err, size_t errlen);
 
 /* Users seen: first_seen kept, last_seen and dn updated. */
 int store_user_seen(struct store *s, const char *user, const char *dn, long long now);
@@ -807,7 +870,10 @@ int store_session_expire_done(struct store *s, const char *id);
 int store_text_drop_expired(struct store *s);
 int store_session_drop_expired(struct store *s, long long before, long long *n);
 
-/* Live sessions (ended_at = 0) and the process serving each.  Caller frees with free(). */
+/*
+ * Live sessions (ended_at = 0) served on this host and the process serving
+ * each (a pid means nothing on another gateway's host).  Caller frees with free().
+ */
 struct store_live {
     char id[STORE_SESSION_ID_LEN + 1];
     char user[STORE_NAME_MAX + 1];
@@ -1147,6 +1213,8 @@ int admin_verify_archive_file(const struct config *c, const char *path, FILE *ou
  * the last verify failed).
  */
 int admin_status(const struct config *c, int json, FILE *out);
+/* verify --forwarded PATH: the chain against a forwarded copy (audit_forward). */
+int admin_verify_forwarded(const struct config *c, const char *path, FILE *out);
 int admin_export(const struct config *c, const char *session, FILE *out);
 int admin_access_report(const struct config *c, const struct policy *p, long long now,
                         FILE *out);

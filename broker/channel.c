@@ -743,19 +743,25 @@ void chan_tick_recordings(struct conn *c)
     }
 }
 
-/* Once a second: has a reviewer asked this session to end?  1 when it was ended. */
+/*
+ * Has a reviewer asked this session to end?  1 when it was ended, 0 when
+ * not, DB_ERR_* when the store could not say.
+ */
 static int chan_check_terminate(struct chan *ch)
 {
     struct relay_hook *h = &ch->conn->hook;
     struct timespec ts;
     char by[STORE_NAME_MAX + 1] = "", reason[STORE_TEXT_MAX + 1] = "";
     long long at = 0;
+    int r;
 
-    if (ch->session_id[0] == '\0' || ch->conn->store == NULL ||
-        store_session_terminate_get(ch->conn->store, ch->session_id, &at, by, sizeof(by), reason,
-                                    sizeof(reason)) != 0 ||
-        at == 0) {
+    if (ch->session_id[0] == '\0' || ch->conn->store == NULL) {
         return 0;
+    }
+    r = store_session_terminate_get(ch->conn->store, ch->session_id, &at, by, sizeof(by), reason,
+                                    sizeof(reason));
+    if (r != 0 || at == 0) {
+        return r == 0 || r == DB_ERR_NOTFOUND || r == DB_ERR_INVALID ? 0 : r;
     }
     chan_now(&ts);
     log_msg(LOG_LVL_INFO, "session.terminated", "user=%s target=%s session=%s by=%s",
@@ -774,9 +780,40 @@ static int chan_check_terminate(struct chan *ch)
     return 1;
 }
 
+/*
+ * The store does not answer (stopped, unreachable): a live session goes on
+ * for store_grace seconds, looking again every second, and is then ended;
+ * 1 when it was.  Nothing that needs the store (a revoke, a terminate) could
+ * reach it meanwhile, which is why the wait is bounded.
+ */
+static int chan_store_down(struct chan *ch, long long now, int r)
+{
+    struct conn *c = ch->conn;
+
+    if (c->store_down_since == 0) {
+        c->store_down_since = now;
+        log_msg(LOG_LVL_WARN, "store.down", "user=%s target=%s: the store does not answer (%s); "
+                "the session ends in %ds unless it comes back", c->user, ch->target,
+                db_strerror(r), c->cfg->store_grace);
+    }
+    /* whole seconds on both sides: more than store_grace have passed only when this is over it */
+    if (now - c->store_down_since <= c->cfg->store_grace) {
+        return 0;
+    }
+    log_msg(LOG_LVL_WARN, "session.store_grace", "user=%s target=%s session=%s: the store was "
+            "unreachable for %ds", c->user, ch->target, ch->session_id, c->cfg->store_grace);
+    if (ch->up != NULL && !ssh_channel_is_closed(ch->up)) {
+        ssh_channel_close(ch->up);
+    }
+    chan_fail(ch, 255, "%sdrawbridge: the gateway's store is unreachable; session closed",
+              ch->has_pty ? "\r\n" : "");
+    return 1;
+}
+
 void chan_check_grants(struct conn *c, long long now)
 {
     long long next = LLONG_MAX;
+    int store_ok = 1;
 
     for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
         struct chan *ch = c->chans[i];
@@ -786,15 +823,25 @@ void chan_check_grants(struct conn *c, long long now)
         if (ch == NULL || ch->state != CHAN_OPEN) {
             continue;
         }
-        if (chan_check_terminate(ch) != 0 || ch->grant_id == 0 || c->store == NULL) {
+        if ((r = chan_check_terminate(ch)) != 0) {
+            if (r < 0) {
+                store_ok = 0;
+                next = next < now + 1 ? next : now + 1; /* again in a second */
+                chan_store_down(ch, now, r);
+            }
+            continue;
+        }
+        if (ch->grant_id == 0 || c->store == NULL) {
             continue;
         }
         r = access_grant_status(c->store, ch->grant_id, now, &g);
         if (r != 0 && r != DB_ERR_NOTFOUND) {
             log_msg(LOG_LVL_WARN, "grant.check_failed", "grant=%lld %s", ch->grant_id,
                     db_strerror(r));
+            store_ok = 0;
             next = next < now + 1 ? next : now + 1; /* busy: again in a second */
-            continue;                             /* a vanished grant below ends it */
+            chan_store_down(ch, now, r);
+            continue; /* a vanished grant below ends it */
         }
         if (r == 0 && g.status == STORE_GRANT_ACTIVE) {
             long long left = g.ends_at - now, due;
@@ -822,6 +869,10 @@ void chan_check_grants(struct conn *c, long long now)
         chan_fail(ch, 255, "%sdrawbridge: grant %lld %s; session closed",
                   ch->has_pty ? "\r\n" : "", ch->grant_id,
                   r == 0 && g.status == STORE_GRANT_REVOKED ? "was revoked" : "has expired");
+    }
+    if (store_ok && c->store_down_since != 0) {
+        log_msg(LOG_LVL_INFO, "store.up", "user=%s: the store answers again", c->user);
+        c->store_down_since = 0;
     }
     c->check_at = next;
 }

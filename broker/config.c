@@ -774,11 +774,72 @@ static int cfg_web(struct cparse *c, const struct ytree *n, struct config_web *w
     return 0;
 }
 
+/*
+ * More than one gateway: store (url, password_file), recordings_dir,
+ * keys_dir, audit_forward, store_grace.  The URL is only checked for its
+ * scheme here; the store says what is wrong with the rest when it connects.
+ */
+static int cfg_gateways(struct cparse *c, const struct ytree *root, struct config *cfg)
+{
+    static const char *const store_keys[] = {"url", "password_file", NULL};
+    static const char *const fwd_keys[] = {"file", NULL};
+    const struct ytree *v = NULL, *f = NULL;
+    long long secs = 0;
+    int r = DB_ERR_INTERNAL;
+
+    if ((v = cfg_opt(root, "store")) != NULL) {
+        if ((r = cfg_kind(c, v, YTREE_MAP, "store")) < 0 ||
+            (r = cfg_keys(c, v, "store", store_keys)) < 0 ||
+            (r = cfg_opt_str(c, v, "url", "store.url", NULL, &cfg->store_url)) < 0 ||
+            (r = cfg_path(c, v, "password_file", "store.password_file", 0, 1,
+                          &cfg->store_password_file)) < 0) {
+            return r;
+        }
+        if (cfg->store_url != NULL && strncmp(cfg->store_url, "postgresql://", 13) != 0 &&
+            strncmp(cfg->store_url, "postgres://", 11) != 0) {
+            return cfg_fail(c, ytree_get(v, "url")->line,
+                            "store.url: expected null (SQLite in state_dir) or postgresql://...");
+        }
+        if (cfg->store_url == NULL && cfg->store_password_file != NULL) {
+            return cfg_fail(c, v->line, "store: password_file needs a url");
+        }
+    }
+    if ((r = cfg_path(c, root, "recordings_dir", "recordings_dir", 0, 0, &cfg->recordings_dir)) <
+            0 ||
+        (r = cfg_path(c, root, "keys_dir", "keys_dir", 0, 0, &cfg->keys_dir)) < 0) {
+        return r;
+    }
+    if ((v = cfg_opt(root, "audit_forward")) != NULL) {
+        if (v->kind == YTREE_SCALAR && strcmp(v->value, "syslog") == 0) {
+            cfg->audit_forward_syslog = 1;
+        } else if (v->kind == YTREE_MAP) {
+            if ((r = cfg_keys(c, v, "audit_forward", fwd_keys)) < 0 ||
+                (r = cfg_path(c, v, "file", "audit_forward.file", 1, 0, &cfg->audit_forward_file)) <
+                    0) {
+                return r;
+            }
+        } else {
+            return cfg_fail(c, v->line, "audit_forward: expected syslog or {file: PATH}");
+        }
+    }
+    cfg->store_grace = 30;
+    if ((f = cfg_opt(root, "store_grace")) != NULL) {
+        if ((r = cfg_duration(c, f, "store_grace", 0, 86400, &secs)) < 0) {
+            return r;
+        }
+        cfg->store_grace = (int)secs;
+    }
+    return 0;
+}
+
 static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cfg)
 {
     static const char *const keys[] = {"listen", "state_dir",      "policy", "ldap",
                                        "limits", "notify_command", "user",   "web",
-                                       "recordings", "audit", "upstream", NULL};
+                                       "recordings", "audit", "upstream",
+                                       /* more than one gateway */
+                                       "store", "recordings_dir", "keys_dir", "audit_forward",
+                                       "store_grace", NULL};
     const struct ytree *v = NULL;
     int r = DB_ERR_INTERNAL;
 
@@ -828,7 +889,8 @@ static int cfg_top(struct cparse *c, const struct ytree *root, struct config *cf
     if ((v = cfg_opt(root, "upstream")) != NULL && (r = cfg_upstream(c, v, &cfg->upstream)) < 0) {
         return r;
     }
-    if ((r = cfg_opt_str(c, root, "user", "user", NULL, &cfg->user)) < 0) {
+    if ((r = cfg_opt_str(c, root, "user", "user", NULL, &cfg->user)) < 0 ||
+        (r = cfg_gateways(c, root, cfg)) < 0) {
         return r;
     }
     if (cfg->user != NULL && getpwnam(cfg->user) == NULL) {
@@ -937,5 +999,10 @@ void config_free(struct config *c)
     free(c->web.public_url);
     free(c->web.files);
     free(c->upstream.signer_user);
+    free(c->store_url);
+    free(c->store_password_file);
+    free(c->recordings_dir);
+    free(c->keys_dir);
+    free(c->audit_forward_file);
     free(c);
 }

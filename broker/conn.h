@@ -148,6 +148,8 @@ struct conn {
      * terminate request, a policy reload), read from sig_fd.
      */
     long long check_at;
+    /* when the store stopped answering (0: it answers); store_grace counts from here */
+    long long store_down_since;
     int sig_fd;
     unsigned wake_bits;   /* WAKE_CHILD_* taken from sig_fd, not yet acted on */
     struct policy **policies; /* loaded here on reloads; freed at the end (pointers into */

@@ -21,7 +21,7 @@
 
 void disk_recordings_dir(const struct config *c, char *buf, size_t buflen)
 {
-    snprintf(buf, buflen, "%s/recordings", c->state_dir);
+    config_recordings_dir(c, buf, buflen);
 }
 
 const char *disk_level_name(enum disk_level l)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The gateway's own keys under state_dir/keys, created on first start:
+ * The gateway's own keys under keys_dir (default state_dir/keys), created on
+ * first start (gateways sharing keys_dir share them):
  * host_ed25519 (what engineers' clients see), upstream_ed25519 (what the
  * gateway authenticates to targets with in key mode; engineers never hold
  * target credentials), user_ca and user_ca.pub (the certificate authority of
@@ -24,7 +25,37 @@
 
 void keys_path(const struct config *c, const char *name, char *buf, size_t buflen)
 {
-    snprintf(buf, buflen, "%s/keys/%s", c->state_dir, name);
+    if (c->keys_dir != NULL) {
+        snprintf(buf, buflen, "%s/%s", c->keys_dir, name);
+    } else {
+        snprintf(buf, buflen, "%s/keys/%s", c->state_dir, name);
+    }
+}
+
+void config_recordings_dir(const struct config *c, char *buf, size_t buflen)
+{
+    if (c->recordings_dir != NULL) {
+        snprintf(buf, buflen, "%s", c->recordings_dir);
+    } else {
+        snprintf(buf, buflen, "%s/recordings", c->state_dir);
+    }
+}
+
+/*
+ * A key written to tmp is put in place with link(2), which never replaces:
+ * gateways sharing keys_dir that start together end up with one key, the
+ * first one written whole, and none ever reads a half-written file.
+ */
+static int keys_publish(const char *tmp, const char *path, char *err, size_t errlen)
+{
+    int r = 0;
+
+    if (link(tmp, path) != 0 && errno != EEXIST) {
+        db_errf(err, errlen, "%s: cannot write key: %s", path, strerror(errno));
+        r = DB_ERR_IO;
+    }
+    unlink(tmp);
+    return r;
 }
 
 static int keys_mkdir(const char *path, char *err, size_t errlen)
@@ -48,25 +79,29 @@ static int keys_mkdir(const char *path, char *err, size_t errlen)
 static int keys_gen_ssh(const char *path, char *err, size_t errlen)
 {
     ssh_key key = NULL;
+    char tmp[4200];
     mode_t old;
     int r = DB_ERR_INTERNAL;
 
     if (access(path, F_OK) == 0) {
         return 0;
     }
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    unlink(tmp);
     if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK) {
         db_errf(err, errlen, "%s: cannot generate an ed25519 key", path);
         goto out;
     }
     old = umask(077);
-    if (ssh_pki_export_privkey_file(key, NULL, NULL, NULL, path) != SSH_OK) {
+    if (ssh_pki_export_privkey_file(key, NULL, NULL, NULL, tmp) != SSH_OK) {
         umask(old);
+        unlink(tmp);
         db_errf(err, errlen, "%s: cannot write key", path);
         r = DB_ERR_IO;
         goto out;
     }
     umask(old);
-    r = 0;
+    r = keys_publish(tmp, path, err, errlen);
 out:
     ssh_key_free(key);
     return r;
@@ -75,21 +110,25 @@ out:
 static int keys_gen_hmac(const char *path, char *err, size_t errlen)
 {
     unsigned char k[32];
+    char tmp[4200];
     int fd = -1, r = DB_ERR_IO;
 
     if (access(path, F_OK) == 0) {
         return 0;
     }
+    snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+    unlink(tmp);
     if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k)) {
         db_errf(err, errlen, "%s: no randomness: %s", path, strerror(errno));
         goto out;
     }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, k, sizeof(k)) != (ssize_t)sizeof(k) || fsync(fd) != 0) {
         db_errf(err, errlen, "%s: cannot write key: %s", path, strerror(errno));
+        unlink(tmp);
         goto out;
     }
-    r = 0;
+    r = keys_publish(tmp, path, err, errlen);
 out:
     db_wipe(k, sizeof(k));
     if (fd >= 0) {
@@ -137,11 +176,15 @@ int keys_ensure(const struct config *c, char *err, size_t errlen)
     if ((r = keys_mkdir(c->state_dir, err, errlen)) != 0) {
         return r;
     }
-    snprintf(path, sizeof(path), "%s/keys", c->state_dir);
+    if (c->keys_dir != NULL) {
+        snprintf(path, sizeof(path), "%s", c->keys_dir);
+    } else {
+        snprintf(path, sizeof(path), "%s/keys", c->state_dir);
+    }
     if ((r = keys_mkdir(path, err, errlen)) != 0) {
         return r;
     }
-    snprintf(path, sizeof(path), "%s/recordings", c->state_dir);
+    config_recordings_dir(c, path, sizeof(path));
     if ((r = keys_mkdir(path, err, errlen)) != 0) {
         return r;
     }

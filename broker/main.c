@@ -35,12 +35,17 @@ static const char main_usage[] =
     "                          one authorized_keys line that target needs\n"
     "  access-report -c FILE   who can reach which target right now, and how;\n"
     "                          who has a second factor, who must enrol\n"
-    "  verify -c FILE [SESSION...]  check recordings and the audit chain\n"
+    "  verify -c FILE [--forwarded PATH] [SESSION...]\n"
+    "                          check recordings and the audit chain (and the\n"
+    "                          chain against a copy audit_forward wrote)\n"
     "  verify -c FILE --archive PATH  check one audit archive file\n"
     "  export -c FILE SESSION  write a session's asciicast to stdout\n"
     "  audit -c FILE [--json] [--since TIME]  print the audit chain\n"
     "  status -c FILE [--json]  listener, sessions, requests, disk, store,\n"
     "                          certificates, last verify; exit 1 if unwell\n"
+    "  migrate -c FILE --from PATH/drawbridge.db\n"
+    "                          copy a SQLite store into the (empty) PostgreSQL\n"
+    "                          store of store.url, audit chain intact\n"
     "\n"
     "options:\n"
     "  -c, --config FILE       the configuration file\n"
@@ -55,7 +60,9 @@ struct main_args {
     const char *since;
     const char *archive;
     const char *target;
-    int first_pos; /* index of the first positional argument after options */
+    const char *forwarded; /* verify --forwarded PATH */
+    const char *from;      /* migrate --from PATH */
+    int first_pos;         /* index of the first positional argument after options */
 };
 
 static int main_parse(int argc, char **argv, struct main_args *a)
@@ -68,6 +75,8 @@ static int main_parse(int argc, char **argv, struct main_args *a)
         {"since", required_argument, NULL, 's'},
         {"archive", required_argument, NULL, 'A'},
         {"target", required_argument, NULL, 't'},
+        {"forwarded", required_argument, NULL, 'F'},
+        {"from", required_argument, NULL, 'M'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -97,6 +106,12 @@ static int main_parse(int argc, char **argv, struct main_args *a)
             break;
         case 't':
             a->target = optarg;
+            break;
+        case 'F':
+            a->forwarded = optarg;
+            break;
+        case 'M':
+            a->from = optarg;
             break;
         case 'h':
             fputs(main_usage, stdout);
@@ -269,7 +284,7 @@ static int main_exit(int r)
     return r == 0 ? 0 : r == DB_ERR_USAGE ? 2 : 1;
 }
 
-/* audit, verify, access-report, export: the store-backed operator tools. */
+/* audit, verify, access-report, export, migrate: the store-backed operator tools. */
 static int main_admin(const char *cmd, int argc, char **argv, const struct main_args *a)
 {
     struct config *cfg = NULL;
@@ -304,6 +319,21 @@ static int main_admin(const char *cmd, int argc, char **argv, const struct main_
         }
     } else if (strcmp(cmd, "verify") == 0) {
         r = admin_verify(cfg, argv + a->first_pos, (size_t)(argc - a->first_pos), stdout);
+        if (a->forwarded != NULL) {
+            int r2 = admin_verify_forwarded(cfg, a->forwarded, stdout);
+
+            /* a tamper found either way is what the exit status must say */
+            r = r == DB_ERR_TAMPERED || r2 == DB_ERR_TAMPERED ? DB_ERR_TAMPERED : r != 0 ? r : r2;
+        }
+    } else if (strcmp(cmd, "migrate") == 0) {
+        if (a->from == NULL || a->first_pos < argc) {
+            fprintf(stderr,
+                    "drawbridge: usage: drawbridge migrate -c FILE --from PATH/drawbridge.db\n");
+            r = DB_ERR_USAGE;
+        } else if ((r = store_migrate_from_sqlite(cfg, a->from, (long long)time(NULL), stdout, err,
+                                                  sizeof(err))) != 0) {
+            fprintf(stderr, "drawbridge: migrate: %s\n", err[0] ? err : db_strerror(r));
+        }
     } else if (strcmp(cmd, "access-report") == 0) {
         if (policy_load_file(cfg->policy_path, &pol, err, sizeof(err)) != 0) {
             fprintf(stderr, "%s\n", err);
@@ -347,7 +377,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check") != 0 && strcmp(cmd, "keys") != 0 &&
         strcmp(cmd, "access-report") != 0 && strcmp(cmd, "verify") != 0 &&
-        strcmp(cmd, "export") != 0 && strcmp(cmd, "audit") != 0 && strcmp(cmd, "status") != 0) {
+        strcmp(cmd, "export") != 0 && strcmp(cmd, "audit") != 0 && strcmp(cmd, "status") != 0 &&
+        strcmp(cmd, "migrate") != 0) {
         fprintf(stderr, "drawbridge: unknown command '%.40s'; see drawbridge --help\n", cmd);
         return 2;
     }
@@ -369,6 +400,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "keys") == 0 && a.first_pos < argc - 1) {
         fprintf(stderr, "drawbridge: keys takes no arguments (--target NAME names a target)\n");
+        return 2;
+    }
+    if ((a.forwarded != NULL && strcmp(cmd, "verify") != 0) ||
+        (a.from != NULL && strcmp(cmd, "migrate") != 0)) {
+        fprintf(stderr, "drawbridge: --forwarded is an option of verify, --from of migrate\n");
         return 2;
     }
     if (strcmp(cmd, "serve") == 0) {

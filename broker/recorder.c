@@ -286,7 +286,7 @@ out:
     free(p2);
 }
 
-/* state_dir/recordings/YYYY/MM/DD, created 0700 as needed. */
+/* recordings_dir/YYYY/MM/DD, created 0700 as needed. */
 static int recorder_dir(const struct config *cfg, char *buf, size_t buflen)
 {
     time_t now = time(NULL);
@@ -297,7 +297,8 @@ static int recorder_dir(const struct config *cfg, char *buf, size_t buflen)
     n[0] = tm.tm_year + 1900;
     n[1] = tm.tm_mon + 1;
     n[2] = tm.tm_mday;
-    len = snprintf(buf, buflen, "%s/recordings", cfg->state_dir);
+    config_recordings_dir(cfg, buf, buflen);
+    len = (int)strlen(buf);
     for (int i = 0; i < 3; i++) {
         if (len < 0 || (size_t)len >= buflen - 8) {
             return DB_ERR_INVALID;

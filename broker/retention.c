@@ -296,7 +296,7 @@ int retention_run(const struct config *c, long long now, struct retention_stats 
     int r, r2;
 
     memset(st, 0, sizeof(*st));
-    if ((r = store_open(c->state_dir, &s, err, sizeof(err))) != 0) {
+    if ((r = store_open_config(c, &s, err, sizeof(err))) != 0) {
         log_msg(LOG_LVL_ERROR, "retention.failed", "%s", err);
         return r;
     }
@@ -331,7 +331,7 @@ int retention_lint(const struct config *c, long long now, char *err, size_t errl
         return 0;
     }
     snprintf(path, sizeof(path), "%s/drawbridge.db", c->state_dir);
-    if (stat(path, &stt) != 0 || store_open(c->state_dir, &s, why, sizeof(why)) != 0) {
+    if (stat(path, &stt) != 0 || store_open_config(c, &s, why, sizeof(why)) != 0) {
         return 0; /* no store yet: nothing waits */
     }
     if (store_session_list(s, 0, 1, NULL, NULL, (size_t)-1 / 2, &v, &n) == 0) {

@@ -94,6 +94,9 @@ struct server {
     enum disk_level disk_level; /* as last said in the log */
     time_t disk_noticed;        /* when it was last said (hourly while low) */
     int signer_ctl;   /* control socket to the certificate signer; -1: none (or it died) */
+    /* PostgreSQL: what other gateways change reaches our children (store_watch) */
+    struct store_watch *watch;
+    int store_down; /* the last sweep could not open the store */
 };
 
 static volatile sig_atomic_t server_got_term, server_got_hup, server_got_chld;
@@ -247,6 +250,53 @@ static int server_pid_alive(long long pid)
     return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
+/* A change another gateway committed ("grant N", "session ID"): wake whoever serves it here. */
+static void server_on_notify(void *ctx, const char *payload)
+{
+    (void)ctx;
+    if (strncmp(payload, "grant ", 6) == 0) {
+        wake_send(WAKE_GRANT, payload + 6);
+    } else if (strncmp(payload, "session ", 8) == 0) {
+        wake_send(WAKE_SESSION, payload + 8);
+    } else {
+        wake_send(WAKE_ALL, NULL);
+    }
+}
+
+/*
+ * PostgreSQL: the LISTEN connection, opened when there is none.  A new one
+ * may have missed announcements while there was none: every session
+ * re-checks (WAKE_ALL), which is what a child would do on a timer.
+ */
+static void server_watch_reopen(struct server *s, struct store *st)
+{
+    char err[512] = "";
+    int had = s->watch != NULL;
+
+    if (s->watch != NULL || !store_backend_is_shared(st)) {
+        return;
+    }
+    if (store_watch_open(st, &s->watch, err, sizeof(err)) != 0) {
+        log_msg(LOG_LVL_ERROR, "store.listen_failed", "%s", err);
+        return;
+    }
+    if (!had && s->watch != NULL && s->nkids > 0) {
+        wake_send(WAKE_ALL, NULL);
+    }
+}
+
+/* The LISTEN connection is readable: pass on what it heard. */
+static void server_watch_read(struct server *s)
+{
+    if (store_watch_read(s->watch, server_on_notify, s) != 0) {
+        log_msg(LOG_LVL_WARN, "store.listen_lost",
+                "the store's notifications stopped; reconnecting at the next sweep");
+        store_watch_close(s->watch);
+        s->watch = NULL;
+        wake_send(WAKE_ALL, NULL);
+    }
+}
+
 /*
  * The listener's short-lived store handle: opened for one job and closed
  * again, so that no database handle is ever inherited by a session child.
@@ -260,10 +310,20 @@ static void server_store_job(struct server *s, enum server_job job, const char *
     char err[256] = "";
     int n = 0;
 
-    if (store_open(s->cfg->state_dir, &st, err, sizeof(err)) != 0) {
+    if (store_open_config(s->cfg, &st, err, sizeof(err)) != 0) {
         log_msg(LOG_LVL_ERROR, "store.unavailable", "%s", err);
+        if (!s->store_down) {
+            /* every session looks for itself, and ends after store_grace if it stays away */
+            s->store_down = 1;
+            wake_send(WAKE_ALL, NULL);
+        }
         return;
     }
+    if (s->store_down) {
+        s->store_down = 0;
+        log_msg(LOG_LVL_INFO, "store.available", "the store can be opened again");
+    }
+    server_watch_reopen(s, st);
     switch (job) {
     case SERVER_JOB_POLICY_OK:
     case SERVER_JOB_POLICY_BAD:
@@ -326,6 +386,27 @@ static void server_disk(struct server *s)
                     (json_int_t)d.total_bytes, "free_percent", d.free_percent, "message", why);
     notify_send(s->cfg, event, obj);
     json_decref(obj);
+}
+
+/*
+ * At start, as the account the gateway runs as: the store must open (an
+ * unreachable server, a wrong store.url or password, a schema newer than
+ * this binary all stop the daemon with one line naming the cause) before
+ * the gateway says it is listening.
+ */
+static int server_store_check(struct server *s, char *err, size_t errlen)
+{
+    struct store *st = NULL;
+    int r = store_open_config(s->cfg, &st, err, errlen);
+
+    if (r == 0) {
+        r = store_anchor_adopt(st, (long long)time(NULL), err, errlen);
+    }
+    if (r == 0) {
+        r = store_watch_open(st, &s->watch, err, errlen);
+    }
+    store_close(st);
+    return r;
 }
 
 static void server_reload(struct server *s)
@@ -410,6 +491,7 @@ static void server_web_spawn(struct server *s)
     sa.sa_handler = SIG_DFL;
     sigaction(SIGCHLD, &sa, NULL);
     wake_forked(); /* it sends wake-ups (revoke, terminate); it never receives any */
+    store_watch_forked(s->watch);
     _exit(web_run(s->cfg, s->policy, s->web_fd, s->nweb_fd));
 }
 
@@ -504,6 +586,7 @@ static void server_child(struct server *s, int fd, const char *peer, int status_
     sigaddset(&none, SIGUSR2);
     sigprocmask(SIG_SETMASK, &none, NULL);
     wake_forked();
+    store_watch_forked(s->watch);
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
         memset(rnd, 0, sizeof(rnd));
     }
@@ -909,10 +992,17 @@ static int server_drop_privileges(struct server *s, char *err, size_t errlen)
     service = *pw;
     server_run_uid = pw->pw_uid;
     server_run_gid = pw->pw_gid;
-    if (nftw(s->cfg->state_dir, server_chown_one, 32, FTW_PHYS) != 0) {
-        db_errf(err, errlen, "%s: cannot hand it to %s: %s", s->cfg->state_dir, name,
-                strerror(errno));
-        return DB_ERR_IO;
+    {
+        /* state_dir and, when they live elsewhere, keys_dir and recordings_dir */
+        const char *dirs[] = {s->cfg->state_dir, s->cfg->keys_dir, s->cfg->recordings_dir};
+
+        for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+            if (dirs[i] != NULL && nftw(dirs[i], server_chown_one, 32, FTW_PHYS) != 0) {
+                db_errf(err, errlen, "%s: cannot hand it to %s: %s", dirs[i], name,
+                        strerror(errno));
+                return DB_ERR_IO;
+            }
+        }
     }
     /* getpw* inside reuses pw's storage: from here on, only the copy */
     pw = NULL;
@@ -1031,7 +1121,8 @@ int server_run(const struct server_opts *o)
             goto out;
         }
     }
-    if (server_drop_privileges(s, err, sizeof(err)) != 0) {
+    if (server_drop_privileges(s, err, sizeof(err)) != 0 ||
+        server_store_check(s, err, sizeof(err)) != 0) {
         fprintf(stderr, "drawbridge: %s\n", err);
         goto out;
     }
@@ -1054,7 +1145,7 @@ int server_run(const struct server_opts *o)
     while (!server_got_term) {
         size_t n = 0;
         struct timespec tick = {1, 0};
-        struct pollfd *npf = realloc(pf, (s->nlfd + s->nkids + 2) * sizeof(*pf));
+        struct pollfd *npf = realloc(pf, (s->nlfd + s->nkids + 3) * sizeof(*pf));
 
         if (npf == NULL) {
             break;
@@ -1076,11 +1167,13 @@ int server_run(const struct server_opts *o)
         pf[n].events = POLLIN;
         pf[n + 1].fd = s->signer_ctl;
         pf[n + 1].events = 0;
-        for (size_t i = 0; i <= n + 1; i++) {
+        /* and what other gateways change (PostgreSQL's LISTEN; -1, ignored, when none) */
+        pf[n + 2].fd = store_watch_fd(s->watch);
+        pf[n + 2].events = POLLIN;
+        for (size_t i = 0; i <= n + 2; i++) {
             pf[i].revents = 0;
         }
-        if (ppoll(pf, n + (s->signer_ctl >= 0 ? 2 : 1), &tick, &during_poll) < 0 &&
-            errno != EINTR) {
+        if (ppoll(pf, n + 3, &tick, &during_poll) < 0 && errno != EINTR) {
             log_msg(LOG_LVL_ERROR, "server.poll", "%s", strerror(errno));
             break;
         }
@@ -1109,6 +1202,10 @@ int server_run(const struct server_opts *o)
             s->signer_ctl = -1;
         }
         server_poll_kids(s, pf + s->nlfd, n - s->nlfd);
+        if (pf[n + 2].revents != 0 && s->watch != NULL) {
+            server_watch_read(s); /* its wake-ups go through the pipe, read just below */
+            pf[n].revents |= POLLIN;
+        }
         if (pf[n].revents != 0) {
             server_wake(s);
         }
@@ -1142,6 +1239,7 @@ out:
     }
     free(pf);
     free(s->kids);
+    store_watch_close(s->watch);
     if (s->bind != NULL) {
         ssh_bind_free(s->bind);
     }

@@ -646,7 +646,7 @@ int session_run(const struct session_opts *o)
         char err[256] = "";
 
         /* opened in the child: a database handle never crosses fork */
-        if (store_open(c->cfg->state_dir, &c->store, err, sizeof(err)) != 0) {
+        if (store_open_config(c->cfg, &c->store, err, sizeof(err)) != 0) {
             log_msg(LOG_LVL_ERROR, "store.unavailable", "%s", err);
             c->store = NULL;
         }

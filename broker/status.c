@@ -169,7 +169,7 @@ static json_t *status_store(const struct config *c, long long now, json_t *st, i
     json_t *o = json_object();
 
     *verify = NULL;
-    *reachable = store_open(c->state_dir, &s, err, sizeof(err)) == 0;
+    *reachable = store_open_config(c, &s, err, sizeof(err)) == 0;
     json_object_set_new(o, "reachable", json_boolean(*reachable));
     json_object_set_new(o, "error", *reachable ? json_null() : json_string(err));
     json_object_set_new(st, "live_sessions", json_null());

@@ -226,7 +226,7 @@ void wake_dispatch(const struct config *cfg, const pid_t *kids, size_t nkids)
     if (!b.all && b.n == 0) {
         return;
     }
-    if (!b.all && (store_open(cfg->state_dir, &st, err, sizeof(err)) != 0 ||
+    if (!b.all && (store_open_config(cfg, &st, err, sizeof(err)) != 0 ||
                    store_session_list(st, 1, 0, NULL, NULL, (size_t)INT_MAX, &v, &n) != 0)) {
         log_msg(LOG_LVL_WARN, "wake.store", "cannot tell which sessions changed (%s): waking all",
                 err[0] ? err : "listing live sessions failed");

@@ -519,6 +519,7 @@ int store_session_insert(struct store *s, struct store_session *row)
         store_bind_text(q, 9, row->recording_path);
         store_bind_int(q, 10, row->review_required ? 1 : 0);
         store_bind_int(q, 11, (long long)getpid());
+        store_bind_text(q, 12, s->gateway);
         r = store_exec(q);
         if (r != DB_ERR_EXISTS) {
             break;
@@ -798,6 +799,7 @@ int store_session_list_live_pids(struct store *s, struct store_live **out, size_
 
     *out = NULL;
     *n = 0;
+    store_bind_text(q, 1, s->gateway);
     while ((rc = store_step(q)) > 0) {
         if (k == cap) {
             size_t ncap = cap ? cap * 2 : 16;

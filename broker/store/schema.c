@@ -5,7 +5,9 @@
  * same change, so both backends reach the same schema version with the same
  * tables) and the SQL of every statement the row code runs.
  *
- * Adding a migration: append one entry with both texts.  Adding a
+ * Adding a migration: append one entry with both texts (and, for a new
+ * table or column, its place in store_copy_tables, which `drawbridge
+ * migrate` copies).  Adding a
  * statement: a value in enum store_stmt_id (store-int.h) and its SQL here,
  * written once for both backends where the dialects agree (see struct
  * store_stmt_sql for the few rules), with a pg text only where they do not.
@@ -188,8 +190,99 @@ const struct store_migration store_migrations[] = {
         "  \"user\" TEXT NOT NULL, hash TEXT NOT NULL, used_at BIGINT NOT NULL DEFAULT 0,"
         "  PRIMARY KEY (\"user\", hash));",
     },
+    /*
+     * 8: several gateways.  The host whose process serves a session (its pid
+     * means something only there, so only that host ends the sessions of its
+     * dead processes).  On PostgreSQL, every change that must end live
+     * sessions wherever they run is announced on the channel "drawbridge",
+     * with a payload in the form of a wake-up line (wake.c): a grant's status
+     * changing ("grant N"), a session asked to end ("session ID").  The
+     * announcement leaves when the transaction commits, and only then.
+     */
+    {
+        "ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT '';",
+
+        "ALTER TABLE sessions ADD COLUMN host TEXT NOT NULL DEFAULT '';"
+        "CREATE FUNCTION drawbridge_notify_grant() RETURNS trigger LANGUAGE plpgsql AS $$"
+        "  BEGIN"
+        "    IF NEW.status IS DISTINCT FROM OLD.status THEN"
+        "      PERFORM pg_notify('drawbridge', 'grant ' || NEW.id);"
+        "    END IF;"
+        "    RETURN NULL;"
+        "  END $$;"
+        "CREATE TRIGGER grants_notify AFTER UPDATE ON grants FOR EACH ROW"
+        "  EXECUTE FUNCTION drawbridge_notify_grant();"
+        "CREATE FUNCTION drawbridge_notify_session() RETURNS trigger LANGUAGE plpgsql AS $$"
+        "  BEGIN"
+        "    IF NEW.terminate_at IS DISTINCT FROM OLD.terminate_at THEN"
+        "      PERFORM pg_notify('drawbridge', 'session ' || NEW.id);"
+        "    END IF;"
+        "    RETURN NULL;"
+        "  END $$;"
+        "CREATE TRIGGER sessions_notify AFTER UPDATE ON sessions FOR EACH ROW"
+        "  EXECUTE FUNCTION drawbridge_notify_session();",
+    },
 };
 const int store_nmigrations = (int)(sizeof(store_migrations) / sizeof(store_migrations[0]));
+
+const struct store_copy_table store_copy_tables[] = {
+    {"users", "SELECT name, dn, first_seen, last_seen FROM users ORDER BY rowid",
+     "INSERT INTO users (name, dn, first_seen, last_seen) VALUES (?1, ?2, ?3, ?4)",
+     "SELECT count(*) FROM users"},
+    {"requests",
+     "SELECT id, requester, target, login, rule, duration, reason, ticket, status, created_at, "
+     "expires_at, decided_at, decided_by, approvals_needed, breakglass FROM requests ORDER BY id",
+     "INSERT INTO requests (id, requester, target, login, rule, duration, reason, ticket, status, "
+     "created_at, expires_at, decided_at, decided_by, approvals_needed, breakglass) VALUES (?1, "
+     "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+     "SELECT count(*) FROM requests"},
+    {"decisions",
+     "SELECT request_id, approver, decision, comment, at FROM decisions ORDER BY rowid",
+     "INSERT INTO decisions (request_id, approver, decision, comment, at) VALUES (?1, ?2, ?3, "
+     "?4, ?5)",
+     "SELECT count(*) FROM decisions"},
+    {"grants",
+     "SELECT id, user, target, login, rule, starts_at, ends_at, status, revoked_by, "
+     "revoke_reason, revoked_at, breakglass, review_required FROM grants ORDER BY id",
+     "INSERT INTO grants (id, \"user\", target, login, rule, starts_at, ends_at, status, "
+     "revoked_by, revoke_reason, revoked_at, breakglass, review_required) VALUES (?1, ?2, ?3, "
+     "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+     "SELECT count(*) FROM grants"},
+    {"sessions",
+     "SELECT id, user, target, login, grant_id, kind, command, started_at, ended_at, "
+     "exit_status, recording_path, sha256, hmac, review_required, reviewed_by, reviewed_at, "
+     "review_note, terminate_by, terminate_reason, terminate_at, bytes_in, bytes_out, pid, "
+     "expired_at, expire_done, host FROM sessions ORDER BY rowid",
+     "INSERT INTO sessions (id, \"user\", target, login, grant_id, kind, command, started_at, "
+     "ended_at, exit_status, recording_path, sha256, hmac, review_required, reviewed_by, "
+     "reviewed_at, review_note, terminate_by, terminate_reason, terminate_at, bytes_in, "
+     "bytes_out, pid, expired_at, expire_done, host) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+     "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
+     "SELECT count(*) FROM sessions"},
+    {"session_text", "SELECT line, session, stream, ts FROM session_text ORDER BY rowid",
+     "INSERT INTO session_text (line, session, stream, ts) VALUES (?1, ?2, ?3, ?4)",
+     "SELECT count(*) FROM session_text"},
+    {"web_logins",
+     "SELECT hash, user, mfa, created_at, expires_at, used_at FROM web_logins ORDER BY rowid",
+     "INSERT INTO web_logins (hash, \"user\", mfa, created_at, expires_at, used_at) VALUES "
+     "(?1, ?2, ?3, ?4, ?5, ?6)",
+     "SELECT count(*) FROM web_logins"},
+    {"mfa",
+     "SELECT user, secret, state, created_at, confirmed_at, last_step, failures, locked_until "
+     "FROM mfa ORDER BY rowid",
+     "INSERT INTO mfa (\"user\", secret, state, created_at, confirmed_at, last_step, failures, "
+     "locked_until) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+     "SELECT count(*) FROM mfa"},
+    {"mfa_recovery", "SELECT user, hash, used_at FROM mfa_recovery ORDER BY rowid",
+     "INSERT INTO mfa_recovery (\"user\", hash, used_at) VALUES (?1, ?2, ?3)",
+     "SELECT count(*) FROM mfa_recovery"},
+    {"audit",
+     "SELECT seq, time, actor, event, object, details, prev_hash, hash FROM audit ORDER BY seq",
+     "INSERT INTO audit (seq, time, actor, event, object, details, prev_hash, hash) VALUES (?1, "
+     "?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+     "SELECT count(*) FROM audit"},
+};
+const int store_ncopy_tables = (int)(sizeof(store_copy_tables) / sizeof(store_copy_tables[0]));
 
 /* Column lists of the statements that read whole rows (the *_read functions of rows.c). */
 #define STORE_REQ_COLUMNS                                                                          \
@@ -276,8 +369,8 @@ const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
                         "ORDER BY id",
                         NULL},
     [ST_SESS_INSERT] = {"INSERT INTO sessions (id, \"user\", target, login, grant_id, kind, "
-                        "command, started_at, recording_path, review_required, pid) VALUES (?1, "
-                        "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        "command, started_at, recording_path, review_required, pid, host) VALUES "
+                        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                         NULL},
     [ST_SESS_END] = {"UPDATE sessions SET ended_at = ?2, exit_status = ?3, sha256 = "
                      "coalesce(?4, sha256), hmac = coalesce(?5, hmac) WHERE id = ?1",
@@ -301,8 +394,9 @@ const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
                           "WHERE id = ?1",
                           NULL},
     [ST_SESS_BYTES] = {"UPDATE sessions SET bytes_in = ?2, bytes_out = ?3 WHERE id = ?1", NULL},
-    [ST_SESS_LIVE_PIDS] = {"SELECT id, \"user\", pid FROM sessions WHERE ended_at = 0 "
-                           "ORDER BY rowid",
+    /* this host's live sessions ('': written before hosts were recorded) */
+    [ST_SESS_LIVE_PIDS] = {"SELECT id, \"user\", pid FROM sessions WHERE ended_at = 0 AND "
+                           "(host = ?1 OR host = '') ORDER BY rowid",
                            NULL},
     /* retention (broker/retention.c) */
     [ST_SESS_EXPIRABLE] = {STORE_SESS_COLUMNS " WHERE expired_at = 0 AND ended_at != 0 AND "

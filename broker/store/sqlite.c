@@ -106,10 +106,6 @@ static int sq_open(struct store *s, char *err, size_t errlen)
 
 static void sq_close(struct store *s)
 {
-    for (int i = 0; i < STORE_STMT_COUNT; i++) {
-        sqlite3_finalize((sqlite3_stmt *)s->q[i].be);
-        s->q[i].be = NULL;
-    }
     sqlite3_close(sq_db(s));
     s->conn = NULL;
 }
@@ -145,20 +141,26 @@ static int sq_schema_set_version(struct store *s, int v, char *err, size_t errle
     return sq_exec(s, sql, err, errlen);
 }
 
-static int sq_prepare(struct store *s, char *err, size_t errlen)
+static int sq_q_prepare(struct store *s, struct store_q *q, const char *sql, char *err,
+                        size_t errlen)
 {
-    for (int i = 0; i < STORE_STMT_COUNT; i++) {
-        sqlite3_stmt *st = NULL;
-        int rc = sqlite3_prepare_v3(sq_db(s), store_stmt_sql[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
-                                    &st, NULL);
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v3(sq_db(s), sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL);
 
-        if (rc != SQLITE_OK) {
-            db_errf(err, errlen, "%s: statement %d: %s", s->where, i, sqlite3_errmsg(sq_db(s)));
-            return DB_ERR_INTERNAL;
-        }
-        s->q[i].be = st;
+    if (rc != SQLITE_OK) {
+        db_errf(err, errlen, "%s: statement %d: %s", s->where, (int)q->id,
+                sqlite3_errmsg(sq_db(s)));
+        return DB_ERR_INTERNAL;
     }
+    q->prep = st;
+    q->nparams = sqlite3_bind_parameter_count(st);
     return 0;
+}
+
+static void sq_q_finalize(struct store_q *q)
+{
+    sqlite3_finalize(q->prep);
+    q->prep = NULL;
 }
 
 static int sq_tx(struct store *s, enum store_tx_op op)
@@ -171,7 +173,7 @@ static int sq_tx(struct store *s, enum store_tx_op op)
 
 static int sq_bind(struct store_q *q)
 {
-    sqlite3_stmt *st = q->be;
+    sqlite3_stmt *st = q->prep;
     int rc = SQLITE_OK;
 
     for (int i = 0; i < q->np && rc == SQLITE_OK; i++) {
@@ -200,7 +202,7 @@ static int sq_bind(struct store_q *q)
 
 static int sq_step(struct store_q *q)
 {
-    sqlite3_stmt *st = q->be;
+    sqlite3_stmt *st = q->prep;
     int rc, r;
 
     if (!q->running) {
@@ -222,31 +224,31 @@ static int sq_step(struct store_q *q)
 
 static void sq_reset(struct store_q *q)
 {
-    sqlite3_reset(q->be);
-    sqlite3_clear_bindings(q->be);
+    sqlite3_reset(q->prep);
+    sqlite3_clear_bindings(q->prep);
 }
 
 static int sq_col_null(struct store_q *q, int col)
 {
-    return sqlite3_column_type(q->be, col) == SQLITE_NULL;
+    return sqlite3_column_type(q->prep, col) == SQLITE_NULL;
 }
 
 static long long sq_col_int(struct store_q *q, int col)
 {
-    return sqlite3_column_int64(q->be, col);
+    return sqlite3_column_int64(q->prep, col);
 }
 
 static double sq_col_double(struct store_q *q, int col)
 {
-    return sqlite3_column_double(q->be, col);
+    return sqlite3_column_double(q->prep, col);
 }
 
 static const char *sq_col_text(struct store_q *q, int col, size_t *len)
 {
-    const unsigned char *t = sqlite3_column_text(q->be, col);
+    const unsigned char *t = sqlite3_column_text(q->prep, col);
 
     if (len != NULL) {
-        *len = t != NULL ? (size_t)sqlite3_column_bytes(q->be, col) : 0;
+        *len = t != NULL ? (size_t)sqlite3_column_bytes(q->prep, col) : 0;
     }
     return (const char *)t;
 }
@@ -260,7 +262,8 @@ const struct store_backend store_backend_sqlite = {
     .schema_version = sq_schema_version,
     .schema_set_version = sq_schema_set_version,
     .exec_script = sq_exec,
-    .prepare = sq_prepare,
+    .q_prepare = sq_q_prepare,
+    .q_finalize = sq_q_finalize,
     .tx = sq_tx,
     .step = sq_step,
     .reset = sq_reset,

@@ -110,7 +110,21 @@ struct store_migration {
 extern const struct store_migration store_migrations[];
 extern const int store_nmigrations;
 
-#define STORE_PARAMS_MAX 16
+/*
+ * Every table, for `drawbridge migrate` (migrate.c): how to read all of its
+ * rows from SQLite in the order they were written, and how to write one.
+ * A migration that adds a table or a column adds it here too.
+ */
+struct store_copy_table {
+    const char *name;
+    const char *select_sqlite; /* every column, oldest row first */
+    const char *insert;        /* the same columns, ?1..?N */
+    const char *count;         /* its rows (the target must have none) */
+};
+extern const struct store_copy_table store_copy_tables[];
+extern const int store_ncopy_tables;
+
+#define STORE_PARAMS_MAX 32
 
 enum store_val_type { STORE_VAL_NULL = 0, STORE_VAL_INT, STORE_VAL_DOUBLE, STORE_VAL_TEXT };
 
@@ -130,7 +144,9 @@ struct store_q {
     int np;            /* highest position bound */
     int running;       /* stepped and not yet done */
     long long changes; /* rows written by the last completed run */
-    void *be;          /* the backend's prepared statement or result */
+    void *prep;        /* the backend's prepared form (q_prepare) */
+    void *res;         /* the backend's result of the running statement */
+    int nparams;       /* placeholders in the SQL (the backend fills it) */
     int row, nrows;    /* the backend's cursor, where it needs one */
 };
 
@@ -155,8 +171,9 @@ struct store_backend {
     int (*schema_set_version)(struct store *s, int v, char *err, size_t errlen);
     /* runs a constant script of several statements (a migration) */
     int (*exec_script)(struct store *s, const char *sql, char *err, size_t errlen);
-    /* prepares the statement table, once migrations are done */
-    int (*prepare)(struct store *s, char *err, size_t errlen);
+    /* prepares one statement (the table's, once migrations are done, or a copy's) */
+    int (*q_prepare)(struct store *s, struct store_q *q, const char *sql, char *err, size_t errlen);
+    void (*q_finalize)(struct store_q *q);
     /* BEGIN is a write transaction that holds the store's write lock until it ends */
     int (*tx)(struct store *s, enum store_tx_op op);
     int (*step)(struct store_q *q);
@@ -169,12 +186,20 @@ struct store_backend {
 };
 
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_postgres;
 
 struct store {
     const struct store_backend *be;
     void *conn; /* the backend's connection */
     struct store_q q[STORE_STMT_COUNT];
-    char where[4200]; /* the database file, or the URL without its password */
+    char where[4200];  /* the database file, or the URL without its password */
+    char *url;         /* store.url (PostgreSQL), NULL for SQLite */
+    char *password;    /* from store.password_file; wiped on close */
+    char gateway[256]; /* this host's name: the session processes it can see */
+    int fwd_fd;        /* audit_forward file (O_APPEND), -1: none */
+    int fwd_syslog;    /* audit_forward: syslog */
+    char **fwd_rows;   /* rows of the open transaction, forwarded once it commits */
+    size_t fwd_n, fwd_cap;
     char head_path[4200];
     char lock_path[4200];
     char msg[256];         /* the backend's last error */
@@ -187,6 +212,9 @@ struct store {
 /* ---- the query interface the row code uses (store.c) ---- */
 
 struct store_q *store_q(struct store *s, enum store_stmt_id id);
+/* A query object for constant SQL outside the table (migrate.c); free with store_q_free. */
+int store_q_new(struct store *s, const char *sql, struct store_q **out, char *err, size_t errlen);
+void store_q_free(struct store_q *q);
 void store_bind_int(struct store_q *q, int pos, long long v);
 void store_bind_double(struct store_q *q, int pos, double v);
 /* t NULL binds NULL.  The text must stay valid until store_done. */
@@ -212,6 +240,18 @@ int store_col_copy(struct store_q *q, int col, char *dst, size_t dstlen);
 char *store_col_dup(struct store_q *q, int col);
 
 int store_audit_last(struct store *s, long long *seq, char hash[AUDIT_HASH_HEX + 1]);
+
+/* ---- forward.c: audit_forward ---- */
+
+/* Opens what c->audit_forward_* names (nothing when unset). */
+int store_forward_open(struct store *s, const struct config *c, char *err, size_t errlen);
+void store_forward_close(struct store *s);
+/* Keeps a row written in the open transaction until it commits. */
+int store_forward_add(struct store *s, const struct audit_row *row);
+/* After COMMIT: sends the kept rows (best effort, logged when it fails); after ROLLBACK: drops
+ * them. */
+void store_forward_flush(struct store *s);
+void store_forward_drop(struct store *s);
 int store_audit_hash_at(struct store *s, long long seq, char hash[AUDIT_HASH_HEX + 1]);
 
 #endif

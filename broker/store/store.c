@@ -28,6 +28,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "store-int.h"
 
 /* ---- query objects: what the row code uses instead of a backend's types ---- */
@@ -35,6 +37,52 @@
 struct store_q *store_q(struct store *s, enum store_stmt_id id)
 {
     return &s->q[id];
+}
+
+int store_q_new(struct store *s, const char *sql, struct store_q **out, char *err, size_t errlen)
+{
+    struct store_q *q = calloc(1, sizeof(*q));
+    int r;
+
+    *out = NULL;
+    if (q == NULL) {
+        return DB_ERR_NOMEM;
+    }
+    q->s = s;
+    q->id = STORE_STMT_COUNT;
+    if ((r = s->be->q_prepare(s, q, sql, err, errlen)) != 0) {
+        free(q);
+        return r;
+    }
+    *out = q;
+    return 0;
+}
+
+void store_q_free(struct store_q *q)
+{
+    if (q == NULL) {
+        return;
+    }
+    if (q->running) {
+        store_done(q);
+    }
+    q->s->be->q_finalize(q);
+    free(q);
+}
+
+/* The statement table, for this backend, once the schema is current. */
+static int store_prepare_all(struct store *s, char *err, size_t errlen)
+{
+    for (int i = 0; i < STORE_STMT_COUNT; i++) {
+        const struct store_stmt_sql *t = &store_stmt_sql[i];
+        const char *sql = s->be->dialect == STORE_POSTGRES && t->pg != NULL ? t->pg : t->sql;
+        int r = s->be->q_prepare(s, &s->q[i], sql, err, errlen);
+
+        if (r != 0) {
+            return r;
+        }
+    }
+    return 0;
 }
 
 static struct store_val *store_param(struct store_q *q, int pos)
@@ -222,14 +270,14 @@ fail:
     return r;
 }
 
-static int store_read_key(struct store *s, const char *state_dir, char *err, size_t errlen)
+static int store_read_key(struct store *s, const struct config *c, char *err, size_t errlen)
 {
     char path[4096];
     unsigned char extra;
     int fd;
     ssize_t n;
 
-    snprintf(path, sizeof(path), "%s/keys/recording.hmac", state_dir);
+    keys_path(c, "recording.hmac", path, sizeof(path));
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
         db_errf(err, errlen, "%s: %s (keys_ensure creates it)", path, strerror(errno));
@@ -243,6 +291,33 @@ static int store_read_key(struct store *s, const char *state_dir, char *err, siz
     }
     close(fd);
     return 0;
+}
+
+/* store.password_file: one line, the trailing newline not part of it. */
+static int store_read_password(struct store *s, const char *path, char *err, size_t errlen)
+{
+    char buf[1024];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0) {
+        db_errf(err, errlen, "store.password_file: %s: %s", path, strerror(errno));
+        return DB_ERR_IO;
+    }
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0 || n == (ssize_t)sizeof(buf) - 1) {
+        db_wipe(buf, sizeof(buf));
+        db_errf(err, errlen, "store.password_file: %s: cannot read one line", path);
+        return DB_ERR_INVALID;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        n--;
+    }
+    buf[n] = '\0';
+    s->password = strdup(buf);
+    db_wipe(buf, sizeof(buf));
+    return s->password != NULL ? 0 : DB_ERR_NOMEM;
 }
 
 /* A fresh database gets an anchor for the empty chain, so a missing anchor later means removal. */
@@ -269,7 +344,52 @@ static int store_anchor_init(struct store *s, char *err, size_t errlen)
     return audit_head_write(s->head_path, s->key, &h, err, errlen);
 }
 
-int store_open(const char *state_dir, struct store **out, char *err, size_t errlen)
+int store_anchor_adopt(struct store *s, long long now, char *err, size_t errlen)
+{
+    struct audit_head h;
+    char why[256], details[512];
+    long long last = 0;
+    int r;
+
+    if (s->be->dialect != STORE_POSTGRES ||
+        audit_head_read(s->head_path, s->key, &h, why, sizeof(why)) != DB_ERR_NOTFOUND) {
+        return 0;
+    }
+    memset(&h, 0, sizeof(h));
+    if ((r = store_begin(s)) != 0) {
+        db_errf(err, errlen, "%s: %s", s->where, s->msg);
+        return r;
+    }
+    if ((r = store_audit_last(s, &last, h.hash)) != 0) {
+        goto fail;
+    }
+    h.seq = last;
+    if ((r = audit_head_write(s->head_path, s->key, &h, err, errlen)) != 0) {
+        goto fail;
+    }
+    /* values of our own making (a host name, a path checked by the config, a number) */
+    {
+        json_t *d = json_pack("{ss ss sI}", "host", s->gateway, "anchor", s->head_path, "seq",
+                              (json_int_t)last);
+        char *text = d != NULL ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+        snprintf(details, sizeof(details), "%s", text != NULL ? text : "{}");
+        free(text);
+        json_decref(d);
+    }
+    if ((r = store_audit_append(s, now, "system", "audit.anchor", "audit", details, NULL)) != 0) {
+        goto fail;
+    }
+    return store_commit(s, err, errlen);
+fail:
+    store_rollback(s);
+    if (err != NULL && errlen > 0 && err[0] == '\0') {
+        db_errf(err, errlen, "%s: cannot anchor the audit chain", s->where);
+    }
+    return r;
+}
+
+int store_open_config(const struct config *c, struct store **out, char *err, size_t errlen)
 {
     struct store *s = NULL;
     int r = DB_ERR_INTERNAL;
@@ -279,25 +399,58 @@ int store_open(const char *state_dir, struct store **out, char *err, size_t errl
     if (s == NULL) {
         return DB_ERR_NOMEM;
     }
-    s->be = &store_backend_sqlite;
+    s->fwd_fd = -1;
+    s->be = c->store_url != NULL ? &store_backend_postgres : &store_backend_sqlite;
     for (int i = 0; i < STORE_STMT_COUNT; i++) {
         s->q[i].s = s;
         s->q[i].id = (enum store_stmt_id)i;
     }
-    snprintf(s->where, sizeof(s->where), "%s/drawbridge.db", state_dir);
-    snprintf(s->head_path, sizeof(s->head_path), "%s/audit.head", state_dir);
-    snprintf(s->lock_path, sizeof(s->lock_path), "%s/audit.head.lock", state_dir);
-    if ((r = store_read_key(s, state_dir, err, errlen)) != 0 ||
-        (r = s->be->open(s, err, errlen)) != 0 || (r = store_migrate(s, err, errlen)) != 0 ||
-        (r = s->be->prepare(s, err, errlen)) != 0 || (r = store_anchor_init(s, err, errlen)) != 0) {
+    if (gethostname(s->gateway, sizeof(s->gateway) - 1) != 0) {
+        snprintf(s->gateway, sizeof(s->gateway), "localhost");
+    }
+    snprintf(s->where, sizeof(s->where), "%s/drawbridge.db", c->state_dir);
+    snprintf(s->head_path, sizeof(s->head_path), "%s/audit.head", c->state_dir);
+    snprintf(s->lock_path, sizeof(s->lock_path), "%s/audit.head.lock", c->state_dir);
+    if (c->store_url != NULL && (s->url = strdup(c->store_url)) == NULL) {
+        r = DB_ERR_NOMEM;
+        goto out;
+    }
+    if ((c->store_password_file != NULL &&
+         (r = store_read_password(s, c->store_password_file, err, errlen)) != 0) ||
+        (r = store_read_key(s, c, err, errlen)) != 0 || (r = s->be->open(s, err, errlen)) != 0 ||
+        (r = store_migrate(s, err, errlen)) != 0 || (r = store_prepare_all(s, err, errlen)) != 0 ||
+        (r = store_anchor_init(s, err, errlen)) != 0 ||
+        (r = store_forward_open(s, c, err, errlen)) != 0) {
         goto out;
     }
     *out = s;
     s = NULL;
     r = 0;
 out:
+    if (r != 0 && s != NULL && s->be->dialect == STORE_POSTGRES && err != NULL && errlen > 0 &&
+        strncmp(err, "store.", 6) != 0 && strstr(err, s->where) != NULL) {
+        /* a message about the database names the setting that chose it */
+        char tmp[1024];
+
+        snprintf(tmp, sizeof(tmp), "store.url: %s", err);
+        snprintf(err, errlen, "%s", tmp);
+    }
     store_close(s);
     return r;
+}
+
+int store_open(const char *state_dir, struct store **out, char *err, size_t errlen)
+{
+    struct config c;
+
+    memset(&c, 0, sizeof(c));
+    c.state_dir = (char *)state_dir;
+    return store_open_config(&c, out, err, errlen);
+}
+
+int store_backend_is_shared(const struct store *s)
+{
+    return s->be->dialect == STORE_POSTGRES;
 }
 
 void store_close(struct store *s)
@@ -308,10 +461,21 @@ void store_close(struct store *s)
     if (s->in_tx) {
         store_rollback(s);
     }
+    for (int i = 0; i < STORE_STMT_COUNT; i++) {
+        if (s->q[i].prep != NULL) {
+            s->be->q_finalize(&s->q[i]);
+        }
+    }
     if (s->conn != NULL) {
         s->be->close(s);
     }
+    store_forward_close(s);
     db_wipe(s->key, sizeof(s->key));
+    if (s->password != NULL) {
+        db_wipe(s->password, strlen(s->password));
+        free(s->password);
+    }
+    free(s->url);
     free(s);
 }
 
@@ -345,6 +509,7 @@ void store_rollback(struct store *s)
     s->be->tx(s, STORE_TX_ROLLBACK);
     s->in_tx = 0;
     s->tx_audit_seq = 0;
+    store_forward_drop(s);
 }
 
 /*
@@ -395,6 +560,7 @@ int store_commit(struct store *s, char *err, size_t errlen)
         return r;
     }
     s->in_tx = 0;
+    store_forward_flush(s);
     if (s->tx_audit_seq > 0) {
         store_anchor_advance(s, s->tx_audit_seq, s->tx_audit_hash);
     }
@@ -468,7 +634,7 @@ static int store_audit_insert(struct store *s, long long now, const char *actor,
     store_bind_text(q, 6, row.details);
     store_bind_text(q, 7, row.prev_hash);
     store_bind_text(q, 8, row.hash);
-    if ((r = store_exec(q)) != 0) {
+    if ((r = store_exec(q)) != 0 || (r = store_forward_add(s, &row)) != 0) {
         return r;
     }
     s->tx_audit_seq = row.seq;

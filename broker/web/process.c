@@ -334,7 +334,7 @@ int web_run(const struct config *cfg, const struct policy *policy, const int *fd
         log_msg(LOG_LVL_ERROR, "web.tls", "%s", err);
         goto out;
     }
-    if (store_open(cfg->state_dir, &app->store, err, sizeof(err)) != 0) {
+    if (store_open_config(cfg, &app->store, err, sizeof(err)) != 0) {
         log_msg(LOG_LVL_ERROR, "web.store", "%s", err);
         goto out;
     }

@@ -58,7 +58,7 @@ expect_audit "audit: grant.start of break-glass grant $g" grant.start "grant $g"
 
 run dave+web-1 'echo breakglass-$((6*7))'
 expect_eq "dave+web-1 runs a command on the break-glass grant" "0|breakglass-42" "$RC|$OUT"
-session=$(session_ids "user = 'dave' AND target = 'web-1' AND grant_id = $g" | head -n 1)
+session=$(session_ids "\"user\" = 'dave' AND target = 'web-1' AND grant_id = $g" | head -n 1)
 [ -n "$session" ] || fail "no session row for dave on web-1 with grant $g"
 expect_eq "store: dave's session is flagged for review" 1 \
     "$(db_query "SELECT review_required FROM sessions WHERE id = '$session'")"

@@ -96,10 +96,10 @@ expect_audit "audit: grant.start of grant $N" grant.start "grant $N" bob \
 expect_audit "audit: session.start on web-1 with grant $N" session.start "" alice \
     "\"grant\": $N.*\"target\": \"web-1\""
 expect_audit "audit: session.end" session.end "" alice
-n=$(db_value "SELECT count(*) FROM sessions WHERE user = 'alice' AND target = 'web-1' AND grant_id = $N")
+n=$(db_value "SELECT count(*) FROM sessions WHERE \"user\" = 'alice' AND target = 'web-1' AND grant_id = $N")
 expect_ne "store: alice's sessions on web-1 carry grant $N" 0 "$n"
 expect_eq "store: every session of alice on web-1 carries grant $N" "$n" \
-    "$(db_value "SELECT count(*) FROM sessions WHERE user = 'alice' AND target = 'web-1'")"
+    "$(db_value "SELECT count(*) FROM sessions WHERE \"user\" = 'alice' AND target = 'web-1'")"
 
 # ---- notify_command: one JSON object per event ----
 has_event() { grep -q "\"event\": *\"$1\"" "$DIR/notify.jsonl" 2>/dev/null; }

@@ -33,6 +33,8 @@ GW_HOST=127.0.0.1
 if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY=python3; fi
 LDAP_BASE="dc=example,dc=org"
 
+# shellcheck source=tests/integration/lib-pg.sh
+. "$LIB_DIR/lib-pg.sh"
 if [ -f "$LIB_DIR/lib-ldap.sh" ]; then
     # shellcheck source=tests/integration/lib-ldap.sh
     . "$LIB_DIR/lib-ldap.sh"
@@ -477,6 +479,7 @@ config_write_to() {
     if grep -q '^user:' <<<"${GW_CONFIG_EXTRA:-}"; then
         user_line=
     fi
+    gw_store_config || return 1
     cat >"$1" <<EOF
 listen: ["127.0.0.1:$GW_PORT"]
 state_dir: $DIR/state
@@ -498,8 +501,24 @@ limits: $limits
 notify_command: ${notify//@DIR@/$DIR}
 upstream: ${GW_UPSTREAM:-"{auth: certificate, cert_ttl: 2m, signer_user: $(id -un)}"}
 ${user_line}
+${GW_STORE_LINE:-}
 ${GW_CONFIG_EXTRA:-}
 EOF
+}
+
+# The store: SQLite in state_dir, or, when the test runs against PostgreSQL
+# (DRAWBRIDGE_TEST_PG names the fixture "pg"'s directory, see lib-pg.sh), a
+# database of this environment's own (GW_PG_URL, made on first use);
+# GW_STORE_LINE is the config line.
+gw_store_config() {
+    GW_STORE_LINE=
+    [ -n "${DRAWBRIDGE_TEST_PG:-}" ] || return 0
+    if [ -z "${GW_PG_URL:-}" ]; then
+        local name
+        name=g_$(basename "$DIR" | tr -c 'a-zA-Z0-9\n' '_' | tr 'A-Z' 'a-z')_$$_$RANDOM
+        GW_PG_URL=$(pg_createdb "$DRAWBRIDGE_TEST_PG" "$name") || return 1
+    fi
+    GW_STORE_LINE="store: {url: \"$GW_PG_URL\"}"
 }
 
 gw_start() {
@@ -543,13 +562,20 @@ gw_reload_policy() {
     return 1
 }
 
-# db_query SQL: runs SQL read-only against state_dir/drawbridge.db and
-# prints the rows, columns separated by '|' (as the sqlite3 shell does).
+# db_query SQL: runs SQL read-only against state_dir/drawbridge.db (or the
+# PostgreSQL store, GW_PG_URL) and prints the rows, columns separated by '|'
+# (as the sqlite3 shell does).  SQL for both quotes the column "user".
 # Python's sqlite3 module, so that the tests need no sqlite3 program.  A
 # query that cannot run (no database, no such table or column) fails the
 # test, also from inside $(...): it never reads as "no rows".
 db_query() {
     local out
+    if [ -n "${GW_PG_URL:-}" ]; then
+        out=$(psql -X -q -v ON_ERROR_STOP=1 -At -F '|' "$GW_PG_URL" -c "$1" 2>&1) ||
+            fail "db_query could not run: $1: $out"
+        [ -z "$out" ] || printf '%s\n' "$out"
+        return
+    fi
     out=$("$PY" - "$DIR/state/drawbridge.db" "$1" <<'PYEOF'
 import sqlite3, sys
 try:
@@ -597,7 +623,7 @@ env_write() {
         echo "# written by env_up; sourced by tests that use this environment"
         for v in DIR GW_PORT GW_PID GW_HOST TARGET_PORT TARGET_PID DOWN_PORT LOGIN CFG POLICY \
             GW_KEY ALICE_PUB DIRECT_KEY LDAP_SECRET LDAP_PORT LDAP_URL LDAP_PID LDAP_DIR \
-            DRAWBRIDGE_BIN KEYED_PORT KEYED_PID GW_UPSTREAM; do
+            DRAWBRIDGE_BIN KEYED_PORT KEYED_PID GW_UPSTREAM GW_PG_URL; do
             printf 'export %s=%q\n' "$v" "${!v:-}"
         done
     } >"$DIR/env.sh"

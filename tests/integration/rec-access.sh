@@ -21,7 +21,7 @@ trap 'rm -rf "$T"' EXIT
 marker="rec-access-$$-$RANDOM"
 run alice+staging-1 "echo $marker-out"
 expect_eq "alice runs a recorded command on staging-1" "0|$marker-out" "$RC|$OUT"
-sid=$(session_ids "user = 'alice' AND command = 'echo $marker-out'" | head -n 1)
+sid=$(session_ids "\"user\" = 'alice' AND command = 'echo $marker-out'" | head -n 1)
 [ -n "$sid" ] || fail "no session row for alice's command"
 
 # carol first: the session, its recording and its text are there.

@@ -27,7 +27,7 @@ trap 'rc=$?; bg_cleanup; env_down "$rc" || rc=1; exit $rc' EXIT
 # (OSC 52 and CSI 6n), then keeps running until it is ended.
 bg_session live alice+staging-1 "echo before-watch-\$((6*7)); while [ ! -e $T/go ]; do sleep 0.1; done; printf 'after-watch-%s \\033]52;c;cHduZWQ=\\007\\033[6n done\\n' \$((6*7)); while sleep 0.3; do printf .; done"
 wait_until 10 file_has "$T/live.out" '^before-watch-42' || fail "the session did not start: $(cat "$T/live.err")"
-sid=$(session_ids "user = 'alice' AND ended_at = 0 AND command LIKE 'echo before-watch%'" | head -n 1)
+sid=$(session_ids "\"user\" = 'alice' AND ended_at = 0 AND command LIKE 'echo before-watch%'" | head -n 1)
 [ -n "$sid" ] || fail "no live session row"
 
 run carol sessions --live

@@ -51,7 +51,7 @@ EOF
 run alice+staging-1 "cat $T/hostile.bin"
 expect_eq "the hostile output crosses the gateway to the engineer unchanged" \
     "$(sha256sum <"$T/hostile.bin" | cut -d' ' -f1)" "$(sha256sum <"$T/run.out" | cut -d' ' -f1)"
-sid=$(session_ids "user = 'alice' AND command = 'cat $T/hostile.bin'" | head -n 1)
+sid=$(session_ids "\"user\" = 'alice' AND command = 'cat $T/hostile.bin'" | head -n 1)
 [ -n "$sid" ] || fail "no session row for the hostile session"
 sealed() { [ -n "$(db_query "SELECT id FROM sessions WHERE id = '$sid' AND sha256 != ''")" ]; }
 wait_until 10 sealed || fail "session $sid was not sealed"

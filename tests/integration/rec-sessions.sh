@@ -60,7 +60,7 @@ drive shell alice+staging-1 size:30:100 'expect:[#$] ' \
     'send:echo rec-marker-$((6*7))\r' 'expect:rec-marker-42' \
     size:40:120 sleep:0.5 'send:stty size\r' 'expect:40 120' \
     'send:exit\r' exit:0 || fail "pty session to staging-1: $(cat "$T/shell.drive")"
-session_of "user = 'alice' AND target = 'staging-1' AND kind = 'shell'"
+session_of "\"user\" = 'alice' AND target = 'staging-1' AND kind = 'shell'"
 shell_sid=$SID
 expect_eq "the recording is state_dir/recordings/YYYY/MM/DD/ID.cast" \
     "$DIR/state/recordings/$(date -u +%Y/%m/%d)/$SID.cast" "$CAST"
@@ -83,7 +83,7 @@ expect_match "an end marker with the exit status" '^"end: exit status 0"$' "$(ca
 drive norec alice+norec-1 size:24:80 'expect:[#$] ' \
     'send:echo norec-secret-$((6*7))\r' 'expect:norec-secret-42' \
     'send:exit\r' exit:0 || fail "pty session to norec-1: $(cat "$T/norec.drive")"
-session_of "user = 'alice' AND target = 'norec-1' AND kind = 'shell'"
+session_of "\"user\" = 'alice' AND target = 'norec-1' AND kind = 'shell'"
 expect_eq "norec-1: no input events" "" "$(cast_events "$CAST" i; cast_events "$CAST" bi)"
 expect_eq "norec-1: the header says input is not recorded" False \
     "$(header_field "$CAST" 'h["drawbridge"].get("record_input")')"
@@ -92,7 +92,7 @@ expect_match "norec-1: output is recorded" 'norec-secret-42' "$(asciinema_cat "$
 # ---- exec ----
 run alice+staging-1 'echo exec-out-$((6*7)); echo exec-err >&2; exit 3'
 expect_eq "exec: exit 3 through the gateway" 3 "$RC"
-session_of "user = 'alice' AND target = 'staging-1' AND kind = 'exec' AND command LIKE 'echo exec-out%'"
+session_of "\"user\" = 'alice' AND target = 'staging-1' AND kind = 'exec' AND command LIKE 'echo exec-out%'"
 exec_sid=$SID
 expect_eq "exec: the command is in the header" 'echo exec-out-$((6*7)); echo exec-err >&2; exit 3' \
     "$(header_field "$CAST" 'h["drawbridge"]["command"]')"
@@ -106,13 +106,13 @@ head -c 70000 /dev/urandom >"$T/src.bin"
 gw_scp -q "$T/src.bin" "alice+staging-1@$GW_HOST:$T/remote/scp-default-file.bin" 2>"$T/scp.err" ||
     fail "scp: $(cat "$T/scp.err")"
 cmp -s "$T/src.bin" "$T/remote/scp-default-file.bin" || fail "scp: the file arrived changed"
-session_of "user = 'alice' AND target = 'staging-1' AND kind = 'subsystem'"
+session_of "\"user\" = 'alice' AND target = 'staging-1' AND kind = 'subsystem'"
 expect_match "scp: its sftp session names the file and the byte count in a marker" \
     "scp-default-file\.bin.*\(70000 bytes\)" "$(cast_events "$CAST" m)"
 gw_scp -q -O "$T/src.bin" "alice+staging-1@$GW_HOST:$T/remote/scp-legacy-file.bin" 2>"$T/scp.err" ||
     fail "scp -O: $(cat "$T/scp.err")"
 cmp -s "$T/src.bin" "$T/remote/scp-legacy-file.bin" || fail "scp -O: the file arrived changed"
-session_of "user = 'alice' AND target = 'staging-1' AND kind = 'exec' AND command LIKE 'scp %'"
+session_of "\"user\" = 'alice' AND target = 'staging-1' AND kind = 'exec' AND command LIKE 'scp %'"
 expect_match "scp -O: the recording's header has the scp command and path" \
     'scp .*-t .*scp-legacy-file\.bin' "$(header_field "$CAST" 'h["drawbridge"]["command"]')"
 # (the file's bytes follow in "bi" events: only the text events are matched)
@@ -122,7 +122,7 @@ expect_match "scp -O: the protocol line with the file name is recorded" \
 # ---- rsync ----
 gw_rsync -q "$T/src.bin" "alice+staging-1@$GW_HOST:$T/remote/rsync-file.bin" 2>"$T/rsync.err" ||
     fail "rsync: $(cat "$T/rsync.err")"
-session_of "user = 'alice' AND target = 'staging-1' AND kind = 'exec' AND command LIKE 'rsync %'"
+session_of "\"user\" = 'alice' AND target = 'staging-1' AND kind = 'exec' AND command LIKE 'rsync %'"
 expect_match "rsync: the recording's header has the rsync server command" \
     'rsync --server.*rsync-file\.bin' "$(header_field "$CAST" 'h["drawbridge"]["command"]')"
 
@@ -138,7 +138,7 @@ rmdir $T/remote/sftp-dir
 EOF
 gw_sftp alice+staging-1 -q -b "$T/batch" >"$T/sftp.out" 2>"$T/sftp.err" || fail "sftp batch: $(cat "$T/sftp.err")"
 cmp -s "$T/put.bin" "$T/got.bin" || fail "sftp: the file came back changed"
-session_of "user = 'alice' AND target = 'staging-1' AND kind = 'subsystem'"
+session_of "\"user\" = 'alice' AND target = 'staging-1' AND kind = 'subsystem'"
 sftp_sid=$SID
 marks=$(cast_events "$CAST" m)
 expect_match "sftp: a marker for the mkdir" 'mkdir .*sftp-dir' "$marks"

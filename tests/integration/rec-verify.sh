@@ -41,11 +41,11 @@ sealed_session() {
 
 run alice+staging-1 'echo tamper-me-please; echo second-line'
 [ "$RC" = 0 ] || fail "exec on staging-1: $ERR"
-sealed_session "user = 'alice' AND command LIKE 'echo tamper-me%'"
+sealed_session "\"user\" = 'alice' AND command LIKE 'echo tamper-me%'"
 s1=$SID
 c1=$CAST
 run alice+staging-1 'echo bystander'
-sealed_session "user = 'alice' AND command = 'echo bystander'"
+sealed_session "\"user\" = 'alice' AND command = 'echo bystander'"
 s2=$SID
 verify
 expect_eq "verify exits 0 on untouched recordings" 0 "$VRC"
@@ -102,7 +102,7 @@ expect_eq "put back again, everything verifies (exit 0)" 0 "$VRC"
 # ---- a session killed mid-way ----
 bg_session killed alice+staging-1 'echo started-before-kill; while sleep 0.3; do printf .; done'
 wait_until 10 file_has "$T/killed.out" '^started-before-kill' || fail "the session did not start: $(cat "$T/killed.err")"
-sid=$(session_ids "user = 'alice' AND command LIKE 'echo started-before-kill%'" | head -n 1)
+sid=$(session_ids "\"user\" = 'alice' AND command LIKE 'echo started-before-kill%'" | head -n 1)
 [ -n "$sid" ] || fail "no session row for the session to kill"
 cast=$(db_query "SELECT recording_path FROM sessions WHERE id = '$sid'")
 # at least one flush (every second) with its checkpoint after the output

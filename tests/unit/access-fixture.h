@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "broker.h"
+#include "store-backend.h"
 
 #define FX_UNUSED __attribute__((unused))
 
@@ -142,7 +143,7 @@ FX_UNUSED static int fx_setup(void **state)
     memset(&c, 0, sizeof(c));
     c.state_dir = f->dir;
     if (keys_ensure(&c, err, sizeof(err)) != 0 ||
-        store_open(f->dir, &f->s, err, sizeof(err)) != 0) {
+        tsb_open(f->dir, &f->s, err, sizeof(err)) != 0) {
         fail_msg("setup: %s", err);
     }
     f->p = fx_policy(policy_yaml);

@@ -589,7 +589,7 @@ static void test_reopen(void **state)
     assert_int_equal(fx_op(f, OP_APPROVE, granted, T0 + 5), 0);
     store_close(f->s);
     f->s = NULL;
-    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
     f->a.store = f->s;
     assert_int_equal(fx_status(f, pending), STORE_REQ_PENDING);
     assert_int_equal(access_live_grant(f->s, "alice", "web-1", "deploy", T0 + 100, &g), 0);
@@ -606,7 +606,7 @@ static void test_reopen(void **state)
  * decisions never more than one per approver, and every state change
  * accompanied by its audit row; and the chain must verify.
  */
-static void fx_crash_child(const char *dir)
+static void fx_crash_child(const char *dir, int ready)
 {
     struct store *s = NULL;
     struct policy *p = fx_policy(policy_yaml);
@@ -616,10 +616,15 @@ static void fx_crash_child(const char *dir)
     char err[256];
     long long now = T0 + (long long)getpid() * 10;
 
-    if (store_open(dir, &s, err, sizeof(err)) != 0) {
+    if (tsb_open(dir, &s, err, sizeof(err)) != 0) {
         _exit(3);
     }
     a.store = s;
+    /* the kill is timed from here: opening (a PostgreSQL connection) takes a while under load */
+    if (write(ready, "r", 1) != 1) {
+        _exit(3);
+    }
+    close(ready);
     for (;;) {
         now += 3;
         if (access_request(&a, &mallory, &q, now, &r, err, sizeof(err)) != 0) {
@@ -668,19 +673,26 @@ static void test_crash_during_approvals(void **state)
     store_close(f->s);
     f->s = NULL;
     for (int round = 0; round < 8; round++) {
-        pid_t pid = fork();
-        int st = 0;
+        int ready[2], st = 0;
+        pid_t pid;
+        char b;
 
+        assert_int_equal(pipe(ready), 0);
+        pid = fork();
         assert_true(pid >= 0);
         if (pid == 0) {
-            fx_crash_child(f->dir);
+            close(ready[0]);
+            fx_crash_child(f->dir, ready[1]);
         }
+        close(ready[1]);
+        assert_int_equal(read(ready[0], &b, 1), 1);
+        close(ready[0]);
         usleep(20000 + (useconds_t)(rand() % 60000));
         kill(pid, SIGKILL);
         assert_int_equal(waitpid(pid, &st, 0), pid);
         assert_true(WIFSIGNALED(st));
     }
-    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
     f->a.store = f->s;
     assert_int_equal(store_request_list(f->s, NULL, 0, 4000, &v, &n), 0);
     if (n < 8) {

@@ -284,6 +284,7 @@ static void test_access_report(void **state)
                      0);
     memset(&c, 0, sizeof(c));
     c.state_dir = f->dir;
+    c.store_url = tsb_store_url(f->dir);
     fp = open_memstream(&out, &len);
     assert_non_null(fp);
     assert_int_equal(admin_access_report(&c, f->p, T0 + 30, fp), 0);
@@ -302,6 +303,7 @@ static void test_access_report(void **state)
     fclose(fp);
     assert_non_null(strstr(out, "live grants (0):\n  (none)"));
     free(out);
+    free(c.store_url);
 }
 
 /* ---- concurrent deciders ---- */
@@ -322,7 +324,7 @@ static void fx_race_child(const char *dir, const char *user, long long first, lo
     char err[256];
     int bad = 0;
 
-    if (store_open(dir, &s, err, sizeof(err)) != 0) {
+    if (tsb_open(dir, &s, err, sizeof(err)) != 0) {
         _exit(3);
     }
     a.store = s;
@@ -365,7 +367,7 @@ static void test_concurrent_approvals(void **state)
         assert_true(WIFEXITED(st));
         assert_int_equal(WEXITSTATUS(st), 0);
     }
-    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
     f->a.store = f->s;
     for (long long id = first; id < first + n; id++) {
         struct store_request r;

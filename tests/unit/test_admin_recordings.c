@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "store-backend.h"
 #include "common.h"
 #include "recording.h"
 
@@ -165,10 +166,11 @@ static int fx_setup(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, f->key, sizeof(f->key)), (ssize_t)sizeof(f->key));
     close(fd);
-    if (store_open(f->dir, &f->s, err, sizeof(err)) != 0) {
+    if (tsb_open(f->dir, &f->s, err, sizeof(err)) != 0) {
         fail_msg("store: %s", err);
     }
     f->cfg.state_dir = f->dir;
+    f->cfg.store_url = tsb_store_url(f->dir);
     for (int k = 0; k < K_COUNT; k++) {
         make(f, (enum kind)k);
     }
@@ -184,6 +186,7 @@ static int fx_teardown(void **state)
         rec_writer_free(f->live[k]);
     }
     store_close(f->s);
+    free(f->cfg.store_url);
     nftw(f->dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;

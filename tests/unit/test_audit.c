@@ -3,12 +3,13 @@
  * Unit tests for the audit chain (broker/audit.c and the store's side of
  * it): the canonical form against hashes computed independently, then a
  * table of tamperings done the way an attacker would -- straight into the
- * SQLite file, or on the head anchor -- each of which `verify` must catch and
+ * database, or on the head anchor -- each of which `verify` must catch and
  * name, and the crash case (anchor lagging the table) it must accept.
  * Finally the `drawbridge audit` and `verify` back-ends.
  *
- * This test opens the database with sqlite3 itself: it plays the attacker,
- * which is the one thing outside broker/store*.c that touches the file.
+ * This test opens the database itself (store-backend.h; it runs against
+ * both backends): it plays the attacker, the one thing outside broker/store/
+ * that touches the tables.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,9 +24,9 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "broker.h"
+#include "store-backend.h"
 
 #define T0 1700000000LL
 #define NROWS 6
@@ -68,8 +69,9 @@ static int fx_setup(void **state)
     snprintf(f->db, sizeof(f->db), "%s/drawbridge.db", f->dir);
     snprintf(f->head, sizeof(f->head), "%s/audit.head", f->dir);
     f->cfg.state_dir = f->dir;
+    f->cfg.store_url = tsb_store_url(f->dir);
     if (keys_ensure(&f->cfg, f->err, sizeof(f->err)) != 0 ||
-        store_open(f->dir, &f->s, f->err, sizeof(f->err)) != 0) {
+        tsb_open(f->dir, &f->s, f->err, sizeof(f->err)) != 0) {
         fail_msg("setup: %s", f->err);
     }
     for (int i = 1; i <= NROWS; i++) {
@@ -84,6 +86,7 @@ static int fx_teardown(void **state)
     struct fx *f = *state;
 
     store_close(f->s);
+    free(f->cfg.store_url);
     nftw(f->dir, fx_rm, 16, FTW_DEPTH | FTW_PHYS);
     free(f);
     return 0;
@@ -104,15 +107,18 @@ static int fx_verify(struct fx *f, long long *n)
 
 static void fx_sql(struct fx *f, const char *sql)
 {
-    sqlite3 *db = NULL;
-    char *msg = NULL;
-
-    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fail_msg("%s: %s", sql, msg);
+    if (tsb_exec(f->dir, sql) != 0) {
+        fail_msg("%s failed", sql);
     }
-    sqlite3_close(db);
+}
+
+/* Column col of audit row seq, as text. */
+static void fx_col(struct fx *f, long long seq, const char *col, char *buf, size_t buflen)
+{
+    char sql[128];
+
+    snprintf(sql, sizeof(sql), "SELECT %s FROM audit WHERE seq = %lld", col, seq);
+    assert_int_equal(tsb_query(f->dir, sql, buf, buflen), 0);
 }
 
 static char *fx_read(const char *path, size_t *len)
@@ -167,7 +173,7 @@ static void test_chain_ok(void **state)
     assert_int_equal(n, NROWS);
     /* Reopening keeps the chain and the anchor. */
     store_close(f->s);
-    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
     fx_append(f, 7);
     assert_int_equal(fx_verify(f, &n), 0);
     assert_int_equal(n, NROWS + 1);
@@ -211,7 +217,7 @@ static void test_tamper_sql(void **state)
         f = *state;
         store_close(f->s);
         fx_sql(f, tamper_cases[i].sql);
-        assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+        assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
         if (fx_verify(f, NULL) != DB_ERR_TAMPERED) {
             fail_msg("case %zu (%s) not detected", i, tamper_cases[i].sql);
         }
@@ -219,54 +225,46 @@ static void test_tamper_sql(void **state)
     }
 }
 
-/* Rewrites rows from..NROWS with the attacker's edit, recomputing hashes so every link holds. */
+/*
+ * Rewrites rows from..NROWS with the attacker's edit, recomputing hashes so
+ * every link holds.  The new values are the attacker's own (a name, hex
+ * hashes), written into the SQL as an attacker with a database shell would.
+ */
 static void fx_rewrite(struct fx *f, int from, int only_one)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *sel = NULL, *upd = NULL;
-    char prev[AUDIT_HASH_HEX + 1] = "";
+    char prev[AUDIT_HASH_HEX + 1] = "", sql[512];
+    char tm[32], actor[64], event[64], object[64], details[128];
 
-    assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "SELECT seq, time, actor, event, object, details, "
-                                        "prev_hash FROM audit WHERE seq >= ?1 ORDER BY seq",
-                                        -1, &sel, NULL),
-                     SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db,
-                                        "UPDATE audit SET actor = ?2, prev_hash = ?3, hash = ?4 "
-                                        "WHERE seq = ?1",
-                                        -1, &upd, NULL),
-                     SQLITE_OK);
-    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    sqlite3_bind_int(sel, 1, from);
-    while (sqlite3_step(sel) == SQLITE_ROW) {
+    for (long long seq = from; seq <= NROWS; seq++) {
         struct audit_row r;
 
         memset(&r, 0, sizeof(r));
-        r.seq = sqlite3_column_int64(sel, 0);
-        r.time = sqlite3_column_int64(sel, 1);
-        r.actor = r.seq == from ? "nobody" : (const char *)sqlite3_column_text(sel, 2);
-        r.event = (const char *)sqlite3_column_text(sel, 3);
-        r.object = (const char *)sqlite3_column_text(sel, 4);
-        r.details = (const char *)sqlite3_column_text(sel, 5);
-        snprintf(r.prev_hash, sizeof(r.prev_hash), "%s",
-                 prev[0] ? prev : (const char *)sqlite3_column_text(sel, 6));
+        r.seq = seq;
+        fx_col(f, seq, "time", tm, sizeof(tm));
+        fx_col(f, seq, "actor", actor, sizeof(actor));
+        fx_col(f, seq, "event", event, sizeof(event));
+        fx_col(f, seq, "object", object, sizeof(object));
+        fx_col(f, seq, "details", details, sizeof(details));
+        r.time = strtoll(tm, NULL, 10);
+        r.actor = seq == from ? "nobody" : actor;
+        r.event = event;
+        r.object = object;
+        r.details = details;
+        if (prev[0] != '\0') {
+            memcpy(r.prev_hash, prev, sizeof(prev));
+        } else {
+            fx_col(f, seq, "prev_hash", r.prev_hash, sizeof(r.prev_hash));
+        }
         assert_int_equal(audit_row_hash(&r, r.hash), 0);
-        sqlite3_bind_int64(upd, 1, r.seq);
-        sqlite3_bind_text(upd, 2, r.actor, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(upd, 3, r.prev_hash, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(upd, 4, r.hash, -1, SQLITE_TRANSIENT);
-        assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
-        sqlite3_reset(upd);
+        snprintf(sql, sizeof(sql),
+                 "UPDATE audit SET actor = '%s', prev_hash = '%s', hash = '%s' WHERE seq = %lld",
+                 r.actor, r.prev_hash, r.hash, r.seq);
+        fx_sql(f, sql);
         memcpy(prev, r.hash, sizeof(prev));
         if (only_one) {
             break;
         }
     }
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    sqlite3_finalize(sel);
-    sqlite3_finalize(upd);
-    sqlite3_close(db);
 }
 
 static void test_tamper_rehashed(void **state)
@@ -276,7 +274,7 @@ static void test_tamper_rehashed(void **state)
     /* One row edited and its own hash fixed up: its successor no longer chains to it. */
     store_close(f->s);
     fx_rewrite(f, 3, 1);
-    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
     assert_int_equal(fx_verify(f, NULL), DB_ERR_TAMPERED);
     assert_err(f, "audit row 3: altered");
 
@@ -286,7 +284,7 @@ static void test_tamper_rehashed(void **state)
     f = *state;
     store_close(f->s);
     fx_rewrite(f, 3, 0);
-    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
     assert_int_equal(fx_verify(f, NULL), DB_ERR_TAMPERED);
     assert_err(f, "audit row 6: differs from the head anchor");
 }
@@ -302,7 +300,7 @@ static void test_truncate_then_append(void **state)
     before = fx_read(f->head, &lb);
     store_close(f->s);
     fx_sql(f, "DELETE FROM audit WHERE seq >= 5");
-    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
     for (int i = 5; i <= NROWS + 2; i++) {
         fx_append(f, 100 + i);
     }
@@ -359,7 +357,7 @@ static void test_anchor(void **state)
     /* Nor does a later write or reopen quietly recreate it. */
     fx_append(f, 10);
     store_close(f->s);
-    assert_int_equal(store_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
+    assert_int_equal(tsb_open(f->dir, &f->s, f->err, sizeof(f->err)), 0);
     assert_int_equal(access(f->head, F_OK), -1);
     free(saved);
 }

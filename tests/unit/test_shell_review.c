@@ -32,6 +32,7 @@
 #include <jansson.h>
 
 #include "broker.h"
+#include "store-backend.h"
 #include "common.h"
 #include "policy.h"
 #include "recording.h"
@@ -126,7 +127,7 @@ static int fx_setup(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, f->key, sizeof(f->key)), (ssize_t)sizeof(f->key));
     close(fd);
-    if (store_open(f->dir, &f->s, err, sizeof(err)) != 0) {
+    if (tsb_open(f->dir, &f->s, err, sizeof(err)) != 0) {
         fail_msg("store: %s", err);
     }
     if (policy_load_buffer("test.yaml", policy_yaml, sizeof(policy_yaml) - 1, &f->p, err,
