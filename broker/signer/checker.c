@@ -38,7 +38,7 @@ static int checker_store(struct checker *k)
     if (k->store != NULL) {
         return 0;
     }
-    if (store_open(k->cfg->state_dir, &k->store, err, sizeof(err)) != 0) {
+    if (store_open_config(k->cfg, &k->store, err, sizeof(err)) != 0) {
         log_msg(LOG_LVL_ERROR, "checker.store", "%s", err);
         return DB_ERR_UNAVAIL;
     }

@@ -260,17 +260,23 @@ static int pg_ensure(struct store *s)
     if (s->in_tx) {
         return PQstatus(p->c) == CONNECTION_OK ? 0 : DB_ERR_UNAVAIL;
     }
-    if (PQstatus(p->c) == CONNECTION_OK) {
+    /*
+     * Readable while idle: a notice, or the server going away (its goodbye,
+     * then the end of the stream, which libpq sees on a later read).
+     */
+    for (int i = 0; i < 4 && PQstatus(p->c) == CONNECTION_OK; i++) {
         pf.fd = PQsocket(p->c);
         pf.events = POLLIN;
         pf.revents = 0;
         if (pf.fd < 0 || poll(&pf, 1, 0) == 0) {
             return 0;
         }
-        /* readable while idle: a notice, or the server going away */
-        if (PQconsumeInput(p->c) == 1 && PQstatus(p->c) == CONNECTION_OK) {
-            return 0;
+        if (PQconsumeInput(p->c) != 1) {
+            break;
         }
+    }
+    if (PQstatus(p->c) == CONNECTION_OK) {
+        return 0; /* still talking after all that: let the statement find out */
     }
     PQreset(p->c);
     if (PQstatus(p->c) != CONNECTION_OK) {
@@ -443,6 +449,14 @@ static int pg_execute(struct store_q *q)
         }
     }
     res = PQexecParams(p->c, q->prep, n, NULL, vals, NULL, NULL, 0);
+    if (PQstatus(p->c) == CONNECTION_BAD && !s->in_tx && strncmp(q->prep, "SELECT", 6) == 0) {
+        /* a read outside a transaction on a connection that was gone: once more, anew */
+        PQclear(res);
+        res = NULL;
+        if (pg_ensure(s) == 0) {
+            res = PQexecParams(p->c, q->prep, n, NULL, vals, NULL, NULL, 0);
+        }
+    }
     if (res == NULL ||
         (PQresultStatus(res) != PGRES_TUPLES_OK && PQresultStatus(res) != PGRES_COMMAND_OK)) {
         r = pg_fail(s, res);
