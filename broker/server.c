@@ -392,12 +392,23 @@ static void server_disk(struct server *s)
  * At start, as the account the gateway runs as: the store must open (an
  * unreachable server, a wrong store.url or password, a schema newer than
  * this binary all stop the daemon with one line naming the cause) before
- * the gateway says it is listening.
+ * the gateway says it is listening.  A SQLite file that cannot be used just
+ * now is the exception (below).
  */
 static int server_store_check(struct server *s, char *err, size_t errlen)
 {
     struct store *st = NULL;
     int r = store_open_config(s->cfg, &st, err, errlen);
+
+    if ((r == DB_ERR_IO || r == DB_ERR_BUSY) && s->cfg->store_url == NULL) {
+        /*
+         * The local file, for now (a full disk, a lock held): the gateway
+         * starts, refuses what needs the store with a message, and each
+         * sweep and connection tries again, as before there was a check.
+         */
+        log_msg(LOG_LVL_ERROR, "store.unavailable", "%s", err);
+        return 0;
+    }
 
     if (r == 0) {
         r = store_anchor_adopt(st, (long long)time(NULL), err, errlen);
