@@ -146,7 +146,8 @@ for i in range(150):
         slow.append(s)
     except OSError:
         pass
-ok("slowloris: %d connections opened from 127.0.0.2" % len(slow))
+# (the checks below about them must not hold for want of connections)
+check(len(slow) >= 100, "slowloris: %d of 150 connections opened from 127.0.0.2" % len(slow), len(slow))
 # a TLS ClientHello that never ends: one byte every second
 hello = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 300
 closed_at = {}
