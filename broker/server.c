@@ -954,6 +954,11 @@ static int server_start_signer(struct server *s, const struct passwd *service, c
         (r = signer_start(s->cfg, &a, &s->signer_ctl, err, errlen)) != 0) {
         return r;
     }
+    if (!a.drop && s->cfg->upstream.signer_user != NULL) {
+        log_msg(LOG_LVL_WARN, "signer.account",
+                "upstream.signer_user %s is not used: only a daemon started as root can run "
+                "the signer under another account", s->cfg->upstream.signer_user);
+    }
     if (!a.separate && s->cfg->upstream.auth == CONFIG_UPSTREAM_CERTIFICATE) {
         log_msg(LOG_LVL_WARN, "signer.account",
                 "the signer runs as the gateway's own account (%s): set upstream.signer_user "
