@@ -11,9 +11,9 @@
 #   pg_start DIR        initdb + start in DIR (a new directory); writes DIR/url
 #                       (postgresql://postgres@127.0.0.1:PORT) and DIR/port;
 #                       PG_AUTH_HOST=scram-sha-256 makes TCP logins need a password
-#   pg_stop DIR         stops it (fast shutdown), leaves the files
-#   pg_kill DIR         stops it at once (immediate: like a crash)
+#   pg_down DIR         stops it (fast shutdown), keeps its files
 #   pg_restart DIR      starts it again on the same port
+#   pg_stop DIR         stops it for good
 #   pg_createdb DIR NAME    a new, empty database; prints its URL
 #   pg_psql DIR DB SQL  runs SQL, prints rows with '|' between columns
 #
@@ -45,20 +45,32 @@ print(s.getsockname()[1])
 EOF
 }
 
+# The server's data and socket directories: DIR/srv, or a directory under
+# /tmp when the server's account cannot reach DIR (a parent it may not
+# traverse: a private checkout, a mktemp directory).
+_pg_srv() {
+    cat "$1/srv"
+}
+
 pg_start() {
-    local dir=$1 port
+    local dir=$1 port srv
     pg_available || { echo "PostgreSQL 15 is not installed (scripts/install-deps)" >&2; return 1; }
     mkdir -p "$dir" || return 1
     dir=$(cd "$dir" && pwd)
-    # the server's account must reach its directory: every parent must be traversable
     chmod 0755 "$dir"
-    mkdir -p "$dir/data" "$dir/sock"
-    if [ "$(id -u)" = 0 ]; then
-        chown postgres: "$dir/data" "$dir/sock"
+    srv=$dir/srv
+    if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$dir"; then
+        srv=$(mktemp -d /tmp/db-pgsrv.XXXXXX) || return 1
+        chmod 0755 "$srv"
     fi
-    chmod 0700 "$dir/data"
+    echo "$srv" >"$dir/srv"
+    mkdir -p "$srv/data" "$srv/sock"
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres: "$srv/data" "$srv/sock"
+    fi
+    chmod 0700 "$srv/data"
     # PG_AUTH_HOST=scram-sha-256: TCP connections need a password (the socket stays trusted)
-    if ! _pg_as "$PG_BIN/initdb" -D "$dir/data" --auth-local=trust --auth-host="${PG_AUTH_HOST:-trust}" \
+    if ! _pg_as "$PG_BIN/initdb" -D "$srv/data" --auth-local=trust --auth-host="${PG_AUTH_HOST:-trust}" \
         -U postgres -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1; then
         echo "initdb failed: $(tail -n 3 "$dir/initdb.log")" >&2
         return 1
@@ -70,34 +82,42 @@ pg_start() {
 }
 
 pg_restart() {
-    local dir=$1 port
+    local dir=$1 port srv
     port=$(cat "$dir/port") || return 1
+    srv=$(_pg_srv "$dir") || return 1
     # fsync off: a throwaway cluster; the tests crash the gateways, never the machine
-    if ! _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir/sock -c fsync=off -c max_connections=300 -c shared_buffers=16MB" \
+    if ! _pg_as "$PG_BIN/pg_ctl" -D "$srv/data" -l "$srv/data/server.log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $srv/sock -c fsync=off -c max_connections=300 -c shared_buffers=16MB" \
         start >"$dir/pg_ctl.log" 2>&1; then
-        echo "PostgreSQL did not start: $(tail -n 5 "$dir/data/server.log" 2>/dev/null)" >&2
+        echo "PostgreSQL did not start: $(tail -n 5 "$srv/data/server.log" 2>/dev/null)" >&2
         return 1
     fi
 }
 
+# pg_stop DIR: also removes a server directory made under /tmp (pg_start).
 pg_stop() {
-    local dir=$1
-    [ -f "$dir/data/postmaster.pid" ] || return 0
-    _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop >>"$dir/pg_ctl.log" 2>&1
+    local dir=$1 srv rc=0
+    srv=$(_pg_srv "$dir" 2>/dev/null) || return 0
+    if [ -f "$srv/data/postmaster.pid" ]; then
+        _pg_as "$PG_BIN/pg_ctl" -D "$srv/data" -m fast -w -t 30 stop >>"$dir/pg_ctl.log" 2>&1 || rc=1
+    fi
+    case $srv in /tmp/db-pgsrv.*) [ "$rc" = 0 ] && rm -rf "$srv" ;; esac
+    return $rc
 }
 
-pg_kill() {
-    local dir=$1
-    [ -f "$dir/data/postmaster.pid" ] || return 0
-    _pg_as "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >>"$dir/pg_ctl.log" 2>&1
+# pg_down DIR: stops the server, keeping its files (pg_restart starts it again).
+pg_down() {
+    local dir=$1 srv
+    srv=$(_pg_srv "$dir") || return 1
+    [ -f "$srv/data/postmaster.pid" ] || return 0
+    _pg_as "$PG_BIN/pg_ctl" -D "$srv/data" -m fast -w -t 30 stop >>"$dir/pg_ctl.log" 2>&1
 }
 
 pg_psql() {
     local dir=$1 db=$2 sql=$3
     # through the socket: trusted whatever PG_AUTH_HOST asked of TCP
-    psql -X -q -v ON_ERROR_STOP=1 -At -F '|' -h "$dir/sock" -p "$(cat "$dir/port")" -U postgres \
-        -d "$db" -c "$sql"
+    psql -X -q -v ON_ERROR_STOP=1 -At -F '|' -h "$(_pg_srv "$dir")/sock" -p "$(cat "$dir/port")" \
+        -U postgres -d "$db" -c "$sql"
 }
 
 pg_createdb() {

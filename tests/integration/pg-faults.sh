@@ -90,7 +90,7 @@ approve bob "$g"
 bg_session s1 alice+web-1 'echo started; exec sleep 120'
 wait_until 15 file_has "$T/s1.out" '^started' || fail "the session did not start: $(cat "$T/s1.err")"
 t0=$(now_ms)
-pg_stop "$PGD" || fail "pg_ctl stop failed"
+pg_down "$PGD" || fail "pg_ctl stop failed"
 pass "PostgreSQL stopped"
 run alice+web-1 echo hello
 [ "$RC" != 0 ] || fail "a new session to a protected target was let in while the store is down: $OUT"

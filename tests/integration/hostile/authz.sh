@@ -41,11 +41,11 @@ P=$N
 request alice web-1 10m
 PA=$N
 out=$(gw_ssh alice+staging-1 'echo for-the-record' 2>&1) || fail "alice+staging-1: $out"
-S=$(session_ids "user = 'alice'" | head -n 1)
+S=$(session_ids "\"user\" = 'alice'" | head -n 1)
 [ -n "$S" ] || fail "no session id"
 bg_session live alice+staging-1 "$LIVE_CMD"
 wait_until 10 file_has "$T/live.out" '^started' || fail "the live session did not start: $(cat "$T/live.err")"
-L=$(session_ids "user = 'alice' AND ended_at = 0" | head -n 1)
+L=$(session_ids "\"user\" = 'alice' AND ended_at = 0" | head -n 1)
 [ -n "$L" ] || fail "no live session id"
 snapshot() {
     db_query "SELECT 'request', id, status, decided_at, decided_by FROM requests ORDER BY id"
