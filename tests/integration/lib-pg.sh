@@ -45,11 +45,11 @@ print(s.getsockname()[1])
 EOF
 }
 
-# The server's data and socket directories: DIR/srv, or a directory under
+# The server's data and socket directories: DIR/server, or a directory under
 # /tmp when the server's account cannot reach DIR (a parent it may not
 # traverse: a private checkout, a mktemp directory).
 _pg_srv() {
-    cat "$1/srv"
+    cat "$1/server.path"
 }
 
 pg_start() {
@@ -58,12 +58,12 @@ pg_start() {
     mkdir -p "$dir" || return 1
     dir=$(cd "$dir" && pwd)
     chmod 0755 "$dir"
-    srv=$dir/srv
+    srv=$dir/server
     if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$dir"; then
         srv=$(mktemp -d /tmp/db-pgsrv.XXXXXX) || return 1
         chmod 0755 "$srv"
     fi
-    echo "$srv" >"$dir/srv"
+    echo "$srv" >"$dir/server.path"
     mkdir -p "$srv/data" "$srv/sock"
     if [ "$(id -u)" = 0 ]; then
         chown postgres: "$srv/data" "$srv/sock"

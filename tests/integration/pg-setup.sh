@@ -7,7 +7,7 @@
 set -u
 . "$(dirname "$0")/lib-pg.sh"
 : "${PG_ENV:?PG_ENV must name the directory of the fixture}"
-if [ -f "$PG_ENV/srv" ]; then
+if [ -f "$PG_ENV/server.path" ]; then
     pg_stop "$PG_ENV" || true
 fi
 rm -rf "$PG_ENV"
