@@ -330,9 +330,11 @@ int retention_lint(const struct config *c, long long now, char *err, size_t errl
     if (c->recordings.retain <= 0) {
         return 0;
     }
+    /* a SQLite store not made yet holds nothing that waits (and check must not create it) */
     snprintf(path, sizeof(path), "%s/drawbridge.db", c->state_dir);
-    if (stat(path, &stt) != 0 || store_open_config(c, &s, why, sizeof(why)) != 0) {
-        return 0; /* no store yet: nothing waits */
+    if ((c->store_url == NULL && stat(path, &stt) != 0) ||
+        store_open_config(c, &s, why, sizeof(why)) != 0) {
+        return 0;
     }
     if (store_session_list(s, 0, 1, NULL, NULL, (size_t)-1 / 2, &v, &n) == 0) {
         for (size_t i = 0; i < n; i++) {
