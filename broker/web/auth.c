@@ -61,6 +61,8 @@ static void web_sess_free(struct web_sess *s)
 
 static void web_sess_remove(struct web_app *app, size_t i)
 {
+    /* what the session opened ends with it: a live view must not outlive a logout */
+    web_live_sess_end(app, app->sess[i]);
     web_sess_free(app->sess[i]);
     app->sess[i] = app->sess[--app->nsess];
     app->sess[app->nsess] = NULL;

@@ -12,6 +12,13 @@
  * suspended; the loop resumes it when the job wrote more, to send a comment
  * line every WEB_LIVE_HEARTBEAT_MS (which also finds browsers that left),
  * and at the end.
+ *
+ * A live view belongs to the browser session that opened it: when that
+ * session ends (logout, the idle or 12-hour limit, its user gone from the
+ * directory) the view ends at once, with nothing more sent -- a logout
+ * leaves no stream running.  The command runs with the session's user and
+ * groups, read from the session at each step (a group refresh replaces
+ * them) and never used once it has gone.
  */
 #include "web.h"
 
@@ -31,6 +38,7 @@ struct web_live {
     struct web_live *next;
     struct web_app *app;
     struct MHD_Connection *conn;
+    const struct web_sess *sess; /* whose view it is; NULL once that session ended */
     struct web_run w;
     long long next_ms, started_ms, last_send_ms;
     char *pend;
@@ -204,6 +212,7 @@ int web_h_session_live(struct web_req *r)
     }
     lv->app = r->app;
     lv->conn = r->conn;
+    lv->sess = r->sess;
     web_run_init(&lv->w, r);
     lv->w.c.interactive = 1;
     web_run_argv(&lv->w, 2, argv);
@@ -242,9 +251,15 @@ int web_h_session_live(struct web_req *r)
 void web_live_tick(struct web_app *app, long long now_ms)
 {
     for (struct web_live *lv = app->live; lv != NULL; lv = lv->next) {
-        if (!lv->closed) {
-            int done = web_live_step(lv, now_ms);
+        if (!lv->closed && lv->sess != NULL) {
+            int done;
 
+            /* the session's user, groups and policy now (a refresh or a reload replaces them) */
+            lv->w.c.user = lv->sess->user;
+            lv->w.c.groups = (const char *const *)lv->sess->groups;
+            lv->w.c.ngroups = lv->sess->ngroups;
+            lv->w.c.policy = app->policy;
+            done = web_live_step(lv, now_ms);
             if (web_live_take(lv, now_ms) != 0 || lv->npend - lv->offpend > WEB_LIVE_PENDING_MAX) {
                 lv->closed = 1; /* out of memory, or a browser that stopped reading */
             } else if (done) {
@@ -257,6 +272,25 @@ void web_live_tick(struct web_app *app, long long now_ms)
             web_live_add(lv, ": still here\n\n", 14);
         }
         if (lv->suspended && (lv->npend > lv->offpend || lv->closed)) {
+            lv->suspended = 0;
+            MHD_resume_connection(lv->conn);
+        }
+    }
+}
+
+void web_live_sess_end(struct web_app *app, const struct web_sess *s)
+{
+    for (struct web_live *lv = app->live; lv != NULL; lv = lv->next) {
+        if (lv->sess != s || s == NULL) {
+            continue;
+        }
+        lv->sess = NULL;
+        lv->closed = 1;
+        lv->npend = lv->offpend = 0; /* not one more byte for a browser that logged out */
+        lv->w.c.user = NULL;
+        lv->w.c.groups = NULL;
+        lv->w.c.ngroups = 0;
+        if (lv->suspended) {
             lv->suspended = 0;
             MHD_resume_connection(lv->conn);
         }

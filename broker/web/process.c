@@ -7,10 +7,12 @@
  *
  * Limits against floods and slow clients (a crash or overload here never
  * touches SSH, which is another process): at most WEB_CONN_MAX connections
- * and WEB_CONN_PER_IP per address, an idle timeout, and a deadline for each
+ * and WEB_CONN_PER_IP per address, an idle timeout, a deadline for each
  * request's headers (WEB_HEADER_S from the connection's start or the end
- * of its previous request): libmicrohttpd restarts its idle timeout on
- * every byte, so a client sending one byte every few seconds would
+ * of its previous request) and then one for its body (WEB_BODY_S from the
+ * end of its headers until the request is whole): libmicrohttpd restarts
+ * its idle timeout on every byte, so a client sending one byte every few
+ * seconds, of its headers or of a body it announced as long, would
  * otherwise hold its slot for ever.
  */
 #include "web.h"
@@ -37,13 +39,15 @@
 #define WEB_CONN_PER_IP 64
 #define WEB_IDLE_TIMEOUT_S 30
 #define WEB_HEADER_S 10
+#define WEB_BODY_S 10
 #define WEB_TICK_MS 100
 
-/* An open connection, for the header deadline (MHD_OPTION_NOTIFY_CONNECTION). */
+/* An open connection, for the header and body deadlines (MHD_OPTION_NOTIFY_CONNECTION). */
 struct web_conn {
     struct web_conn *next, *prev;
     int fd;
     long long waiting_since; /* 0 while a request is being handled */
+    int in_body;             /* waiting_since is the end of the headers: the body is due */
     int cut;
 };
 
@@ -161,12 +165,12 @@ static struct web_conn *web_conn_of(struct MHD_Connection *connection)
     return ci != NULL ? ci->socket_context : NULL;
 }
 
-/* Connections still sending the headers of a request past the deadline are cut. */
+/* Connections still sending the headers or the body of a request past its deadline are cut. */
 static void web_conn_deadlines(struct web_app *app, long long now_ms)
 {
     for (struct web_conn *c = app->conns; c != NULL; c = c->next) {
         if (c->waiting_since != 0 && !c->cut && c->fd >= 0 &&
-            now_ms - c->waiting_since > WEB_HEADER_S * 1000) {
+            now_ms - c->waiting_since > (c->in_body ? WEB_BODY_S : WEB_HEADER_S) * 1000) {
             shutdown(c->fd, SHUT_RDWR);
             c->cut = 1;
         }
@@ -183,6 +187,7 @@ static void web_completed(void *cls, struct MHD_Connection *connection, void **c
     (void)toe;
     if (c != NULL) {
         c->waiting_since = web_now_ms(); /* the next request on this connection */
+        c->in_body = 0;
     }
     if (r != NULL) {
         free(r->body);
@@ -205,7 +210,8 @@ static enum MHD_Result web_access(void *cls, struct MHD_Connection *connection, 
             MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
         if (c != NULL) {
-            c->waiting_since = 0; /* the headers are in */
+            c->waiting_since = web_now_ms(); /* the headers are in: now the body is due */
+            c->in_body = 1;
         }
         if ((r = calloc(1, sizeof(*r))) == NULL) {
             return MHD_NO;
@@ -254,6 +260,14 @@ static enum MHD_Result web_access(void *cls, struct MHD_Connection *connection, 
         return MHD_YES;
     }
     r->started = 1;
+    {
+        struct web_conn *c = web_conn_of(connection);
+
+        if (c != NULL) {
+            c->waiting_since = 0; /* the request is whole: its handler runs (a live view long) */
+            c->in_body = 0;
+        }
+    }
     return (enum MHD_Result)web_dispatch(r);
 }
 

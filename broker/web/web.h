@@ -201,6 +201,8 @@ int web_h_session_transcript(struct web_req *r);
 int web_h_session_live(struct web_req *r);
 /* Called from the loop: steps the live views and resumes those with news. */
 void web_live_tick(struct web_app *app, long long now_ms);
+/* The browser session s ends (logout, expiry, user gone): so do its live views, at once. */
+void web_live_sess_end(struct web_app *app, const struct web_sess *s);
 /* Ends every live view (shutdown). */
 void web_live_stop_all(struct web_app *app);
 
