@@ -123,6 +123,7 @@ struct conn {
     char mfa_first[16];   /* the first factor that passed ("password", "publickey"); "" before */
     int mfa_prompted;     /* a code prompt is out: only then is an answer taken */
     int mfa_verified;     /* this login gave a code (TOTP or recovery code) */
+    int mfa_audited;      /* what became of the code on this connection is audited */
 
     /* the target leg, shared by every channel of the connection */
     const struct policy_target *tgt;
@@ -193,6 +194,8 @@ int session_mfa_target(struct conn *c, const struct policy_target *t, char *err,
 int session_mfa_target_quiet(struct conn *c, const struct policy_target *t);
 /* login_grace ran out: audits a code prompt left unanswered. */
 void session_mfa_timeout(struct conn *c);
+/* The connection ends: audits a first factor that passed with no code given after it. */
+void session_mfa_end(struct conn *c);
 /* The context broker/mfa/ works in, for this connection. */
 struct mfa_ctx;
 void session_mfa_ctx(struct conn *c, struct mfa_ctx *m);

@@ -23,7 +23,11 @@
  *     connection with a banner saying why -- it never skips the factor;
  *   - every refused answer counts against max_auth_tries here and against
  *     the user's lockout in the store;
- *   - a prompt left unanswered ends with login_grace like any login.
+ *   - a prompt left unanswered ends with login_grace like any login;
+ *   - a first factor that passed is never left out of the audit: a
+ *     connection that ends before any code was given (someone who learnt
+ *     from the prompt that a stolen password is right, and left) is an
+ *     auth.failure row like a wrong password.
  */
 #include <stdio.h>
 #include <string.h>
@@ -54,6 +58,7 @@ static void session_mfa_give_up(struct conn *c, const char *why)
     snprintf(msg, sizeof(msg), "drawbridge: %s\r\n", why);
     session_banner(c, msg);
     c->dir_down = 1;
+    c->mfa_audited = 1; /* the refusal that follows is audited */
 }
 
 int session_mfa_first(struct conn *c, const char *method)
@@ -128,6 +133,7 @@ int session_mfa_kbdint(struct conn *c, ssh_message m)
         return 1;
     }
     c->mfa_prompted = 0;
+    c->mfa_audited = 1; /* mfa_verify audits every answer it judges */
     n = ssh_userauth_kbdint_getnanswers(c->down);
     answer = n == 1 ? ssh_userauth_kbdint_getanswer(c->down, 0) : NULL;
     session_mfa_ctx(c, &mc);
@@ -170,6 +176,21 @@ void session_mfa_timeout(struct conn *c)
     }
     access_audit_auth(c->store, (long long)time(NULL), c->user, NULL, c->peer,
                       "keyboard-interactive", 0, "no verification code within login_grace");
+    c->mfa_audited = 1;
+}
+
+void session_mfa_end(struct conn *c)
+{
+    char why[96];
+
+    if (c->mfa_first[0] == '\0' || c->authenticated || c->mfa_audited || c->store == NULL) {
+        return;
+    }
+    snprintf(why, sizeof(why), "%s passed; no verification code before the connection closed",
+             c->mfa_first);
+    access_audit_auth(c->store, (long long)time(NULL), c->user, NULL, c->peer,
+                      "keyboard-interactive", 0, why);
+    c->mfa_audited = 1;
 }
 
 static struct policy_subject session_mfa_who(const struct conn *c)

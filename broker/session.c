@@ -684,6 +684,7 @@ int session_run(const struct session_opts *o)
     session_loop(c);
     r = 0;
 out:
+    session_mfa_end(c); /* a first factor that passed, and no code: audited */
     if (c->authenticated) {
         log_msg(LOG_LVL_INFO, "conn.end", "user=%s target=%s", c->user,
                 c->target[0] ? c->target : "-");

@@ -9,7 +9,8 @@
  *   mfa status [--json]           enrolled or not, required or not, whether
  *                                 this login gave a code, recovery codes left
  *   mfa reset USER --reason TEXT  reviewers: remove USER's second factor (USER
- *                                 enrols again)
+ *                                 enrols again); a reviewer mfa.require names
+ *                                 must have enrolled first
  *
  * From the next login after `mfa confirm`, the user is asked for a code
  * after the password or key.  Enrolment and reset are audited and call
@@ -292,6 +293,15 @@ static int mfa_reset_cmd(struct shell_ctx *c, int argc, char **argv)
         }
         json_decref(d);
         return shell_fail(c, "mfa reset is for reviewers");
+    }
+    /*
+     * `mfa` is open to a user mfa.require names so that they can enrol;
+     * removing someone else's factor is a reviewer's action like the others,
+     * and waits, like them, until the reviewer has enrolled.
+     */
+    if (mfa_gate(&m, shell_policy(c), &who, MFA_GATE_ANY, "mfa reset", c->mfa_verified, err,
+                 sizeof(err)) != 0) {
+        return shell_refuse(c, DB_ERR_DENIED, err);
     }
     if (mfa_reset(&m, c->user, user, reason, shell_now(c), err, sizeof(err)) != 0) {
         return shell_fail_text(c, err);

@@ -299,6 +299,9 @@ static int web_login_code(struct web_req *r, const char *user, long long now, in
     }
     field = web_form_field(r, "code", code, sizeof(code));
     if (field == DB_ERR_NOTFOUND || (field == 0 && code[0] == '\0')) {
+        /* a right password and no code is audited like a wrong password: it may be a stolen one */
+        access_audit_auth(r->app->store, now, user, NULL, r->peer, "password", 0,
+                          "password right; no verification code given");
         db_errf(err, errlen, "%s has a second factor: give the verification code too", user);
         return 401;
     }
