@@ -18,11 +18,12 @@
  *
  * A session is a random token in a cookie (__Host-, Secure, HttpOnly,
  * SameSite=Strict) that this process keeps only as a SHA-256, with a CSRF
- * token for the API's POSTs.  Sessions live in this process's memory: they
- * end after WEB_IDLE_S unused, WEB_MAX_S after the login in any case, at logout, when the user is
- * no longer in the directory, and when the web process restarts.  The user's groups are read again
- * every WEB_GROUPS_TTL seconds, so a group change reaches the console as fast as it reaches a new
- * SSH login.
+ * token for the API's POSTs; a user holds at most WEB_SESSIONS_PER_USER.
+ * Sessions live in this process's memory: they end after WEB_IDLE_S unused,
+ * WEB_MAX_S after the login in any case, at logout, when the user is no
+ * longer in the directory, and when the web process restarts.  The user's
+ * groups are read again every WEB_GROUPS_TTL seconds, so a group change
+ * reaches the console as fast as it reaches a new SSH login.
  */
 #include "web.h"
 
@@ -178,15 +179,28 @@ int web_sess_new(struct web_app *app, const struct dir_user *u, int mfa, long lo
     snprintf(s->user, sizeof(s->user), "%s", u->name);
     s->created = s->last_seen = s->groups_at = now;
     s->mfa = mfa;
-    if (app->nsess == WEB_SESSIONS_MAX) {
-        size_t oldest = 0;
+    /*
+     * Full: the least recently used session makes room -- the user's own
+     * when they hold WEB_SESSIONS_PER_USER already, so that one user's
+     * logins can never push everyone else out.
+     */
+    {
+        size_t oldest = 0, mine = 0, oldest_mine = 0;
 
-        for (size_t i = 1; i < app->nsess; i++) {
+        for (size_t i = 0; i < app->nsess; i++) {
             if (app->sess[i]->last_seen < app->sess[oldest]->last_seen) {
                 oldest = i;
             }
+            if (strcmp(app->sess[i]->user, s->user) == 0 &&
+                (mine++ == 0 || app->sess[i]->last_seen < app->sess[oldest_mine]->last_seen)) {
+                oldest_mine = i;
+            }
         }
-        web_sess_remove(app, oldest);
+        if (mine >= WEB_SESSIONS_PER_USER) {
+            web_sess_remove(app, oldest_mine);
+        } else if (app->nsess == WEB_SESSIONS_MAX) {
+            web_sess_remove(app, oldest);
+        }
     }
     app->sess[app->nsess++] = s;
     snprintf(cookie, cookielen, "%s=%s; Path=/; Secure; HttpOnly; SameSite=Strict", WEB_COOKIE,

@@ -56,6 +56,7 @@ struct web_app;
 #define WEB_IDLE_S (30 * 60)     /* a browser session ends after this long unused */
 #define WEB_MAX_S (12 * 60 * 60) /* ... and this long after its login in any case */
 #define WEB_SESSIONS_MAX 4096
+#define WEB_SESSIONS_PER_USER 32 /* a user's next login ends their least recently used one */
 #define WEB_GROUPS_TTL 60 /* LDAP groups are read again after this many seconds */
 #define WEB_COOKIE "__Host-drawbridge"
 

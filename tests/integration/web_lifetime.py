@@ -12,6 +12,10 @@ hostile/web-lifetime.sh, with weblib.py).
     opened it: after that session logs out, the stream ends at once and
     sends nothing more.  The same reviewer's other session, and its own
     live view, are not touched.
+  - One user cannot fill the console's table of browser sessions (4096,
+    the least recently used pushed out when full) with logins of their
+    own and so log everyone else out: a user's 33rd session ends that
+    user's own least recently used one.
 
 Every check runs; the weaknesses found are listed at the end (exit 1)."""
 import json
@@ -22,7 +26,7 @@ import ssl
 import sys
 import time
 
-from weblib import HOST, PORT, URL, Client, check, done, eq, ok, tls
+from weblib import HOST, PORT, URL, Client, check, done, eq, fail, ok, tls
 
 SID = os.environ["LIVE_SID"]
 weak = []
@@ -157,6 +161,28 @@ check(not theirs.eof and b"data:" in more,
 eq("her other browser is still logged in", 200, other.api("GET", "whoami").status)
 mine.close()
 theirs.close()
+
+# ---- one user's logins push out only that user's sessions ----
+def form_login(c, user):
+    r = c.request("POST", "/login", raw=("user=%s&password=%s-pw-2026" % (user, user)).encode(),
+                  headers={"Content-Type": "application/x-www-form-urlencoded"})
+    if r.status != 303:
+        fail("%s's password login: %d %r" % (user, r.status, r.body[:200]))
+    c.take_cookie(r)
+    return c
+
+
+first = form_login(Client(), "erin")
+time.sleep(1.1)  # last used one second before the others
+rest = [form_login(Client(), "erin") for _ in range(32)]
+ok("erin logged in 33 times with her password")
+if first.api("GET", "whoami").status == 200:
+    weakness("web-sessions-per-user", "erin holds 33 browser sessions at once: one user's "
+             "logins can fill the console's 4096 and push everyone else out")
+else:
+    ok("erin's 33rd login ended her least recently used session")
+check(all(c.api("GET", "whoami").status == 200 for c in rest), "her 32 newest sessions work")
+eq("carol's other browser is still logged in", 200, other.api("GET", "whoami").status)
 
 if weak:
     print("[%s] FAIL: weaknesses: %s" % (os.environ.get("TEST_NAME", "web-lifetime"),
