@@ -252,7 +252,8 @@ struct upstream_ask {
 };
 
 static int upstream_cert_ask(struct conn *c, const struct policy_target *t, const char *login,
-                             const char *local, struct upstream_ask *a, char *err, size_t errlen)
+                             int fd, const char *local, struct upstream_ask *a, char *err,
+                             size_t errlen)
 {
     struct signer_cert_req q;
 
@@ -273,7 +274,8 @@ static int upstream_cert_ask(struct conn *c, const struct policy_target *t, cons
     snprintf(q.session, sizeof(q.session), "%s", c->up_session);
     snprintf(q.source, sizeof(q.source), "%s", local);
     clock_gettime(CLOCK_MONOTONIC, &a->sent);
-    if (signer_request_send(c->signer_fd, &q, err, errlen) != 0) {
+    /* the connection goes along: the signer reads source-address from it, not from q */
+    if (signer_request_send(c->signer_fd, &q, fd, err, errlen) != 0) {
         log_msg(LOG_LVL_WARN, "upstream.no_cert", "target=%s login=%s %s", t->name, login, err);
         return DB_ERR_UNAVAIL;
     }
@@ -379,7 +381,7 @@ int upstream_connect(struct conn *c, const struct policy_target *t, const char *
             log_msg(LOG_LVL_WARN, "upstream.unreachable", "target=%s %s", t->name, err);
             goto out;
         }
-        if ((r = upstream_cert_ask(c, t, login, local, &ask, err, errlen)) != 0) {
+        if ((r = upstream_cert_ask(c, t, login, fd, local, &ask, err, errlen)) != 0) {
             goto out;
         }
         asked = 1;

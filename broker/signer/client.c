@@ -3,7 +3,9 @@
  * A session child asks the signer for a certificate, on the socket the
  * listener gave it at fork (the signer reads it only once the listener has
  * handed it over for the authenticated user; a request written before that
- * simply waits in the socket).  No signer, a refusal, a timeout or a reply
+ * simply waits in the socket), and hands over with the request its TCP
+ * connection to the target: the signer takes the certificate's
+ * source-address from that socket, not from the request.  No signer, a refusal, a timeout or a reply
  * that does not parse all end in an error: the caller refuses the
  * connection, it never falls back to the static key.
  *
@@ -22,7 +24,8 @@
 
 #include "signer.h"
 
-int signer_request_send(int sock, const struct signer_cert_req *q, char *err, size_t errlen)
+int signer_request_send(int sock, const struct signer_cert_req *q, int conn, char *err,
+                        size_t errlen)
 {
     struct wire_w w;
     int r = 0;
@@ -33,7 +36,7 @@ int signer_request_send(int sock, const struct signer_cert_req *q, char *err, si
     }
     wire_w_init(&w);
     signer_cert_req_encode(&w, q);
-    if (signer_send(sock, &w, -1) != 0) {
+    if (signer_send(sock, &w, conn) != 0) {
         db_errf(err, errlen, "the certificate signer is not running");
         r = DB_ERR_UNAVAIL;
     }
@@ -100,10 +103,11 @@ out:
     return r;
 }
 
-int signer_request(int sock, const struct signer_cert_req *q, int timeout_ms, unsigned char **cert,
-                   size_t *certlen, uint64_t *serial, char *err, size_t errlen)
+int signer_request(int sock, const struct signer_cert_req *q, int conn, int timeout_ms,
+                   unsigned char **cert, size_t *certlen, uint64_t *serial, char *err,
+                   size_t errlen)
 {
-    int r = signer_request_send(sock, q, err, errlen);
+    int r = signer_request_send(sock, q, conn, err, errlen);
 
     if (r != 0) {
         *cert = NULL;

@@ -10,6 +10,7 @@
  * first line, and it has a fuzz target (tests/fuzz/fuzz_signer.c).
  */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,58 @@ int signer_addr_valid(const char *s)
         return 0;
     }
     return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static int proto_ntop(const struct sockaddr_storage *ss, char *buf, size_t buflen, int *port)
+{
+    const void *a = NULL;
+
+    if (ss->ss_family == AF_INET) {
+        a = &((const struct sockaddr_in *)ss)->sin_addr;
+        *port = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        *port = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    } else {
+        return DB_ERR_INVALID;
+    }
+    return inet_ntop(ss->ss_family, a, buf, (socklen_t)buflen) != NULL ? 0 : DB_ERR_INVALID;
+}
+
+int signer_conn_addrs(int conn, char local[SIGNER_ADDR_MAX + 1], char *peer, size_t peerlen,
+                      char *why, size_t whylen)
+{
+    struct sockaddr_storage ls, ps;
+    socklen_t llen = sizeof(ls), plen = sizeof(ps), olen = sizeof(int);
+    char paddr[SIGNER_ADDR_MAX + 1];
+    int type = 0, proto = 0, lport = 0, pport = 0;
+
+    local[0] = '\0';
+    if (conn < 0) {
+        db_errf(why, whylen, "the request came without its connection to the target");
+        return DB_ERR_INVALID;
+    }
+    olen = sizeof(type);
+    if (getsockopt(conn, SOL_SOCKET, SO_TYPE, &type, &olen) != 0 || type != SOCK_STREAM ||
+        (olen = sizeof(proto), getsockopt(conn, SOL_SOCKET, SO_PROTOCOL, &proto, &olen)) != 0 ||
+        proto != IPPROTO_TCP) {
+        db_errf(why, whylen, "the connection sent with the request is not a TCP connection");
+        return DB_ERR_INVALID;
+    }
+    /* connected: a socket still in SYN_SENT (or never connected) has no peer */
+    memset(&ls, 0, sizeof(ls));
+    memset(&ps, 0, sizeof(ps));
+    if (getsockname(conn, (struct sockaddr *)&ls, &llen) != 0 ||
+        getpeername(conn, (struct sockaddr *)&ps, &plen) != 0 ||
+        proto_ntop(&ls, local, SIGNER_ADDR_MAX + 1, &lport) != 0 ||
+        proto_ntop(&ps, paddr, sizeof(paddr), &pport) != 0) {
+        local[0] = '\0';
+        db_errf(why, whylen, "the connection sent with the request is not connected");
+        return DB_ERR_INVALID;
+    }
+    snprintf(peer, peerlen, "%s%s%s:%d", ps.ss_family == AF_INET6 ? "[" : "", paddr,
+             ps.ss_family == AF_INET6 ? "]" : "", pport);
+    return 0;
 }
 
 void signer_key_id(char *buf, size_t buflen, const char *user, const char *target,

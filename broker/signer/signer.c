@@ -293,7 +293,7 @@ static int signer_check(struct signer *s, const struct signer_cert_req *q,
 /* Builds, audits and sends the certificate the check allowed. */
 static void signer_issue(struct signer *s, struct signer_client *cl,
                          const struct signer_cert_req *q, const struct signer_check_reply *ck,
-                         long long now)
+                         const char *peer, long long now)
 {
     struct signer_cert_reply a;
     struct certkey_spec spec;
@@ -330,10 +330,10 @@ static void signer_issue(struct signer *s, struct signer_client *cl,
     snprintf(details, sizeof(details),
              "{\"serial\": \"%llu\", \"key_id\": \"%s\", \"principal\": \"%s\", "
              "\"valid_after\": %llu, \"valid_before\": %llu, \"source\": \"%s\", "
-             "\"login\": \"%s\", \"session\": \"%s\", \"grant\": %lld}",
+             "\"peer\": \"%s\", \"login\": \"%s\", \"session\": \"%s\", \"grant\": %lld}",
              (unsigned long long)spec.serial, key_id, principal,
              (unsigned long long)spec.valid_after, (unsigned long long)spec.valid_before, q->source,
-             q->login, q->session, (long long)ck->grant);
+             peer, q->login, q->session, (long long)ck->grant);
     snprintf(object, sizeof(object), "session %s", q->session);
     if (signer_audit(s, now, q->user, "cert.issue", object, details) != 0) {
         signer_refuse(s, cl, q, now, SIGNER_UNAVAIL, 0,
@@ -355,14 +355,18 @@ out:
     cakey_free(ca);
 }
 
+/*
+ * One request from a session child, with the TCP connection to the target
+ * it sent along (conn, -1: none; the caller closes it).
+ */
 static void signer_handle(struct signer *s, struct signer_client *cl, const unsigned char *buf,
-                          size_t n)
+                          size_t n, int conn)
 {
     struct signer_cert_req q;
     struct signer_check_reply ck;
     struct signer_bucket *b = NULL;
     long long now = signer_clock(s), now_ms = signer_mono_ms();
-    char why[160];
+    char why[160], local[SIGNER_ADDR_MAX + 1], peer[SIGNER_ADDR_MAX + 16];
 
     /* the limit comes first: even a flood of garbage costs its sender, not the audit */
     b = signer_bucket(s, cl->user, now_ms);
@@ -390,6 +394,22 @@ static void signer_handle(struct signer *s, struct signer_client *cl, const unsi
                       now);
         return;
     }
+    /*
+     * source-address is the gateway's end of that very connection, read here
+     * from the socket itself: a child that names any other address (its
+     * owner's laptop, say) would get a certificate usable from outside the
+     * gateway, for a session nobody records.
+     */
+    if (signer_conn_addrs(conn, local, peer, sizeof(peer), why, sizeof(why)) != 0) {
+        signer_refuse(s, cl, &q, now, SIGNER_REFUSED, 1, "%s", why);
+        return;
+    }
+    if (strcmp(local, q.source) != 0) {
+        signer_refuse(s, cl, &q, now, SIGNER_REFUSED, 1,
+                      "source address %s is not the gateway's address on this connection (%s)",
+                      q.source, local);
+        return;
+    }
     if (signer_check(s, &q, &ck) != 0) {
         signer_refuse(s, cl, &q, now, ck.status, 1, "%s", ck.message);
         return;
@@ -399,7 +419,7 @@ static void signer_handle(struct signer *s, struct signer_client *cl, const unsi
                       "target %s logs in with the gateway's key, not a certificate", q.target);
         return;
     }
-    signer_issue(s, cl, &q, &ck, now);
+    signer_issue(s, cl, &q, &ck, peer, now);
 }
 
 /* ---- the loop ---- */
@@ -509,18 +529,25 @@ int signer_main(const struct config *cfg, int ctl, int checker)
         /* clients from the back, so that dropping one never skips another */
         for (size_t i = n - 1; i >= 1; i--) {
             ssize_t got = 0;
+            int conn = -1;
 
             if (pf[i].revents == 0 || i - 1 >= s->nclients || s->clients[i - 1].fd != pf[i].fd) {
                 continue;
             }
-            got = signer_recv(pf[i].fd, buf, sizeof(buf), NULL);
+            got = signer_recv(pf[i].fd, buf, sizeof(buf), &conn);
             if (got == DB_ERR_INVALID) {
                 got = 0; /* longer than any request: refused (and audited) as malformed */
             } else if (got <= 0) {
+                if (conn >= 0) {
+                    close(conn); /* an empty message (read as the end) may carry one too */
+                }
                 signer_client_drop(s, i - 1);
                 continue;
             }
-            signer_handle(s, &s->clients[i - 1], buf, (size_t)got);
+            signer_handle(s, &s->clients[i - 1], buf, (size_t)got, conn);
+            if (conn >= 0) {
+                close(conn); /* the child keeps its own copy: we only looked at its addresses */
+            }
             if (s->clients[i - 1].dead) {
                 signer_client_drop(s, i - 1);
             }

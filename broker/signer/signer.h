@@ -352,14 +352,25 @@ int signer_main(const struct config *cfg, int ctl, int checker);
 int checker_main(const struct config *cfg, int sock);
 
 /*
- * client.c: a session child's request.  0 with the certificate blob in
- * *cert (caller frees) and its serial; DB_ERR_DENIED with the signer's
- * reason, DB_ERR_UNAVAIL when there is no signer to ask, in err.
+ * client.c: a session child's request.  conn is the connected TCP socket to
+ * the target that the certificate is for: it travels with the request
+ * (SCM_RIGHTS) and the signer takes the certificate's source-address from
+ * it, never from the request alone.  0 with the certificate blob in *cert
+ * (caller frees) and its serial; DB_ERR_DENIED with the signer's reason,
+ * DB_ERR_UNAVAIL when there is no signer to ask, in err.
  */
-int signer_request(int sock, const struct signer_cert_req *q, int timeout_ms, unsigned char **cert,
-                   size_t *certlen, uint64_t *serial, char *err, size_t errlen);
+int signer_request(int sock, const struct signer_cert_req *q, int conn, int timeout_ms,
+                   unsigned char **cert, size_t *certlen, uint64_t *serial, char *err,
+                   size_t errlen);
 /* The same in two halves: send now, take the answer later (see client.c). */
-int signer_request_send(int sock, const struct signer_cert_req *q, char *err, size_t errlen);
+int signer_request_send(int sock, const struct signer_cert_req *q, int conn, char *err,
+                        size_t errlen);
+/*
+ * proto.c: the local and peer addresses of conn, which must be a connected
+ * TCP socket (IPv4 or IPv6).  0, or DB_ERR_INVALID with a reason in why.
+ */
+int signer_conn_addrs(int conn, char local[SIGNER_ADDR_MAX + 1], char *peer, size_t peerlen,
+                      char *why, size_t whylen);
 int signer_request_recv(int sock, int timeout_ms, unsigned char **cert, size_t *certlen,
                         uint64_t *serial, char *err, size_t errlen);
 

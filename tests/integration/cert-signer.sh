@@ -14,6 +14,9 @@
 #     is certified (staging-1 now, web-1 once a grant is approved); a burst
 #     over cert_rate is refused and audited once; a flood of requests whose
 #     answers are never read gets the socket closed, and stalls no one;
+#   - source-address is the child's own connection's: a request naming an
+#     outside address or another local one, or sent without a connected TCP
+#     socket (none, a listening one, UDP), is refused and audited;
 #   - the CA key unreadable: refused with one line and audited, then served
 #     again once readable, without a restart;
 #   - the CA rotated without downtime (README): the new key is used at the
@@ -150,6 +153,43 @@ expect_eq "meanwhile the signer serves others" not-stalled "$OUT"
 
 wait "$victim" || fail "the session whose socket was used failed: $(cat "$T/victim.out")"
 expect_eq "the session whose socket was used went on" child-done "$(cat "$T/victim.out")"
+
+# ---- source-address: the gateway's end of the child's own connection ----
+# A child that could name any address would get a certificate usable from
+# outside the gateway (its owner's laptop), for a session nobody records.
+as dave+staging-1 'sleep 20; echo dave-done' >"$T/dave.out" 2>&1 &
+dvictim=$!
+child=
+for _ in $(seq 1 100); do
+    child=$(db_query "SELECT pid FROM sessions WHERE user = 'dave' AND command LIKE 'sleep 20%' AND ended_at = 0")
+    [ -n "$child" ] && break
+    sleep 0.1
+done
+[ -n "$child" ] || fail "dave's session to take the socket from did not start"
+dsid=$(db_query "SELECT id FROM sessions WHERE pid = $child AND ended_at = 0")
+seq4=$(db_query "SELECT max(seq) FROM audit")
+out=$(forge request dave staging-1 "$LOGIN" "$dsid" 203.0.113.7) || fail "forge: $out"
+expect_eq "a request naming an address outside the gateway (203.0.113.7) is refused" 1 "$(jfield status <<<"$out")"
+expect_match "(not the connection's address)" "not the gateway's address on this connection \\(127\\.0\\.0\\.1\\)" "$(jfield message <<<"$out")"
+out=$(forge request dave staging-1 "$LOGIN" "$dsid" 127.0.0.2) || fail "forge: $out"
+expect_eq "so is another local address than the connection's (127.0.0.2)" 1 "$(jfield status <<<"$out")"
+out=$(FORGE_CONN=none forge request dave staging-1 "$LOGIN" "$dsid" 127.0.0.1) || fail "forge: $out"
+expect_eq "a request without its connection is refused" 1 "$(jfield status <<<"$out")"
+expect_match "(says so)" 'without its connection' "$(jfield message <<<"$out")"
+out=$(FORGE_CONN=listen forge request dave staging-1 "$LOGIN" "$dsid" 127.0.0.1) || fail "forge: $out"
+expect_eq "a listening socket in place of the connection is refused" 1 "$(jfield status <<<"$out")"
+out=$(FORGE_CONN=udp forge request dave staging-1 "$LOGIN" "$dsid" 127.0.0.1) || fail "forge: $out"
+expect_eq "a UDP socket in place of the connection is refused" 1 "$(jfield status <<<"$out")"
+expect_eq "each of these refusals is audited" 5 "$(db_query "SELECT count(*) FROM audit WHERE seq > $seq4 AND event = 'cert.refused' AND actor = 'dave'")"
+expect_eq "and nothing was issued" 0 "$(db_query "SELECT count(*) FROM audit WHERE seq > $seq4 AND event = 'cert.issue'")"
+out=$(forge request dave staging-1 "$LOGIN" "$dsid" 127.0.0.1) || fail "forge: $out"
+expect_eq "the connection's own address is certified (the control)" 0 "$(jfield status <<<"$out")"
+jfield cert <<<"$out" >"$T/dave-cert.pub"
+expect_match "source-address is that address" 'source-address 127\.0\.0\.1' "$(ssh-keygen -L -f "$T/dave-cert.pub")"
+expect_match "the audit row names the connection's peer" '"peer": *"127\.0\.0\.1:[0-9]+"' \
+    "$(db_query "SELECT details FROM audit WHERE seq > $seq4 AND event = 'cert.issue' AND actor = 'dave'")"
+wait "$dvictim" || fail "dave's session whose socket was used failed: $(cat "$T/dave.out")"
+expect_eq "dave's session went on" dave-done "$(cat "$T/dave.out")"
 
 # ---- the CA key unreadable, then readable again ----
 chmod 000 "$KEYS/user_ca"

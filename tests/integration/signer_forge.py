@@ -8,6 +8,11 @@ says on it, printing each reply as one JSON line.
     signer_forge.py PID raw HEX
     signer_forge.py PID flood COUNT
 
+A request goes with a connection, as a session child's does (SCM_RIGHTS):
+FORGE_CONN=tcp (the default) a TCP connection from 127.0.0.1 to a port the
+script listens on; none: no descriptor; listen: a listening TCP socket (no
+peer); udp: a connected UDP socket.
+
 flood sends COUNT requests without reading a single answer, then reads
 what came back: it prints how many were sent and whether the signer closed
 the socket (as it must, rather than stall for everyone).
@@ -65,6 +70,31 @@ def string(b):
     return struct.pack(">I", len(b)) + b
 
 
+def connection(mode):
+    """The descriptor to send with a request, and what to keep open meanwhile."""
+    if mode == "none":
+        return None, []
+    if mode == "udp":
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.connect(("127.0.0.1", 9))
+        return u, [u]
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    if mode == "listen":
+        return srv, [srv]
+    c = socket.create_connection(srv.getsockname())
+    a, _ = srv.accept()
+    return c, [srv, c, a]
+
+
+def send(s, m, conn):
+    if conn is None:
+        s.send(m)
+    else:
+        socket.send_fds(s, [m], [conn.fileno()])
+
+
 def request(user, target, login, session, source):
     return (bytes([1, 1]) + string(user) + string(target) + string(login) + string(session)
             + string(source) + string(os.urandom(32)))
@@ -94,6 +124,7 @@ def main():
     pid, what = int(sys.argv[1]), sys.argv[2]
     s = steal(pid)
     s.settimeout(20)
+    conn, keep = connection(os.environ.get("FORGE_CONN", "tcp"))
     if what == "request":
         msgs = [request(*sys.argv[3:8])] * (int(sys.argv[8]) if len(sys.argv) > 8 else 1)
     elif what == "raw":
@@ -122,9 +153,11 @@ def main():
     else:
         sys.exit("signer_forge: unknown case %s" % what)
     for m in msgs:
-        s.send(m)
+        send(s, m, conn)
         print(json.dumps(reply(s.recv(65536))), flush=True)
     s.close()
+    for k in keep:
+        k.close()
 
 
 if __name__ == "__main__":
