@@ -38,7 +38,8 @@ store_grace: 3s"
 private_env
 T=$DIR/scratch
 mkdir -p "$T"
-trap 'rc=$?; bg_cleanup; env_down "$rc" || rc=1; pg_stop "$PGD"; rm -rf "$PGD"; exit $rc' EXIT
+FO_PID=
+trap 'rc=$?; bg_cleanup; [ -n "$FO_PID" ] && stop_pid "$FO_PID" "drawbridge serve (failover)"; env_down "$rc" || rc=1; pg_stop "$PGD"; rm -rf "$PGD"; exit $rc' EXIT
 pass "the gateway runs on PostgreSQL with a password from store.password_file"
 
 # bad_start NAME CONFIG-SED ERE: serve with the config changed by CONFIG-SED
@@ -82,6 +83,7 @@ expect_eq "a gateway on the two-host URL serves (first host down)" 0 "$RC"
 GW_PORT=$port request alice web-1 1h
 pass "a request is stored through the failover URL (request $N)"
 stop_pid "$FO_PID" "drawbridge serve (failover)"
+FO_PID=
 
 # ---- PostgreSQL stopped for 10 s ----
 request alice web-1 1h
