@@ -189,6 +189,12 @@ struct dir;
 
 /* Opens nothing yet: connections are made lazily and reused.  Caller frees. */
 int dir_new(const struct config *c, struct dir **out);
+/*
+ * libldap's process-wide setup, done by the listener before it forks: the
+ * libraries and plugins it loads are then shared by every session child
+ * instead of loaded by each (tens of KiB per session).
+ */
+void dir_preload(void);
 void dir_free(struct dir *d);
 /*
  * Looks up the user (filter escaped per RFC 4515; exactly one entry or
@@ -710,6 +716,8 @@ int store_watch_fd(const struct store_watch *w);
 int store_watch_read(struct store_watch *w, void (*fn)(void *ctx, const char *payload), void *ctx);
 void store_watch_forked(struct store_watch *w);
 void store_watch_close(struct store_watch *w);
+/* A process about to sleep long (an idle session): caches the store can rebuild go back. */
+void store_release_memory(struct store *s);
 
 /*
  * Transactions, for access.c: store_begin is BEGIN IMMEDIATE (so a

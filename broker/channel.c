@@ -487,6 +487,7 @@ static void chan_start_shell(struct chan *ch)
         return;
     }
     ch->state = CHAN_OPEN;
+    c->trim_due = 1;
     if (ch->has_pty) {
         ch->term_ed = shell_term_new(&ch->sh);
         if (ch->term_ed == NULL) {
@@ -681,6 +682,7 @@ static void chan_start_target(struct chan *ch)
     ch->state = CHAN_OPEN;
     /* a first look now that the session row exists: a revoke that came before it, a near end */
     c->check_at = 0;
+    c->trim_due = 1;
     log_msg(LOG_LVL_INFO, "session.start",
             "user=%s target=%s login=%s channel=%u kind=%s grant=%lld session=%s", c->user,
             ch->target, c->up_login, ch->id,
@@ -1351,6 +1353,7 @@ static void chan_finish(struct chan *ch, int *progress)
         ch->session_id[0] = '\0';
     }
     ch->state = CHAN_DONE;
+    ch->conn->trim_due = 1;
     *progress = 1;
 }
 

@@ -153,6 +153,7 @@ struct conn {
     long long store_down_since;
     int sig_fd;
     unsigned wake_bits;   /* WAKE_CHILD_* taken from sig_fd, not yet acted on */
+    int trim_due;         /* a channel came or went: give freed heap back when next idle */
     struct policy **policies; /* loaded here on reloads; freed at the end (pointers into */
     size_t npolicies;         /* an older one, e.g. tgt, stay valid until then) */
     long long next_due_ms; /* the earliest job step or close deadline (monotonic ms); LLONG_MAX: none */

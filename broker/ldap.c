@@ -704,6 +704,15 @@ static int dir_dup(char **dst, const char *src, const char *dflt)
     return 0;
 }
 
+void dir_preload(void)
+{
+    int v = 0;
+
+    dir_libldap_prepare();
+    /* any global option read runs libldap's one-time setup (and the SASL plugins it loads) */
+    ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &v);
+}
+
 int dir_new(const struct config *c, struct dir **out)
 {
     const struct config_ldap *l;

@@ -55,8 +55,8 @@ struct rec_slot {
     char session[STORE_SESSION_ID_LEN + 1];
     char path[4096];
     struct sftp_watch *sftp;
-    struct store_text lines[RECORDER_LINES_MAX];
-    size_t nlines;
+    struct store_text *lines; /* grown as text comes (most sessions have little or none) */
+    size_t nlines, caplines;
     unsigned long long in, out;
     struct timespec now; /* of the event being recorded (for sftp markers) */
     long long store_ms;  /* monotonic ms of the last index and byte-count update */
@@ -113,6 +113,10 @@ static void recorder_slot_free(struct recorder *r, struct rec_slot *sl)
             r->slots[i] = NULL;
         }
     }
+    for (size_t i = 0; i < sl->nlines; i++) {
+        free((char *)sl->lines[i].line);
+    }
+    free(sl->lines);
     free(sl);
 }
 
@@ -141,6 +145,16 @@ static void recorder_text(void *ctx, enum rec_stream s, double ts, const char *l
     }
     if (sl->nlines == RECORDER_LINES_MAX) {
         recorder_flush_text(sl);
+    }
+    if (sl->nlines == sl->caplines) {
+        size_t cap = sl->caplines ? sl->caplines * 2 : 16;
+        struct store_text *v = realloc(sl->lines, cap * sizeof(*v));
+
+        if (v == NULL) {
+            return; /* the index is not the record: the line goes unindexed */
+        }
+        sl->lines = v;
+        sl->caplines = cap;
     }
     copy = malloc(len + 1);
     if (copy == NULL) {

@@ -36,6 +36,8 @@
 
 #include <libssh/libssh.h>
 #include <libssh/server.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include <jansson.h>
 
@@ -418,6 +420,52 @@ static int server_store_check(struct server *s, char *err, size_t errlen)
     }
     store_close(st);
     return r;
+}
+
+/*
+ * Every session child does the same key exchanges, signatures, ciphers and
+ * hashes.  OpenSSL sets each algorithm up (fetches and caches it) on first
+ * use, in the process that uses it: done once here, before any fork, that
+ * memory is shared by all the children instead of copied into each.
+ */
+static void server_warm_crypto(void)
+{
+    static const char *const mds[] = {"SHA256", "SHA512", "SHA1"};
+    static const char *const ciphers[] = {"ChaCha20", "AES-128-GCM", "AES-256-GCM", "AES-128-CTR",
+                                          "AES-192-CTR", "AES-256-CTR"};
+    static const char *const macs[] = {"HMAC", "POLY1305"};
+    static const char *const keys[] = {"X25519", "ED25519"};
+    unsigned char buf[32];
+    size_t n = sizeof(buf);
+
+    for (size_t i = 0; i < sizeof(mds) / sizeof(mds[0]); i++) {
+        EVP_MD_free(EVP_MD_fetch(NULL, mds[i], NULL));
+    }
+    for (size_t i = 0; i < sizeof(ciphers) / sizeof(ciphers[0]); i++) {
+        EVP_CIPHER_free(EVP_CIPHER_fetch(NULL, ciphers[i], NULL));
+    }
+    for (size_t i = 0; i < sizeof(macs) / sizeof(macs[0]); i++) {
+        EVP_MAC_free(EVP_MAC_fetch(NULL, macs[i], NULL));
+    }
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, keys[i]);
+        EVP_MD_CTX *md = EVP_MD_CTX_new();
+        EVP_PKEY_CTX *px = k != NULL ? EVP_PKEY_CTX_new(k, NULL) : NULL;
+        unsigned char sig[64];
+        size_t siglen = sizeof(sig);
+
+        if (i == 0 && px != NULL && EVP_PKEY_derive_init(px) == 1 &&
+            EVP_PKEY_derive_set_peer(px, k) == 1) {
+            EVP_PKEY_derive(px, buf, &n);
+        } else if (i == 1 && md != NULL && EVP_DigestSignInit(md, NULL, NULL, NULL, k) == 1) {
+            EVP_DigestSign(md, sig, &siglen, buf, 1);
+        }
+        EVP_PKEY_CTX_free(px);
+        EVP_MD_CTX_free(md);
+        EVP_PKEY_free(k);
+    }
+    RAND_bytes(buf, sizeof(buf));
+    OPENSSL_cleanse(buf, sizeof(buf));
 }
 
 static void server_reload(struct server *s)
@@ -1124,6 +1172,9 @@ int server_run(const struct server_opts *o)
         }
         s->nlfd++;
     }
+    /* set up once here what every session child would otherwise set up for itself */
+    dir_preload();
+    server_warm_crypto();
     if (wake_init(err, sizeof(err)) != 0) {
         fprintf(stderr, "drawbridge: %s\n", err);
         goto out;

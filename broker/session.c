@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -518,9 +519,21 @@ static void session_take_wakeups(struct conn *c)
 static int session_loop(struct conn *c)
 {
     while (!session_stop) {
-        int progress = 0, rc;
+        int progress = 0, rc, timeout;
 
-        rc = ssh_event_dopoll(c->ev, session_timeout(c));
+        timeout = session_timeout(c);
+        if (timeout < 0 && c->trim_due) {
+            /*
+             * Going to sleep for as long as it takes, with channels set up or
+             * torn down since the last time: the heap pages that key
+             * exchanges, the directory and setup used and freed go back to
+             * the system, so that thousands of idle sessions cost little.
+             */
+            c->trim_due = 0;
+            store_release_memory(c->store);
+            malloc_trim(0);
+        }
+        rc = ssh_event_dopoll(c->ev, timeout);
         if (rc == SSH_ERROR && !ssh_is_connected(c->down)) {
             break;
         }
@@ -571,6 +584,9 @@ static int session_loop(struct conn *c)
             if (c->wake_bits != 0) {
                 session_take_wakeups(c); /* e.g. a policy reload while we authenticated */
             }
+            /* the directory was for authentication only: its connection and memory go */
+            dir_free(c->dir);
+            c->dir = NULL;
             chan_preconnect(c);
         }
         if (session_now_ms() >= c->next_tick_ms) {
@@ -621,6 +637,8 @@ int session_run(const struct session_opts *o)
     c->fail_delay_ms = o->fail_delay_ms;
     c->next_chan_id = 1;
     c->next_due_ms = LLONG_MAX;
+    /* one malloc arena: the recording thread's own would be mostly empty pages per session */
+    mallopt(M_ARENA_MAX, 1);
     c->check_at = LLONG_MAX;
     c->next_tick_ms = LLONG_MAX;
     c->sig_fd = -1;

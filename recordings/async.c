@@ -129,6 +129,18 @@ static void a_text(void *ctx, enum rec_stream s, double ts, const char *line, si
         return;
     }
     pthread_mutex_lock(&a->mu);
+    if (a->text == NULL) {
+        /* the first line: most recorded channels (sftp, an idle shell) never get here */
+        a->text = malloc(a->text_max);
+        a->text_out = malloc(a->text_max);
+        if (a->text == NULL || a->text_out == NULL) {
+            free(a->text);
+            free(a->text_out);
+            a->text = a->text_out = NULL;
+            pthread_mutex_unlock(&a->mu);
+            return; /* the index goes without this line; the recording does not */
+        }
+    }
     while (a->text_len + need > a->text_max && !a->stop) {
         /* the relay has not taken the last lot: tell it (in its loop, or waiting in a call) */
         a->text_full = 1;
@@ -431,11 +443,12 @@ static size_t a_room(struct rec_async *a, size_t need)
     }
 }
 
+/* A record of op for writer h; with nul, p[0..len) is followed by a NUL in the ring. */
 static int a_put(struct rec_async *a, int h, enum a_op op, int x, int y,
-                 const struct timespec *ts, const void *p, size_t len)
+                 const struct timespec *ts, const void *p, size_t len, int nul)
 {
     struct a_rec r;
-    size_t off, need = A_HDR + A_ALIGN(len);
+    size_t off, need = A_HDR + A_ALIGN(len + (nul ? 1 : 0));
     int rc;
 
     pthread_mutex_lock(&a->mu);
@@ -446,7 +459,7 @@ static int a_put(struct rec_async *a, int h, enum a_op op, int x, int y,
     }
     off = a_room(a, need);
     memset(&r, 0, sizeof(r));
-    r.len = (uint32_t)len;
+    r.len = (uint32_t)(len + (nul ? 1 : 0));
     r.op = (uint16_t)op;
     r.h = (uint16_t)h;
     r.a = x;
@@ -458,6 +471,9 @@ static int a_put(struct rec_async *a, int h, enum a_op op, int x, int y,
     memcpy(a->ring + off, &r, sizeof(r));
     if (len > 0) {
         memcpy(a->ring + off + A_HDR, p, len);
+    }
+    if (nul) {
+        a->ring[off + A_HDR + len] = '\0';
     }
     a->wr = off + need;
     a->used += need;
@@ -507,9 +523,7 @@ int rec_async_new(size_t queue_bytes, int notify_fd, rec_async_text_fn text_fn, 
     a->text_ctx = text_ctx;
     a->text_max = A_TEXT_CAP;
     a->ring = malloc(a->cap);
-    a->text = malloc(a->text_max);
-    a->text_out = malloc(a->text_max);
-    if (a->ring == NULL || a->text == NULL || a->text_out == NULL) {
+    if (a->ring == NULL) {
         goto fail;
     }
     pthread_mutex_init(&a->mu, NULL);
@@ -587,7 +601,7 @@ int rec_async_data(struct rec_async *a, int h, enum rec_stream s, const struct t
     do {
         size_t k = len < A_REC_DATA_MAX ? len : A_REC_DATA_MAX;
 
-        rc = a_put(a, h, A_DATA, (int)s, 0, ts, p, k);
+        rc = a_put(a, h, A_DATA, (int)s, 0, ts, p, k, 0);
         p += k;
         len -= k;
     } while (rc == 0 && len > 0);
@@ -599,7 +613,7 @@ int rec_async_resize(struct rec_async *a, int h, const struct timespec *ts, int 
     if (!a_valid(a, h) || ts == NULL) {
         return DB_ERR_INVALID;
     }
-    return a_put(a, h, A_RESIZE, cols, rows, ts, NULL, 0);
+    return a_put(a, h, A_RESIZE, cols, rows, ts, NULL, 0, 0);
 }
 
 int rec_async_marker(struct rec_async *a, int h, const struct timespec *ts, const char *label)
@@ -613,13 +627,7 @@ int rec_async_marker(struct rec_async *a, int h, const struct timespec *ts, cons
     if (n > A_REC_DATA_MAX - 1) {
         n = A_REC_DATA_MAX - 1; /* the writer keeps less than this of a label anyway */
     }
-    {
-        char tmp[A_REC_DATA_MAX];
-
-        memcpy(tmp, label, n);
-        tmp[n] = '\0';
-        return a_put(a, h, A_MARKER, 0, 0, ts, tmp, n + 1);
-    }
+    return a_put(a, h, A_MARKER, 0, 0, ts, label, n, 1);
 }
 
 int rec_async_error(struct rec_async *a, int h)
@@ -676,7 +684,7 @@ int rec_async_close(struct rec_async *a, int h, char sha256_hex[REC_HEX_LEN + 1]
         return DB_ERR_INVALID;
     }
     aw = &a->wr_[h];
-    a_put(a, h, A_CLOSE, 0, 0, NULL, NULL, 0);
+    a_put(a, h, A_CLOSE, 0, 0, NULL, NULL, 0, 0);
     pthread_mutex_lock(&a->mu);
     while (!aw->closed) {
         if (a->text_len > 0) {

@@ -205,6 +205,9 @@ static int sq_step(struct store_q *q)
     sqlite3_stmt *st = q->prep;
     int rc, r;
 
+    if (st == NULL) {
+        return sq_fail(q->s, sqlite3_errcode(sq_db(q->s)));
+    }
     if (!q->running) {
         q->running = 1;
         if ((r = sq_bind(q)) != 0) {
@@ -224,8 +227,10 @@ static int sq_step(struct store_q *q)
 
 static void sq_reset(struct store_q *q)
 {
-    sqlite3_reset(q->prep);
-    sqlite3_clear_bindings(q->prep);
+    if (q->prep != NULL) { /* a statement of the table is prepared when first stepped */
+        sqlite3_reset(q->prep);
+        sqlite3_clear_bindings(q->prep);
+    }
 }
 
 static int sq_col_null(struct store_q *q, int col)
@@ -253,11 +258,18 @@ static const char *sq_col_text(struct store_q *q, int col, size_t *len)
     return (const char *)t;
 }
 
+/* The page cache: pages read are kept for the connection's life unless given back. */
+static void sq_release(struct store *s)
+{
+    sqlite3_db_release_memory(sq_db(s));
+}
+
 const struct store_backend store_backend_sqlite = {
     .name = "sqlite",
     .dialect = STORE_SQLITE,
     .open = sq_open,
     .close = sq_close,
+    .release = sq_release,
     .schema_lock = sq_schema_lock,
     .schema_version = sq_schema_version,
     .schema_set_version = sq_schema_set_version,

@@ -183,6 +183,8 @@ struct store_backend {
     double (*col_double)(struct store_q *q, int col);
     /* NULL for SQL NULL; *len may be NULL */
     const char *(*col_text)(struct store_q *q, int col, size_t *len);
+    /* gives back memory the connection can do without (caches); may be NULL */
+    void (*release)(struct store *s);
 };
 
 extern const struct store_backend store_backend_sqlite;

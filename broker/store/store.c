@@ -70,19 +70,23 @@ void store_q_free(struct store_q *q)
     free(q);
 }
 
-/* The statement table, for this backend, once the schema is current. */
-static int store_prepare_all(struct store *s, char *err, size_t errlen)
+/*
+ * A statement of the table, prepared when first stepped and then kept.  A
+ * session process uses a handful of the table, and a prepared statement
+ * holds kilobytes: all of them were about 400 KiB in every process.
+ */
+static int store_prepare_one(struct store_q *q)
 {
-    for (int i = 0; i < STORE_STMT_COUNT; i++) {
-        const struct store_stmt_sql *t = &store_stmt_sql[i];
-        const char *sql = s->be->dialect == STORE_POSTGRES && t->pg != NULL ? t->pg : t->sql;
-        int r = s->be->q_prepare(s, &s->q[i], sql, err, errlen);
+    struct store *s = q->s;
+    const struct store_stmt_sql *t = &store_stmt_sql[q->id];
+    const char *sql = s->be->dialect == STORE_POSTGRES && t->pg != NULL ? t->pg : t->sql;
+    char err[sizeof(s->msg)] = "";
+    int r = s->be->q_prepare(s, q, sql, err, sizeof(err));
 
-        if (r != 0) {
-            return r;
-        }
+    if (r != 0) {
+        snprintf(s->msg, sizeof(s->msg), "%s", err);
     }
-    return 0;
+    return r;
 }
 
 static struct store_val *store_param(struct store_q *q, int pos)
@@ -142,6 +146,11 @@ void store_bind_text(struct store_q *q, int pos, const char *t)
 
 int store_step(struct store_q *q)
 {
+    int r;
+
+    if (q->prep == NULL && q->id < STORE_STMT_COUNT && (r = store_prepare_one(q)) != 0) {
+        return r;
+    }
     return q->s->be->step(q);
 }
 
@@ -418,8 +427,7 @@ int store_open_config(const struct config *c, struct store **out, char *err, siz
     if ((c->store_password_file != NULL &&
          (r = store_read_password(s, c->store_password_file, err, errlen)) != 0) ||
         (r = store_read_key(s, c, err, errlen)) != 0 || (r = s->be->open(s, err, errlen)) != 0 ||
-        (r = store_migrate(s, err, errlen)) != 0 || (r = store_prepare_all(s, err, errlen)) != 0 ||
-        (r = store_anchor_init(s, err, errlen)) != 0 ||
+        (r = store_migrate(s, err, errlen)) != 0 || (r = store_anchor_init(s, err, errlen)) != 0 ||
         (r = store_forward_open(s, c, err, errlen)) != 0) {
         goto out;
     }
@@ -451,6 +459,13 @@ int store_open(const char *state_dir, struct store **out, char *err, size_t errl
 int store_backend_is_shared(const struct store *s)
 {
     return s->be->dialect == STORE_POSTGRES;
+}
+
+void store_release_memory(struct store *s)
+{
+    if (s != NULL && s->conn != NULL && !s->in_tx && s->be->release != NULL) {
+        s->be->release(s);
+    }
 }
 
 void store_close(struct store *s)
