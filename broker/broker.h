@@ -262,6 +262,8 @@ struct relay_hook {
     int (*tick)(void *ctx, unsigned id, const struct timespec *ts);
     /* When tick next has work (monotonic ms), LLONG_MAX for never: idle costs nothing. */
     long long (*due)(void *ctx);
+    /* The connection goes idle after activity: memory kept for bursts can go back. */
+    void (*trim)(void *ctx);
     /*
      * The channel ended; sha256/hmac (REC_HEX_LEN + 1 bytes each) receive the
      * sealed record's digests, or "" when there is none (or it failed).

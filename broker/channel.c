@@ -1048,6 +1048,9 @@ static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, int *rx,
     }
     if (n > 0) {
         *progress = 1;
+        if (n > 64 * 1024) {
+            c->trim_due = 1; /* a stream: its buffers can go once it stops */
+        }
         /* a whole packet or more: whole packets now, the tail with what comes next */
         keep = rbuf_used(q) >= CONN_PACKET_DATA && !ssh_channel_is_eof(src);
         if (chan_flush(dst, dst_err, q, keep, progress) != 0) {
@@ -1421,6 +1424,30 @@ void chan_run_all(struct conn *c, int *progress)
             chan_free(ch);
             c->chans[i] = NULL;
         }
+    }
+}
+
+void chan_trim(struct conn *c)
+{
+    for (int i = 0; i < CONN_CHANNELS_MAX; i++) {
+        struct chan *ch = c->chans[i];
+        struct rbuf *qs[3];
+
+        if (ch == NULL) {
+            continue;
+        }
+        qs[0] = &ch->to_up;
+        qs[1] = &ch->to_down[0];
+        qs[2] = &ch->to_down[1];
+        for (int k = 0; k < 3; k++) {
+            /* a queue sized for a stream's reads, empty now: gone until the next one */
+            if (rbuf_used(qs[k]) == 0 && qs[k]->cap > 64 * 1024) {
+                rbuf_free(qs[k]);
+            }
+        }
+    }
+    if (c->hook.trim != NULL) {
+        c->hook.trim(c->hook.ctx);
     }
 }
 

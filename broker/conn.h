@@ -208,6 +208,8 @@ void chan_preconnect(struct conn *c);
 int chan_count_live(const struct conn *c);
 /* The connection's policy changed: the shells of its channels use it from now on. */
 void chan_set_policy(struct conn *c);
+/* Idle after activity: empty queues sized for a stream, and the recorder's, give memory back. */
+void chan_trim(struct conn *c);
 void chan_free_all(struct conn *c);
 void chan_fail(struct chan *ch, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /*

@@ -536,6 +536,13 @@ static long long recorder_due(void *ctx)
     return due;
 }
 
+static void recorder_trim(void *ctx)
+{
+    struct recorder *r = ctx;
+
+    rec_async_trim(r->async);
+}
+
 static void recorder_close(void *ctx, unsigned id, int exit_status, const char *exit_signal,
                            const struct timespec *ts, char *sha256, char *hmac)
 {
@@ -601,6 +608,7 @@ int recorder_init(struct conn *c, struct relay_hook *h, char *err, size_t errlen
     h->note = recorder_note;
     h->tick = recorder_tick;
     h->due = recorder_due;
+    h->trim = recorder_trim;
     h->close = recorder_close;
     rc = 0;
 out:

@@ -530,6 +530,7 @@ static int session_loop(struct conn *c)
              * the system, so that thousands of idle sessions cost little.
              */
             c->trim_due = 0;
+            chan_trim(c);
             store_release_memory(c->store);
             malloc_trim(0);
         }

@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define A_WRITERS_MAX 16
@@ -44,6 +45,7 @@
 #define A_TEXT_CAP (64u * 1024)       /* text made by the thread, not yet taken */
 #define A_RELEASE (128u * 1024)       /* ring bytes the thread gives back at a time */
 #define A_KICK (256u * 1024)          /* queued bytes that wake a sleeping thread at once */
+#define A_TRIM_KEEP (16u * 1024)      /* ring bytes (page multiple) kept by rec_async_trim */
 #define A_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
 
 enum a_op { A_PAD, A_DATA, A_RESIZE, A_MARKER, A_CLOSE };
@@ -522,8 +524,10 @@ int rec_async_new(size_t queue_bytes, int notify_fd, rec_async_text_fn text_fn, 
     a->text_fn = text_fn;
     a->text_ctx = text_ctx;
     a->text_max = A_TEXT_CAP;
-    a->ring = malloc(a->cap);
-    if (a->ring == NULL) {
+    /* pages of its own: what a burst touched can be given back (rec_async_trim) */
+    a->ring = mmap(NULL, a->cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (a->ring == MAP_FAILED) {
+        a->ring = NULL;
         goto fail;
     }
     pthread_mutex_init(&a->mu, NULL);
@@ -547,7 +551,9 @@ int rec_async_new(size_t queue_bytes, int notify_fd, rec_async_text_fn text_fn, 
     *out = a;
     return 0;
 fail:
-    free(a->ring);
+    if (a->ring != NULL) {
+        munmap(a->ring, a->cap);
+    }
     free(a->text);
     free(a->text_out);
     free(a);
@@ -725,10 +731,25 @@ void rec_async_free(struct rec_async *a)
     pthread_cond_destroy(&a->space);
     pthread_cond_destroy(&a->text_room);
     pthread_mutex_destroy(&a->mu);
-    free(a->ring);
+    munmap(a->ring, a->cap);
     free(a->text);
     free(a->text_out);
     free(a);
+}
+
+void rec_async_trim(struct rec_async *a)
+{
+    size_t keep = A_TRIM_KEEP;
+
+    if (a == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&a->mu);
+    /* empty, and the caller copies in only under this lock: no record lives there */
+    if (a->used == 0 && a->cap > keep) {
+        madvise(a->ring + keep, a->cap - keep, MADV_DONTNEED);
+    }
+    pthread_mutex_unlock(&a->mu);
 }
 
 unsigned long long rec_async_waits(struct rec_async *a)

@@ -171,6 +171,8 @@ int rec_async_close(struct rec_async *a, int h, char sha256_hex[REC_HEX_LEN + 1]
 void rec_async_free(struct rec_async *a);
 /* How many calls had to wait for room (for tests and benchmarks). */
 unsigned long long rec_async_waits(struct rec_async *a);
+/* An idle caller: the queue's memory beyond its first pages goes back to the system. */
+void rec_async_trim(struct rec_async *a);
 
 /* ---- reader.c ---- */
 

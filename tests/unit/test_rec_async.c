@@ -8,7 +8,8 @@
  * and leaves no seal; search text reaches the caller's function on the
  * caller's thread only, all of it, even when the thread makes more than it
  * may hold; a writer left idle is flushed by the thread without a call; two
- * writers on one thread keep their own order.
+ * writers on one thread keep their own order; giving the queue's pages back
+ * at any moment loses nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -474,12 +475,53 @@ static void test_two_writers(void **state)
     free(s2.buf);
 }
 
+/* ---- giving the queue's pages back never loses what is queued ---- */
+
+static void test_trim(void **state)
+{
+    static unsigned char chunk[48 * 1024];
+    const int rounds = 64;
+    struct slow s;
+    struct rec_async *a = NULL;
+    char sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1], err[256];
+    unsigned char *want = malloc(sizeof(chunk) * rounds);
+    int h;
+
+    (void)state;
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(rec_async_new(0, -1, NULL, NULL, &a), 0);
+    h = rec_async_add(a, slow_writer(&s, 1), 0);
+    for (int i = 0; i < rounds; i++) {
+        struct timespec ts = fut(i);
+
+        for (size_t k = 0; k < sizeof(chunk); k++) {
+            chunk[k] = (unsigned char)(i * 31 + k);
+        }
+        assert_int_equal(rec_async_data(a, h, REC_STREAM_OUT, &ts, chunk, sizeof(chunk)), 0);
+        memcpy(want + (size_t)i * sizeof(chunk), chunk, sizeof(chunk));
+        rec_async_kick(a);
+        rec_async_trim(a); /* whether the queue is empty at this moment or not */
+        if (i % 8 == 0) {
+            struct timespec pause = {0, 2 * 1000 * 1000};
+
+            nanosleep(&pause, NULL);
+            rec_async_trim(a);
+        }
+    }
+    assert_int_equal(rec_async_close(a, h, sha, mac, err, sizeof(err)), 0);
+    check_file(s.buf, s.len, sha, mac, want, sizeof(chunk) * rounds, NULL, 0);
+    rec_async_free(a);
+    free(s.buf);
+    free(want);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_as_writer), cmocka_unit_test(test_backpressure),
         cmocka_unit_test(test_failure_sticks), cmocka_unit_test(test_text),
         cmocka_unit_test(test_idle_flush),     cmocka_unit_test(test_two_writers),
+        cmocka_unit_test(test_trim),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
