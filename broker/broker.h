@@ -922,6 +922,9 @@ int store_web_login_insert(struct store *s, const char *hash, const char *user, 
                            long long now, long long expires_at);
 int store_web_login_take(struct store *s, const char *hash, long long now, char *user,
                          size_t userlen, int *mfa);
+/* A link's user, when it was used (0: never) and when it expires.  DB_ERR_NOTFOUND when unknown. */
+int store_web_login_peek(struct store *s, const char *hash, char *user, size_t userlen,
+                         long long *used_at, long long *expires_at);
 
 /* ---- weblink.c: tokens of the web console's one-time login links ---- */
 

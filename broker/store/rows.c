@@ -884,6 +884,30 @@ int store_web_login_take(struct store *s, const char *hash, long long now, char 
     return r;
 }
 
+int store_web_login_peek(struct store *s, const char *hash, char *user, size_t userlen,
+                         long long *used_at, long long *expires_at)
+{
+    struct store_q *q = store_q(s, ST_WEB_LOGIN_PEEK);
+    int rc, r = DB_ERR_NOTFOUND;
+
+    user[0] = '\0';
+    *used_at = *expires_at = 0;
+    if (!store_fits(hash, AUDIT_HASH_HEX, 1)) {
+        return DB_ERR_NOTFOUND;
+    }
+    store_bind_text(q, 1, hash);
+    rc = store_step(q);
+    if (rc == 1) {
+        r = store_col_copy(q, 0, user, userlen) == 0 ? 0 : DB_ERR_INVALID;
+        *used_at = store_col_int(q, 1);
+        *expires_at = store_col_int(q, 2);
+    } else if (rc < 0) {
+        r = rc;
+    }
+    store_done(q);
+    return r;
+}
+
 /* ---- retention (broker/retention.c) ---- */
 
 int store_session_list_expirable(struct store *s, long long before, size_t limit,

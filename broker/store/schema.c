@@ -436,6 +436,8 @@ const struct store_stmt_sql store_stmt_sql[STORE_STMT_COUNT] = {
     [ST_WEB_LOGIN_TAKE] = {"UPDATE web_logins SET used_at = ?2 WHERE hash = ?1 AND used_at = 0 "
                            "AND expires_at > ?2 RETURNING \"user\", mfa",
                            NULL},
+    [ST_WEB_LOGIN_PEEK] = {"SELECT \"user\", used_at, expires_at FROM web_logins WHERE hash = ?1",
+                           NULL},
     /* the second factor (rows-mfa.c) */
     [ST_MFA_GET] = {STORE_MFA_COLUMNS " WHERE m.\"user\" = ?1", NULL},
     [ST_MFA_LIST] = {STORE_MFA_COLUMNS " ORDER BY m.\"user\"", NULL},

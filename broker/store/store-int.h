@@ -71,6 +71,7 @@ enum store_stmt_id {
     ST_WEB_LOGIN_INSERT,
     ST_WEB_LOGIN_PURGE,
     ST_WEB_LOGIN_TAKE,
+    ST_WEB_LOGIN_PEEK,
     /* the second factor (rows-mfa.c) */
     ST_MFA_GET,
     ST_MFA_LIST,

@@ -220,19 +220,50 @@ int web_h_login_link_page(struct web_req *r)
     return web_h_page(r);
 }
 
+static struct web_fail *web_fail_slot(const char *peer, long long now);
+
+/*
+ * A link that cannot be taken: when it existed (used already, or past its
+ * minute) the attempt is audited under its user's name -- someone may be
+ * replaying it from a screen, a chat or a log -- and counts against the
+ * address like a wrong password.  A token that never existed leaves only a
+ * log line: nobody can fill the audit with made-up ones.
+ */
+static void web_link_refused(struct web_req *r, struct web_fail *f, const char *hash, long long now)
+{
+    char user[STORE_NAME_MAX + 1], reason[64];
+    long long used = 0, expires = 0;
+    const char *why = NULL;
+
+    if (hash[0] == '\0' ||
+        store_web_login_peek(r->app->store, hash, user, sizeof(user), &used, &expires) != 0 ||
+        (used == 0 && expires > now)) {
+        log_msg(LOG_LVL_WARN, "web.login_refused", "peer=%s: unknown link", r->peer);
+        return;
+    }
+    why = used != 0 ? "used already" : "expired";
+    f->n++;
+    snprintf(reason, sizeof(reason), "one-time login link %s", why);
+    access_audit_auth(r->app->store, now, user, NULL, r->peer, "web-link", 0, reason);
+    log_msg(LOG_LVL_WARN, "web.login_refused", "peer=%s: %s's link, %s", r->peer, user, why);
+}
+
 int web_h_login_link_post(struct web_req *r)
 {
     struct web_app *app = r->app;
+    struct web_fail *f = web_fail_slot(r->peer, web_now());
     const char *tok = r->param[0];
-    char hash[AUDIT_HASH_HEX + 1], user[STORE_NAME_MAX + 1], err[256], cookie[160];
+    char hash[AUDIT_HASH_HEX + 1] = "", user[STORE_NAME_MAX + 1], err[256], cookie[160];
     struct dir_user *u = NULL;
     long long now = web_now();
     int mfa = 0, rc;
 
+    if (f->n >= WEB_FAIL_MAX) {
+        return web_text(r, 429, "too many failed logins from your address; try again later\n");
+    }
     if (!weblink_token_valid(tok, strlen(tok)) || weblink_hash(tok, strlen(tok), hash) != 0 ||
         store_web_login_take(app->store, hash, now, user, sizeof(user), &mfa) != 0) {
-        log_msg(LOG_LVL_WARN, "web.login_refused", "peer=%s: unknown, used or expired link",
-                r->peer);
+        web_link_refused(r, f, hash, now);
         return web_text(r, 401,
                         "This login link cannot be used: it was used already, it expired (links "
                         "last 60 seconds) or it never existed. Run `ssh gw web` for a new one.\n");

@@ -16,8 +16,14 @@ hostile/web-lifetime.sh, with weblib.py).
     the least recently used pushed out when full) with logins of their
     own and so log everyone else out: a user's 33rd session ends that
     user's own least recently used one.
+  - A one-time login link lives for one use within its minute: used again
+    (someone replaying it from a screen, a chat or a proxy's log) or after
+    its minute, it is refused and the attempt is an auth.failure row under
+    the name of the user the link was for; a token that never existed is
+    refused without one (no row for anyone to flood the audit with).
 
 Every check runs; the weaknesses found are listed at the end (exit 1)."""
+import hashlib
 import json
 import os
 import re
@@ -26,7 +32,9 @@ import ssl
 import sys
 import time
 
-from weblib import HOST, PORT, URL, Client, check, done, eq, fail, ok, tls
+from weblib import (HOST, PORT, URL, Client, check, db, done, eq, fail, last_seq, new_link, ok,
+                    tls)
+from urllib.parse import urlsplit
 
 SID = os.environ["LIVE_SID"]
 weak = []
@@ -183,6 +191,45 @@ else:
     ok("erin's 33rd login ended her least recently used session")
 check(all(c.api("GET", "whoami").status == 200 for c in rest), "her 32 newest sessions work")
 eq("carol's other browser is still logged in", 200, other.api("GET", "whoami").status)
+
+# ---- a login link used again, or too late ----
+def link_failures(since):
+    return [(actor, json.loads(d)) for actor, d in
+            db("SELECT actor, details FROM audit WHERE seq > ? AND event = 'auth.failure'",
+               (since,))]
+
+
+link = urlsplit(new_link("erin")).path
+r = Client().request("POST", link)
+eq("erin's link logs a browser in once", 303, r.status)
+seq = last_seq()
+r = Client().request("POST", link)
+eq("the same link again: 401", 401, r.status)
+rows = link_failures(seq)
+if not any(a == "erin" and d.get("method") == "web-link" for a, d in rows):
+    weakness("web-link-replay-not-audited", "erin's link used a second time left no audit row: %r"
+             % rows)
+else:
+    ok("the second use is audited under erin's name")
+    check(any("used already" in d.get("reason", "") for a, d in rows if a == "erin"),
+          "saying it was used already", rows)
+link = urlsplit(new_link("erin")).path
+token = link.rsplit("/", 1)[1]
+db("UPDATE web_logins SET expires_at = created_at - 1 WHERE hash = ?",
+   (hashlib.sha256(token.encode()).hexdigest(),))
+seq = last_seq()
+r = Client().request("POST", link)
+eq("a link past its minute: 401", 401, r.status)
+rows = link_failures(seq)
+if not any(a == "erin" and "expired" in d.get("reason", "") for a, d in rows):
+    weakness("web-link-late-not-audited", "erin's link used after its minute left no audit row: "
+             "%r" % rows)
+else:
+    ok("the late use is audited under erin's name, as expired")
+seq = last_seq()
+forged = "/login/" + "A" * 43
+eq("a token that never existed: 401", 401, Client().request("POST", forged).status)
+eq("and no audit row", [], link_failures(seq))
 
 if weak:
     print("[%s] FAIL: weaknesses: %s" % (os.environ.get("TEST_NAME", "web-lifetime"),

@@ -684,6 +684,7 @@ static void test_web_logins(void **state)
     struct fx *f = *state;
     char token[WEBLINK_TOKEN_LEN + 1], hash[AUDIT_HASH_HEX + 1], other[AUDIT_HASH_HEX + 1];
     char user[STORE_NAME_MAX + 1], buf[256];
+    long long used = -1, expires = -1;
     int mfa = -1;
 
     assert_int_equal(weblink_new(token, hash), 0);
@@ -705,6 +706,15 @@ static void test_web_logins(void **state)
     assert_int_equal(store_web_login_take(f->s, hash, 1059, user, sizeof(user), &mfa),
                      DB_ERR_NOTFOUND);
     assert_string_equal(user, "");
+    /* a link refused: whose it was, whether it was used, when it expires (the console audits it) */
+    assert_int_equal(store_web_login_peek(f->s, hash, user, sizeof(user), &used, &expires), 0);
+    assert_string_equal(user, "bob");
+    assert_int_equal(used, 1059);
+    assert_int_equal(expires, 1060);
+    assert_int_equal(store_web_login_peek(f->s, "00", user, sizeof(user), &used, &expires),
+                     DB_ERR_NOTFOUND);
+    assert_string_equal(user, "");
+    assert_int_equal(used, 0);
     /* rows long expired go when the next link is made */
     assert_int_equal(weblink_new(token, other), 0);
     assert_int_equal(store_web_login_insert(f->s, other, "carol", 0, 1000 + 3600 + 61, 1000 + 3700),
