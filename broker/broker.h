@@ -132,6 +132,8 @@ void config_recordings_dir(const struct config *c, char *buf, size_t buflen);
  * one-line reason.
  */
 int keys_ensure(const struct config *c, char *err, size_t errlen);
+/* The same; make_ca 0: a missing CA key (user_ca) is left for the daemon to make. */
+int keys_ensure_ex(const struct config *c, int make_ca, char *err, size_t errlen);
 /* Paths into caller buffers. */
 void keys_path(const struct config *c, const char *name, char *buf, size_t buflen);
 

@@ -223,14 +223,23 @@ static int main_keys(const struct main_args *a)
     struct policy *pol = NULL;
     const struct policy_target *t = NULL;
     unsigned char ca[CERTKEY_PK_LEN];
+    struct signer_accounts acc;
     char err[4096] = "", path[4096], line[160];
-    int r = 1;
+    int r = 1, make_ca = 1;
 
     if (config_load(a->config, &cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto out;
     }
-    if (keys_ensure(cfg, err, sizeof(err)) != 0) {
+    /*
+     * The CA key is made by root or the signer's account, never by the
+     * gateway's: a key that account once wrote, it could have kept.
+     */
+    if (geteuid() != 0 && signer_accounts_as_root(cfg, &acc, err, sizeof(err)) == 0 &&
+        acc.separate) {
+        make_ca = 0;
+    }
+    if (keys_ensure_ex(cfg, make_ca, err, sizeof(err)) != 0) {
         fprintf(stderr, "drawbridge: %s\n", err);
         goto out;
     }
@@ -248,8 +257,17 @@ static int main_keys(const struct main_args *a)
         r = main_keys_upstream(cfg);
         goto out;
     }
+    keys_path(cfg, "user_ca", path, sizeof(path));
+    if (!make_ca && access(path, F_OK) != 0) {
+        fprintf(stderr,
+                "drawbridge: %s does not exist yet: the daemon makes it at its first start, for "
+                "the signer's account (%s); start it first, or run this as root\n",
+                path, acc.signer_name);
+        goto out;
+    }
     keys_path(cfg, "user_ca.pub", path, sizeof(path));
-    if (cakey_read_pub(path, ca, err, sizeof(err)) != 0 ||
+    if (signer_ca_pub_check(cfg, err, sizeof(err)) != 0 ||
+        cakey_read_pub(path, ca, err, sizeof(err)) != 0 ||
         cakey_pub_line(ca, "drawbridge-user-ca", line, sizeof(line)) != 0) {
         fprintf(stderr, "drawbridge: %s\n", err);
         goto out;

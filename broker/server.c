@@ -973,11 +973,23 @@ static void server_shutdown(struct server *s)
     log_msg(LOG_LVL_INFO, "server.stop", "shut down");
 }
 
+/* user_ca and user_ca.pub (device, inode): the hand-over leaves them to signer_prepare_files */
+static struct stat server_ca_files[2];
+
 static int server_chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
-    (void)st;
     (void)flag;
     (void)ftw;
+    /*
+     * Never the CA key, not even for a moment: the gateway's account (a
+     * session child's) could read it, or keep user_ca.pub open for writing.
+     */
+    for (size_t i = 0; i < 2; i++) {
+        if (server_ca_files[i].st_ino != 0 && st->st_ino == server_ca_files[i].st_ino &&
+            st->st_dev == server_ca_files[i].st_dev) {
+            return 0;
+        }
+    }
     /* never follow links: lchown, and nftw runs with FTW_PHYS */
     return lchown(path, server_run_uid, server_run_gid) == 0 ? 0 : -1;
 }
@@ -1059,6 +1071,15 @@ static int server_drop_privileges(struct server *s, char *err, size_t errlen)
     {
         /* state_dir and, when they live elsewhere, keys_dir and recordings_dir */
         const char *dirs[] = {s->cfg->state_dir, s->cfg->keys_dir, s->cfg->recordings_dir};
+        const char *ca[] = {"user_ca", "user_ca.pub"};
+        char path[4096];
+
+        for (size_t i = 0; i < 2; i++) {
+            keys_path(s->cfg, ca[i], path, sizeof(path));
+            if (lstat(path, &server_ca_files[i]) != 0) {
+                memset(&server_ca_files[i], 0, sizeof(server_ca_files[i]));
+            }
+        }
 
         for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
             if (dirs[i] != NULL && nftw(dirs[i], server_chown_one, 32, FTW_PHYS) != 0) {

@@ -336,6 +336,16 @@ int signer_accounts_resolve(const struct config *cfg, struct signer_accounts *a,
  */
 int signer_prepare_files(const struct config *cfg, const struct signer_accounts *a, char *err,
                          size_t errlen);
+/* The accounts a daemon started as root with this configuration would use. */
+int signer_accounts_as_root(const struct config *cfg, struct signer_accounts *a, char *err,
+                            size_t errlen);
+/*
+ * For `drawbridge keys`: 0 when user_ca and user_ca.pub belong to the
+ * signer's account or root (or when the signer shares the gateway's
+ * account), so that the CA public key printed for targets to trust is not
+ * one the gateway's account put there; else DB_ERR_INVALID with why in err.
+ */
+int signer_ca_pub_check(const struct config *cfg, char *err, size_t errlen);
 /*
  * Forks the signer and its checker (each drops to its account); neither is
  * the caller's child.  *ctl gets the listener's end of the control socket

@@ -132,7 +132,31 @@ int signer_prepare_files(const struct config *cfg, const struct signer_accounts 
         return 0;
     }
     keys_path(cfg, "user_ca", path, sizeof(path));
+    if (a->separate) {
+        struct stat st;
+
+        /*
+         * keys/ is the gateway's, so that account (a session child's) can
+         * put a key of its own making in user_ca's place.  Handing that to
+         * the signer would make it the CA (and `drawbridge keys` would have
+         * new targets trust it): a CA key is only ever root's (as created)
+         * or the signer's.
+         */
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == a->service_uid) {
+            db_errf(err, errlen,
+                    "%s belongs to the gateway's account (uid %d), which session processes run "
+                    "as: it may have been replaced. Check that it is the CA the targets trust, "
+                    "then `chown %s` it (or remove it for a new CA)",
+                    path, (int)a->service_uid, a->signer_name);
+            return DB_ERR_INVALID;
+        }
+    }
     if ((r = signer_own(path, a->signer_uid, a->signer_gid, 0600, err, errlen)) != 0) {
+        return r;
+    }
+    /* its public half (written again from it at this start, keys.c): not rewritable in place */
+    keys_path(cfg, "user_ca.pub", dir, sizeof(dir));
+    if ((r = signer_own(dir, a->signer_uid, a->signer_gid, 0644, err, errlen)) != 0) {
         return r;
     }
     if (!a->separate) {
@@ -159,6 +183,57 @@ int signer_prepare_files(const struct config *cfg, const struct signer_accounts 
         }
         if (strncmp(dir, cfg->state_dir, slen) != 0 || dir[slen] != '/') {
             break;
+        }
+    }
+    return 0;
+}
+
+int signer_accounts_as_root(const struct config *cfg, struct signer_accounts *a, char *err,
+                            size_t errlen)
+{
+    const char *svc = cfg->user;
+    struct passwd *pw = NULL;
+
+    /* as server.c (server_drop_privileges) and signer_accounts_resolve choose them */
+    memset(a, 0, sizeof(*a));
+    a->drop = 1;
+    if (svc == NULL && getpwnam("drawbridge") != NULL) {
+        svc = "drawbridge";
+    }
+    pw = svc != NULL ? getpwnam(svc) : NULL;
+    a->service_uid = pw != NULL ? pw->pw_uid : 0;
+    a->service_gid = pw != NULL ? pw->pw_gid : 0;
+    return signer_accounts_resolve(cfg, a, err, errlen);
+}
+
+int signer_ca_pub_check(const struct config *cfg, char *err, size_t errlen)
+{
+    struct signer_accounts a;
+    const char *names[] = {"user_ca", "user_ca.pub"};
+    char path[4096];
+    int r = 0;
+
+    if ((r = signer_accounts_as_root(cfg, &a, err, errlen)) != 0) {
+        return r;
+    }
+    if (!a.separate) {
+        return 0; /* the gateway's account holds the CA key itself: nothing to tell apart */
+    }
+    for (size_t i = 0; i < 2; i++) {
+        struct stat st;
+
+        keys_path(cfg, names[i], path, sizeof(path));
+        if (lstat(path, &st) != 0) {
+            db_errf(err, errlen, "%s: %s", path, strerror(errno));
+            return DB_ERR_IO;
+        }
+        if (!S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != a.signer_uid)) {
+            db_errf(err, errlen,
+                    "%s is not a file of the signer's account (%s) or root: a process of the "
+                    "gateway's account may have replaced it. Run this as root (it writes "
+                    "user_ca.pub again from user_ca), or restart the daemon",
+                    path, a.signer_name);
+            return DB_ERR_INVALID;
         }
     }
     return 0;

@@ -211,7 +211,7 @@ newfp=$(ssh-keygen -lf "$T/user_ca.new.pub" | cut -d' ' -f2)
 sed "s#$old#$new#" "$DIR/target_authorized_keys" | grep '^cert-authority' >>"$DIR/target_authorized_keys"
 # 2. the new key replaces the old one, owned by the signer's account
 install -o daemon -g daemon -m 0600 "$T/user_ca.new" "$KEYS/user_ca.tmp" && mv "$KEYS/user_ca.tmp" "$KEYS/user_ca"
-install -o nobody -g nogroup -m 0644 "$T/user_ca.new.pub" "$KEYS/user_ca.pub.tmp" && mv "$KEYS/user_ca.pub.tmp" "$KEYS/user_ca.pub"
+install -o daemon -g daemon -m 0644 "$T/user_ca.new.pub" "$KEYS/user_ca.pub.tmp" && mv "$KEYS/user_ca.pub.tmp" "$KEYS/user_ca.pub"
 run dave+staging-1 'echo rotated'
 expect_eq "the next session uses the new CA" rotated "$OUT"
 grep 'Accepted certificate ID "drawbridge user=dave' "$DIR/target_sshd.log" | tail -n 1 | grep -qF "signed by CA ED25519 $newfp" ||

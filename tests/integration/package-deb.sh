@@ -216,11 +216,12 @@ rules:
 reviewers: ["group:security"]
 EOF
 out=$(drawbridge check -c "$CONF" 2>&1) || fail "check refuses the test configuration: $out"
-upstream=$(runuser -u drawbridge -- drawbridge keys -c "$CONF" --target staging-1 2>&1) ||
-    fail "drawbridge keys --target as the service account failed: $upstream"
-expect_match "keys --target prints the target's cert-authority line" \
-    '^cert-authority,principals="[^"]+" ssh-ed25519 ' "$upstream"
-printf '%s\n' "$upstream" >"$DIR/target_authorized_keys"
+# Before the first start the service account may not make the CA key (it
+# would have held it): keys --target says to start the daemon first.
+rc=0
+out=$(runuser -u drawbridge -- drawbridge keys -c "$CONF" --target staging-1 2>&1) || rc=$?
+expect_ne "keys --target as the service account before the first start" 0 "$rc"
+expect_match "says the daemon makes the CA key" 'does not exist yet' "$out"
 
 # ---- the service ------------------------------------------------------------
 
@@ -284,6 +285,12 @@ expect_eq "the listener runs as the drawbridge account (real, effective, saved, 
     "$uid,$uid,$uid,$uid" "$(awk '/^Uid:/ {print $2 "," $3 "," $4 "," $5}' "/proc/$SVC_PID/status")"
 expect_eq "the listener holds no capabilities" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' "/proc/$SVC_PID/status")"
 expect_eq "state_dir belongs to drawbridge" drawbridge "$(stat -c %U "$STATE/drawbridge.db")"
+expect_eq "the CA key is the signer's" "drawbridge-ca 600" "$(stat -c '%U %a' "$STATE/keys/user_ca")"
+upstream=$(runuser -u drawbridge -- drawbridge keys -c "$CONF" --target staging-1 2>&1) ||
+    fail "drawbridge keys --target as the service account failed: $upstream"
+expect_match "keys --target prints the target's cert-authority line" \
+    '^cert-authority,principals="[^"]+" ssh-ed25519 ' "$upstream"
+printf '%s\n' "$upstream" >"$DIR/target_authorized_keys"
 
 gw_known_hosts || fail "cannot read the gateway's host key"
 out=$(drawbridge status -c "$CONF" 2>&1)
