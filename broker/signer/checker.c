@@ -106,6 +106,7 @@ static void checker_check(struct checker *k, const struct signer_check_req *q,
     if (r == 0) {
         a->status = SIGNER_OK;
         a->grant = ac.grant_id;
+        a->ends = ac.grant_id > 0 ? ac.ends_at : 0;
         a->cert_mode = (uint8_t)config_target_uses_certificate(k->cfg, ac.target);
         snprintf(a->message, sizeof(a->message), "allowed");
     } else {

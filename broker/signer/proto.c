@@ -334,13 +334,14 @@ void signer_check_reply_encode(struct wire_w *w, const struct signer_check_reply
     wire_put_u8(w, a->status);
     wire_put_cstr(w, a->message);
     wire_put_u64(w, (uint64_t)a->grant);
+    wire_put_u64(w, (uint64_t)a->ends);
     wire_put_u8(w, a->cert_mode);
 }
 
 int signer_check_reply_decode(const unsigned char *p, size_t n, struct signer_check_reply *a)
 {
     struct wire_r r;
-    uint64_t grant = 0;
+    uint64_t grant = 0, ends = 0;
     uint8_t kind = 0;
 
     memset(a, 0, sizeof(*a));
@@ -351,10 +352,12 @@ int signer_check_reply_decode(const unsigned char *p, size_t n, struct signer_ch
     wire_get_u8(&r, &a->status);
     wire_get_cstr(&r, a->message, sizeof(a->message));
     wire_get_u64(&r, &grant);
+    wire_get_u64(&r, &ends);
     wire_get_u8(&r, &a->cert_mode);
     a->grant = (int64_t)grant;
-    if (wire_r_done(&r) != 0 || a->status > SIGNER_UNAVAIL || a->grant < 0 || a->cert_mode > 1 ||
-        !proto_text_ok(a->message)) {
+    a->ends = (int64_t)ends;
+    if (wire_r_done(&r) != 0 || a->status > SIGNER_UNAVAIL || a->grant < 0 || a->ends < 0 ||
+        (a->grant > 0) != (a->ends > 0) || a->cert_mode > 1 || !proto_text_ok(a->message)) {
         memset(a, 0, sizeof(*a));
         return DB_ERR_INVALID;
     }

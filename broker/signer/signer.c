@@ -320,6 +320,10 @@ static void signer_issue(struct signer *s, struct signer_client *cl,
     spec.principal = principal;
     spec.valid_after = (uint64_t)(now - SIGNER_BACKDATE_S);
     spec.valid_before = (uint64_t)(now + s->cfg->upstream.cert_ttl);
+    /* never past the grant it was issued on: no new login on it once it has ended */
+    if (ck->ends > 0 && (uint64_t)ck->ends < spec.valid_before) {
+        spec.valid_before = (uint64_t)ck->ends;
+    }
     spec.source_address = q->source;
     if (certkey_build(&spec, ca, &blob, &len, err, sizeof(err)) != 0 || len > sizeof(a.cert)) {
         log_msg(LOG_LVL_ERROR, "signer.build", "%s", err);

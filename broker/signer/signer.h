@@ -223,6 +223,7 @@ struct signer_check_reply {
     uint8_t status;
     char message[SIGNER_TEXT_MAX + 1];
     int64_t grant;     /* 0: standing access */
+    int64_t ends;      /* when that grant ends; 0: standing access */
     uint8_t cert_mode; /* the target's upstream login is by certificate */
 };
 

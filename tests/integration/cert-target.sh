@@ -14,12 +14,16 @@
 #     tested, not a broken setup);
 #   - a target that does not trust the CA: a one-line refusal naming the
 #     target and the authorized_keys line it misses, audited;
+#   - a certificate issued on a grant that ends sooner than cert_ttl is
+#     valid only until the grant's end;
 #   - revoking (README): a KRL made from the audited serials revokes the
 #     captured certificate, and a serial range covering now makes other-1's
 #     sshd refuse the gateway's next certificate.
 # Depends on: broker/signer (certkey.c), upstream.c, main.c (keys --target).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
+# shellcheck source=jit-lib.sh
+. "$(dirname "$0")/jit-lib.sh"
 : "${CERT_TOOL:?CERT_TOOL must point at the cert_tool test helper}"
 private_env
 
@@ -216,6 +220,22 @@ out=$(gw_ssh alice+other-1 'echo should-not-run' 2>&1) || rc=$?
 expect_ne "a serial range covering now revokes the gateway's next certificate" 0 "$rc"
 expect_nomatch "nothing ran" 'should-not-run' "$out"
 expect_match "other-1's sshd refused it as revoked" 'revoked' "$(cat "$T/other.log")"
+
+# ---- a certificate never outlives the grant it was issued on ----
+out=$(as alice request web-1 --for 60s --reason cert-until-grant-end 2>&1) || fail "request: $out"
+gid=$(sed -n 's/^request \([0-9]*\) pending.*/\1/p' <<<"$out")
+[ -n "$gid" ] || fail "no request id in: $out"
+out=$(as bob approve "$gid" 2>&1) || fail "approve: $out"
+out=$(gw_ssh alice+web-1 'echo on-a-short-grant' 2>"$T/short.err") || fail "alice+web-1 on grant $gid: $out $(cat "$T/short.err")"
+expect_eq "a session on a grant of 60 s" on-a-short-grant "$out"
+ends=$(db_query "SELECT ends_at FROM grants WHERE id = $gid")
+sid=$(db_query "SELECT id FROM sessions WHERE target = 'web-1' AND grant_id = $gid ORDER BY rowid DESC LIMIT 1")
+row=$(db_query "SELECT time, details FROM audit WHERE event = 'cert.issue' AND object = 'session $sid'")
+[ -n "$row" ] || fail "no cert.issue row for session $sid (grant $gid)"
+issued=${row%%|*}
+before=$(sed -n 's/.*"valid_before": *\([0-9]*\).*/\1/p' <<<"$row")
+expect_lt "the grant ends sooner than cert_ttl (2m) after issue (the premise)" "$((issued + 120))" "$ends"
+expect_eq "the certificate is valid until the grant's end, not cert_ttl" "$ends" "$before"
 
 # ---- a target that does not trust the CA ----
 seq0=$(db_query "SELECT coalesce(max(seq), 0) FROM audit")

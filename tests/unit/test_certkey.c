@@ -422,11 +422,24 @@ static void test_proto_replies(void **state)
     memset(&c, 0, sizeof(c));
     c.status = SIGNER_OK;
     c.grant = 12;
+    c.ends = 1800000000;
     c.cert_mode = 1;
     wire_w_init(&w);
     signer_check_reply_encode(&w, &c);
     assert_int_equal(signer_check_reply_decode(w.p, w.len, &d), 0);
-    assert_true(d.grant == 12 && d.cert_mode == 1);
+    assert_true(d.grant == 12 && d.ends == 1800000000 && d.cert_mode == 1);
+    wire_w_free(&w);
+    /* a grant comes with its end (the certificate's limit), standing access with none */
+    c.ends = 0;
+    wire_w_init(&w);
+    signer_check_reply_encode(&w, &c);
+    assert_int_equal(signer_check_reply_decode(w.p, w.len, &d), DB_ERR_INVALID);
+    wire_w_free(&w);
+    c.grant = 0;
+    c.ends = 1800000000;
+    wire_w_init(&w);
+    signer_check_reply_encode(&w, &c);
+    assert_int_equal(signer_check_reply_decode(w.p, w.len, &d), DB_ERR_INVALID);
     wire_w_free(&w);
 }
 
