@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -471,7 +472,10 @@ static int signer_on_ctl(struct signer *s)
         return 0;
     }
     if (n < 0 || signer_ctl_decode(buf, (size_t)n, &kind, user) != 0) {
-        log_msg(LOG_LVL_ERROR, "signer.ctl", "a malformed message from the listener");
+        /* a socket that did not fit (open files at their limit) shows as a cut message */
+        log_msg(LOG_LVL_ERROR, "signer.ctl",
+                "a malformed message from the listener, or a session's socket that could not "
+                "be taken (%zu sessions held)", s->nclients);
     } else if (kind == SIGNER_MSG_BIND && fd >= 0) {
         signer_client_add(s, fd, user);
         fd = -1;
@@ -496,6 +500,7 @@ int signer_main(const struct config *cfg, int ctl, int checker)
     struct signer *s = calloc(1, sizeof(*s));
     struct pollfd *pf = NULL;
     unsigned char buf[SIGNER_MSG_MAX];
+    struct rlimit rl;
     int rc = 1;
 
     if (s == NULL) {
@@ -504,8 +509,21 @@ int signer_main(const struct config *cfg, int ctl, int checker)
     s->cfg = cfg;
     s->ctl = ctl;
     s->checker = checker;
-    log_msg(LOG_LVL_INFO, "signer.start", "pid=%d uid=%d (certificates valid %llds)",
-            (int)getpid(), (int)getuid(), (long long)cfg->upstream.cert_ttl);
+    /*
+     * One descriptor per authenticated session: the soft limit a service
+     * starts with (1024 under systemd) must not cap the sessions that can
+     * get certificates when the hard limit allows more.
+     */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        rl.rlim_cur = 0;
+    }
+    log_msg(LOG_LVL_INFO, "signer.start", "pid=%d uid=%d (certificates valid %llds, %llu open files)",
+            (int)getpid(), (int)getuid(), (long long)cfg->upstream.cert_ttl,
+            (unsigned long long)rl.rlim_cur);
     for (;;) {
         size_t n = 0;
         struct pollfd *npf = realloc(pf, (s->nclients + 1) * sizeof(*pf));

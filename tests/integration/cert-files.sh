@@ -19,7 +19,9 @@
 #   - `drawbridge keys` run as the gateway's account before the first start
 #     makes no CA key (run as root, it makes one of root's);
 #   - a CA key the gateway's account made and put in place of user_ca is
-#     never adopted: the daemon refuses to start, saying why.
+#     never adopted: the daemon refuses to start, saying why;
+#   - started with a soft limit of 32 open files, 40 sessions at once all
+#     get their certificates (the signer holds one socket per session).
 # Depends on: server.c (hand-over), broker/signer/start.c, keys.c, main.c (keys).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -194,4 +196,31 @@ gw_start || fail "the gateway did not start with its own CA key back"
 out=$(gw_ssh alice+staging-1 'echo restored' 2>&1) || fail "a session with the CA key restored: $out"
 expect_eq "with its own key back the gateway serves again" restored "$out"
 expect_eq "user_ca.pub is the CA's again" "$truth" "$(cut -d' ' -f1,2 "$KEYS/user_ca.pub")"
+
+# ---- as many sessions at once as the machine allows, not as a soft limit ----
+# The signer holds one descriptor per authenticated session; started with a
+# small soft limit on open files (systemd's default is 1024) it must not lose
+# sessions past it while the hard limit allows more.
+gw_stop
+setsid prlimit --nofile=32:4096 "$DRAWBRIDGE_BIN" serve -c "$CFG" -f </dev/null >>"$DIR/gw.log" 2>&1 &
+GW_PID=$!
+wait_port "$GW_PORT" "$GW_PID" "drawbridge serve (32 open files)" || fail "the gateway did not start under prlimit"
+N=40
+for i in $(seq 1 "$N"); do
+    gw_ssh alice+staging-1 "echo up-$i; sleep 8; echo done-$i" >"$T/many.$i" 2>&1 &
+    echo $! >>"$T/many.pids"
+    sleep 0.05
+done
+up=0
+for _ in $(seq 1 150); do
+    up=$(cat "$T"/many.* 2>/dev/null | grep -c '^up-' || true)
+    [ "$up" -ge "$N" ] && break
+    grep -q 'no certificate' "$T"/many.* 2>/dev/null && break
+    sleep 0.1
+done
+ok=0
+while read -r p; do wait "$p" && ok=$((ok + 1)); done <"$T/many.pids"
+grep -l 'certificate\|signer' "$T"/many.* >/dev/null && fail "a session got no certificate: $(grep -h 'certificate\|signer' "$T"/many.* | sort | uniq -c | head -n 3)"
+pass "none was refused a certificate"
+expect_eq "$N sessions at once, all through, under a soft limit of 32 open files" "$N" "$ok"
 finish
