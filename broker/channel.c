@@ -648,9 +648,10 @@ static void chan_start_target(struct chan *ch)
     if (chan_disk_refuses(ch, now)) {
         return;
     }
-    if (c->up != NULL && (c->tgt != ac.target || strcmp(c->up_login, ac.login) != 0)) {
+    if (c->up != NULL &&
+        (c->tgt == NULL || c->tgt != ac.target || strcmp(c->up_login, ac.login) != 0)) {
         chan_fail(ch, 1, "drawbridge: this connection is already relaying to %s as %s",
-                  c->tgt->name, c->up_login);
+                  c->tgt != NULL ? c->tgt->name : c->tgt_name, c->up_login);
         return;
     }
     if (chan_upstream(c, &ac, now) != 0) {

@@ -156,6 +156,7 @@ struct conn {
     int trim_due;         /* a channel came or went: give freed heap back when next idle */
     struct policy **policies; /* loaded here on reloads; freed at the end (pointers into */
     size_t npolicies;         /* an older one, e.g. tgt, stay valid until then) */
+    char tgt_name[72];        /* tgt's name, to find it again in each reloaded policy */
     long long next_due_ms; /* the earliest job step or close deadline (monotonic ms); LLONG_MAX: none */
     int wake;             /* a channel callback saw something arrive: pump again before sleeping */
     long long next_tick_ms; /* the next chan_tick_recordings (monotonic ms); LLONG_MAX: none */

@@ -484,8 +484,11 @@ static void session_reload_policy(struct conn *c)
     c->policy = np;
     c->access.policy = np;
     if (c->tgt != NULL) {
-        /* the same target in the new policy (NULL when gone: the check below ends its channels) */
-        c->tgt = policy_target_find(np, c->tgt->name);
+        snprintf(c->tgt_name, sizeof(c->tgt_name), "%s", c->tgt->name);
+    }
+    if (c->tgt_name[0] != '\0') {
+        /* the same target in the new policy (NULL while gone: the check below ends its channels) */
+        c->tgt = policy_target_find(np, c->tgt_name);
     }
     chan_set_policy(c);
     chan_check_policy(c, (long long)time(NULL));

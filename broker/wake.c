@@ -37,8 +37,8 @@
 
 #include "broker.h"
 
-#define WAKE_LINE_MAX 96  /* "grant 123", "session ID", "user NAME", "policy", "all" */
-#define WAKE_IDS_MAX 64   /* distinct things changed in one batch; more: wake everyone */
+#define WAKE_LINE_MAX 96 /* "grant 123", "session ID", "user NAME", "policy", "all" */
+#define WAKE_IDS_MAX 64  /* distinct things changed in one batch; more: wake everyone */
 
 static int wake_rd = -1, wake_wr = -1;
 

@@ -41,11 +41,11 @@
 #include <unistd.h>
 
 #define A_WRITERS_MAX 16
-#define A_REC_DATA_MAX (64u * 1024)   /* payload of one record; longer writes are split */
-#define A_TEXT_CAP (64u * 1024)       /* text made by the thread, not yet taken */
-#define A_RELEASE (128u * 1024)       /* ring bytes the thread gives back at a time */
-#define A_KICK (256u * 1024)          /* queued bytes that wake a sleeping thread at once */
-#define A_TRIM_KEEP (16u * 1024)      /* ring bytes (page multiple) kept by rec_async_trim */
+#define A_REC_DATA_MAX (64u * 1024) /* payload of one record; longer writes are split */
+#define A_TEXT_CAP (64u * 1024)     /* text made by the thread, not yet taken */
+#define A_RELEASE (128u * 1024)     /* ring bytes the thread gives back at a time */
+#define A_KICK (256u * 1024)        /* queued bytes that wake a sleeping thread at once */
+#define A_TRIM_KEEP (16u * 1024)    /* ring bytes (page multiple) kept by rec_async_trim */
 #define A_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
 
 enum a_op { A_PAD, A_DATA, A_RESIZE, A_MARKER, A_CLOSE };
@@ -78,7 +78,7 @@ struct a_writer {
     char sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1];
     char close_err[256];
     struct rec_async *a;
-    int text;    /* collects search-index text */
+    int text; /* collects search-index text */
 };
 
 struct rec_async {
@@ -91,9 +91,9 @@ struct rec_async {
     unsigned char *ring;
     size_t cap, rd, wr, used;
     int stop;
-    int sleeping;     /* the thread waits for work (it only does with the ring empty) */
-    int kick;         /* records queued that have not woken it (the caller's: rec_async_kick) */
-    size_t want;      /* the relay waits for this much room; 0: it does not wait */
+    int sleeping; /* the thread waits for work (it only does with the ring empty) */
+    int kick;     /* records queued that have not woken it (the caller's: rec_async_kick) */
+    size_t want;  /* the relay waits for this much room; 0: it does not wait */
     int notify_fd;
     struct a_writer wr_[A_WRITERS_MAX];
     /* text made by the thread (lines packed) and the buffer the relay empties */
@@ -388,8 +388,8 @@ static void a_take_text(struct rec_async *a)
         memcpy(&l, buf + off, sizeof(l));
         off += sizeof(l);
         if (a->text_fn != NULL) {
-            a->text_fn(a->text_ctx, l.h, (enum rec_stream)l.stream, l.ts,
-                       (const char *)buf + off, l.len);
+            a->text_fn(a->text_ctx, l.h, (enum rec_stream)l.stream, l.ts, (const char *)buf + off,
+                       l.len);
         }
         off += l.len;
     }
@@ -446,8 +446,8 @@ static size_t a_room(struct rec_async *a, size_t need)
 }
 
 /* A record of op for writer h; with nul, p[0..len) is followed by a NUL in the ring. */
-static int a_put(struct rec_async *a, int h, enum a_op op, int x, int y,
-                 const struct timespec *ts, const void *p, size_t len, int nul)
+static int a_put(struct rec_async *a, int h, enum a_op op, int x, int y, const struct timespec *ts,
+                 const void *p, size_t len, int nul)
 {
     struct a_rec r;
     size_t off, need = A_HDR + A_ALIGN(len + (nul ? 1 : 0));

@@ -443,8 +443,8 @@ static void test_two_writers(void **state)
 {
     struct slow s1, s2;
     struct rec_async *a = NULL;
-    char sha1[REC_HEX_LEN + 1], mac1[REC_HEX_LEN + 1], sha2[REC_HEX_LEN + 1],
-        mac2[REC_HEX_LEN + 1], err[256];
+    char sha1[REC_HEX_LEN + 1], mac1[REC_HEX_LEN + 1], sha2[REC_HEX_LEN + 1], mac2[REC_HEX_LEN + 1],
+        err[256];
     unsigned char w1[26 * 1000], w2[10 * 1000];
     int h1, h2;
 
