@@ -154,8 +154,7 @@ struct conn {
     int sig_fd;
     unsigned wake_bits;   /* WAKE_CHILD_* taken from sig_fd, not yet acted on */
     int trim_due;         /* a channel came or went: give freed heap back when next idle */
-    struct policy **policies; /* loaded here on reloads; freed at the end (pointers into */
-    size_t npolicies;         /* an older one, e.g. tgt, stay valid until then) */
+    struct policy *own_policy; /* the last one this process loaded on a reload (c->policy) */
     char tgt_name[72];        /* tgt's name, to find it again in each reloaded policy */
     long long next_due_ms; /* the earliest job step or close deadline (monotonic ms); LLONG_MAX: none */
     int wake;             /* a channel callback saw something arrive: pump again before sleeping */

@@ -379,10 +379,7 @@ static void session_free(struct conn *c)
     if (c->sig_fd >= 0) {
         close(c->sig_fd);
     }
-    for (size_t i = 0; i < c->npolicies; i++) {
-        policy_free(c->policies[i]);
-    }
-    free(c->policies);
+    policy_free(c->own_policy);
     if (c->up != NULL) {
         ssh_disconnect(c->up);
         ssh_free(c->up);
@@ -462,7 +459,7 @@ static int session_on_signal_fd(socket_t fd, int revents, void *userdata)
  */
 static void session_reload_policy(struct conn *c)
 {
-    struct policy *np = NULL, **v;
+    struct policy *np = NULL;
     char err[1024] = "";
 
     if (policy_load_file(c->cfg->policy_path, &np, err, sizeof(err)) != 0) {
@@ -474,13 +471,12 @@ static void session_reload_policy(struct conn *c)
         log_msg(LOG_LVL_ERROR, "policy.reload_failed", "session keeps its policy: %s", err);
         return;
     }
-    v = realloc(c->policies, (c->npolicies + 1) * sizeof(*v));
-    if (v == NULL) {
-        policy_free(np);
-        return;
-    }
-    c->policies = v;
-    c->policies[c->npolicies++] = np;
+    /*
+     * Everything that keeps a pointer into the policy beyond one turn of the
+     * loop is moved to the new one here (the connection, its access
+     * context, its target, the shells of its channels), so the one this
+     * process loaded before can go.  The listener's copy is not ours.
+     */
     c->policy = np;
     c->access.policy = np;
     if (c->tgt != NULL) {
@@ -491,6 +487,8 @@ static void session_reload_policy(struct conn *c)
         c->tgt = policy_target_find(np, c->tgt_name);
     }
     chan_set_policy(c);
+    policy_free(c->own_policy);
+    c->own_policy = np;
     chan_check_policy(c, (long long)time(NULL));
 }
 

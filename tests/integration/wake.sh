@@ -9,7 +9,8 @@
 #   - a reviewer's terminate ends that session at once;
 #   - a policy reload ends the live sessions the new policy no longer allows
 #     (a removed standing rule) with a message, and leaves the others alone;
-#     the connection's later channels follow the new policy.
+#     a connection's later channels follow the new policy, reload after
+#     reload (OpenSSH connection sharing).
 # Runs in an environment of its own (grants on web-1, a reloaded policy).
 # Depends on: wake.c, server.c (the listener's dispatch, SIGHUP), session.c
 # (signalfd, deadlines), channel.c (chan_check_grants, chan_check_policy),
@@ -22,7 +23,31 @@
 private_env
 T=$DIR/scratch
 mkdir -p "$T"
-trap 'rc=$?; bg_cleanup; env_down "$rc" || rc=1; exit $rc' EXIT
+MUX=$(mktemp -d /tmp/dbwake.XXXXXX) || fail "cannot create a directory for the control socket"
+mux_stop() {
+    [ -S "$MUX/s" ] && ssh -S "$MUX/s" -O exit x >/dev/null 2>&1
+    return 0
+}
+trap 'rc=$?; bg_cleanup; mux_stop; rm -rf "$MUX"; env_down "$rc" || rc=1; exit $rc' EXIT
+
+# OpenSSH connection sharing on $MUX/s (lib.sh's options turn it off).
+mux_opts() {
+    local i
+    _ssh_opts
+    MUX_OPTS=()
+    for ((i = 0; i < ${#SSH_OPTS[@]}; i++)); do
+        case ${SSH_OPTS[$i]} in
+        ControlMaster=* | ControlPath=*) unset 'MUX_OPTS[-1]' ;;
+        *) MUX_OPTS+=("${SSH_OPTS[$i]}") ;;
+        esac
+    done
+    MUX_OPTS+=("${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -S "$MUX/s")
+}
+# mux_run COMMAND: a new channel on the shared connection; sets RC and OUT.
+mux_run() {
+    RC=0
+    OUT=$(ssh "${MUX_OPTS[@]}" -l alice+staging-1 "$GW_HOST" "$1" </dev/null 2>&1) || RC=$?
+}
 
 IDLE_CMD='echo started; exec sleep 120'
 
@@ -93,6 +118,13 @@ log "terminate to disconnect: $(($(cat "$T/idle1.end") - t0)) ms from issuing it
 expect_match "the terminated session says who ended it" 'drawbridge: session terminated by carol: end of shift' "$(cat "$T/idle1.err")"
 
 # ---- a policy reload ----
+mux_opts
+rc=0
+ssh "${MUX_OPTS[@]}" -o ControlMaster=yes -o ControlPersist=no -fN -l alice+staging-1 "$GW_HOST" \
+    </dev/null >"$T/mux.out" 2>"$T/mux.err" || rc=$?
+expect_eq "ssh -M -fN alice+staging-1 (a shared connection) starts" 0 "$rc"
+mux_run 'echo mux-before-$((6*7))'
+expect_eq "a channel on the shared connection before the reload" "0|mux-before-42" "$RC|$OUT"
 request alice web-1 1h
 g=$N
 approve bob "$g"
@@ -118,8 +150,23 @@ sleep 0.5
 pass "the session on grant $g (still allowed) goes on after the reload"
 run alice+staging-1 'echo reached'
 expect_ne "a new session to staging-1 is refused after the reload" 0 "$RC"
+mux_run 'echo mux-after-$((6*7))'
+expect_ne "a new channel on the connection made before the reload is refused too" 0 "$RC"
+expect_nomatch "nothing ran through it" 'mux-after-42' "$OUT"
+
+# ---- the policy back: the same connection follows it again ----
+lines=$(wc -l <"$DIR/gw.log")
 cp "$DIR/policy.orig" "$DIR/policy.yaml"
-kill -HUP "$GW_PID"
+kill -HUP "$GW_PID" || fail "cannot signal the gateway"
+reloaded() { tail -n +"$((lines + 1))" "$DIR/gw.log" | grep -q 'policy\.reload\b'; }
+wait_until 10 reloaded || fail "the gateway did not reload the original policy"
+sleep 0.5 # the children's own reloads
+mux_run 'echo mux-again-$((6*7))'
+expect_eq "with the standing rule back, the shared connection opens channels again" \
+    "0|mux-again-42" "$RC|$OUT"
+[ -s "$T/keep.rc" ] && fail "the session on grant $g ended on the second reload: $(cat "$T/keep.err")"
+pass "the session on grant $g goes on after a second reload"
+mux_stop
 
 expect_verify_ok "drawbridge verify: the chain holds"
 gw_still_serves
