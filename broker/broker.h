@@ -132,6 +132,13 @@ void config_recordings_dir(const struct config *c, char *buf, size_t buflen);
  * one-line reason.
  */
 int keys_ensure(const struct config *c, char *err, size_t errlen);
+/*
+ * handover.c: gives the tree at path to uid:gid without ever following a
+ * link (see there); entries whose device and inode are in skip are left.
+ */
+struct stat;
+int handover_tree(const char *path, uid_t uid, gid_t gid, const struct stat *skip, size_t nskip,
+                  char *err, size_t errlen);
 /* The same; make_ca 0: a missing CA key (user_ca) is left for the daemon to make. */
 int keys_ensure_ex(const struct config *c, int make_ca, char *err, size_t errlen);
 /* Paths into caller buffers. */

@@ -14,7 +14,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <grp.h>
 #include <math.h>
 #include <pwd.h>
@@ -102,8 +101,6 @@ struct server {
 };
 
 static volatile sig_atomic_t server_got_term, server_got_hup, server_got_chld;
-static uid_t server_run_uid;
-static gid_t server_run_gid;
 
 static void server_on_signal(int sig)
 {
@@ -973,27 +970,6 @@ static void server_shutdown(struct server *s)
     log_msg(LOG_LVL_INFO, "server.stop", "shut down");
 }
 
-/* user_ca and user_ca.pub (device, inode): the hand-over leaves them to signer_prepare_files */
-static struct stat server_ca_files[2];
-
-static int server_chown_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)flag;
-    (void)ftw;
-    /*
-     * Never the CA key, not even for a moment: the gateway's account (a
-     * session child's) could read it, or keep user_ca.pub open for writing.
-     */
-    for (size_t i = 0; i < 2; i++) {
-        if (server_ca_files[i].st_ino != 0 && st->st_ino == server_ca_files[i].st_ino &&
-            st->st_dev == server_ca_files[i].st_dev) {
-            return 0;
-        }
-    }
-    /* never follow links: lchown, and nftw runs with FTW_PHYS */
-    return lchown(path, server_run_uid, server_run_gid) == 0 ? 0 : -1;
-}
-
 /*
  * The certificate signer and its checker (broker/signer), forked while we
  * still may choose their accounts: the checker runs as the gateway's account
@@ -1066,25 +1042,31 @@ static int server_drop_privileges(struct server *s, char *err, size_t errlen)
         return server_start_signer(s, NULL, err, errlen);
     }
     service = *pw;
-    server_run_uid = pw->pw_uid;
-    server_run_gid = pw->pw_gid;
     {
         /* state_dir and, when they live elsewhere, keys_dir and recordings_dir */
         const char *dirs[] = {s->cfg->state_dir, s->cfg->keys_dir, s->cfg->recordings_dir};
+        /*
+         * Never the CA key, not even for a moment: the gateway's account (a
+         * session child's) could read it, or keep user_ca.pub open for
+         * writing.  signer_prepare_files gives them to the signer.
+         */
         const char *ca[] = {"user_ca", "user_ca.pub"};
+        struct stat skip[2];
         char path[4096];
 
         for (size_t i = 0; i < 2; i++) {
             keys_path(s->cfg, ca[i], path, sizeof(path));
-            if (lstat(path, &server_ca_files[i]) != 0) {
-                memset(&server_ca_files[i], 0, sizeof(server_ca_files[i]));
+            if (lstat(path, &skip[i]) != 0) {
+                memset(&skip[i], 0, sizeof(skip[i]));
             }
         }
 
         for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-            if (dirs[i] != NULL && nftw(dirs[i], server_chown_one, 32, FTW_PHYS) != 0) {
-                db_errf(err, errlen, "%s: cannot hand it to %s: %s", dirs[i], name,
-                        strerror(errno));
+            char why[4096];
+
+            if (dirs[i] != NULL && handover_tree(dirs[i], service.pw_uid, service.pw_gid, skip, 2,
+                                                 why, sizeof(why)) != 0) {
+                db_errf(err, errlen, "%s: cannot hand it to %s: %s", dirs[i], name, why);
                 return DB_ERR_IO;
             }
         }

@@ -20,9 +20,12 @@
 #     makes no CA key (run as root, it makes one of root's);
 #   - a CA key the gateway's account made and put in place of user_ca is
 #     never adopted: the daemon refuses to start, saying why;
+#   - the hand-over of the tree to the gateway's account never reaches
+#     root's files through directories that account swaps with links while
+#     root walks (renameat2 RENAME_EXCHANGE in a loop, three restarts);
 #   - started with a soft limit of 32 open files, 40 sessions at once all
 #     get their certificates (the signer holds one socket per session).
-# Depends on: server.c (hand-over), broker/signer/start.c, keys.c, main.c (keys).
+# Depends on: handover.c, server.c, broker/signer/start.c, signer.c, keys.c, main.c (keys).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -196,6 +199,41 @@ gw_start || fail "the gateway did not start with its own CA key back"
 out=$(gw_ssh alice+staging-1 'echo restored' 2>&1) || fail "a session with the CA key restored: $out"
 expect_eq "with its own key back the gateway serves again" restored "$out"
 expect_eq "user_ca.pub is the CA's again" "$truth" "$(cut -d' ' -f1,2 "$KEYS/user_ca.pub")"
+
+# ---- the hand-over of state_dir follows no link, even one swapped in mid-walk ----
+# The gateway's account swaps directories of its own with links to root's
+# files (renameat2 RENAME_EXCHANGE, as fast as it can) while root hands the
+# tree over at a start: root must never reach through one.
+for k in 1 2 3 4; do
+    mkdir -p "$T/victim$k" "$DIR/rec/swap$k"
+    echo root-only >"$T/victim$k/file"
+    for f in $(seq 1 64); do echo root-only >"$T/victim$k/file$f"; : >"$DIR/rec/swap$k/file$f"; done
+    : >"$DIR/rec/swap$k/file"
+    ln -s "$T/victim$k" "$DIR/rec/swap$k.l"
+done
+chown -R nobody:nogroup "$DIR/rec"
+rm -f "$DIR/stop"
+for k in 1 2 3 4; do
+    as_nobody "$PY" -c '
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+a, b, stop = (x.encode() for x in sys.argv[1:4])
+n = 0
+while n % 4096 or not os.path.exists(stop):
+    libc.renameat2(-100, a, -100, b, 2)
+    n += 1' "$DIR/rec/swap$k" "$DIR/rec/swap$k.l" "$DIR/stop" &
+    echo $! >>"$T/swappers"
+done
+for round in 1 2 3; do
+    restart || fail "the gateway did not come back (round $round)"
+done
+touch "$DIR/stop"
+while read -r p; do wait "$p"; done <"$T/swappers"
+for k in 1 2 3 4; do
+    expect_eq "root's files behind a swapped link are still root's (victim $k)" "root root" "$(stat -c '%U %G' "$T/victim$k"/* | sort -u)"
+    expect_eq "and so is its directory (victim $k)" "root" "$(stat -c '%U' "$T/victim$k")"
+done
+rm -rf "$DIR/rec/swap"*
 
 # ---- as many sessions at once as the machine allows, not as a soft limit ----
 # The signer holds one descriptor per authenticated session; started with a
