@@ -387,6 +387,15 @@ static void chan_cb_wake(ssh_session s, ssh_channel channel, void *ud)
     ch->conn->wake = 1;
 }
 
+/* The target closed the channel: whatever exit status it had to give came before. */
+static void chan_cb_up_close(ssh_session s, ssh_channel channel, void *ud)
+{
+    struct chan *ch = ud;
+
+    ch->up_closed = 1;
+    chan_cb_wake(s, channel, ud);
+}
+
 static void chan_cb_up_exit_signal(ssh_session s, ssh_channel channel, const char *sig, int core,
                                    const char *errmsg, const char *lang, void *ud)
 {
@@ -674,7 +683,7 @@ static void chan_start_target(struct chan *ch)
     ch->up_cb.channel_exit_signal_function = chan_cb_up_exit_signal;
     ch->up_cb.channel_data_function = chan_cb_wake_data;
     ch->up_cb.channel_eof_function = chan_cb_wake;
-    ch->up_cb.channel_close_function = chan_cb_wake;
+    ch->up_cb.channel_close_function = chan_cb_up_close;
     ssh_callbacks_init(&ch->up_cb);
     if (upstream_open_channel(c, ch, err, sizeof(err)) != 0) {
         chan_fail(ch, 255, "drawbridge: %s", err);
@@ -1291,10 +1300,22 @@ static void chan_pump_shell(struct chan *ch, int *progress)
     }
 }
 
-/* Flush what is queued, then exit status, EOF and close, in that order. */
+/*
+ * Flush what is queued, then exit status, EOF and close, in that order.
+ *
+ * A client may close its side first, once it has sent and received EOF:
+ * OpenSSH's connection-sharing master does so for every session it carries,
+ * and then still takes the exit status that sshd sends before its own close.
+ * So when the engineer's client closed first on a connection that is still
+ * up, the target's exit status (or signal) is waited for, at most
+ * CONN_CLOSE_GRACE_S, and passed on before our close -- else that client
+ * reports exit 255 for a command that succeeded.
+ */
 static void chan_finish(struct chan *ch, int *progress)
 {
     int down_open = !ssh_channel_is_closed(ch->down);
+    int down_hears = down_open || ssh_is_connected(ch->conn->down);
+    int status_known;
     struct relay_hook *h = &ch->conn->hook;
     char sha[REC_HEX_LEN + 1], mac[REC_HEX_LEN + 1];
 
@@ -1305,6 +1326,15 @@ static void chan_finish(struct chan *ch, int *progress)
         ch->exit_signal == NULL) {
         /* the engineer's side is ending first: nothing more goes to the target */
         ssh_channel_close(ch->up);
+    }
+    status_known = ch->exit_status >= 0 || ch->exit_signal != NULL;
+    if (!down_open && down_hears && ch->up != NULL && !ch->up_closed && !status_known &&
+        chan_now_ms() - ch->closing_since < CONN_CLOSE_GRACE_S * 1000LL) {
+        /* the engineer's client closed first: the target's status is on its way */
+        if (ch->closing_since + CONN_CLOSE_GRACE_S * 1000LL < ch->conn->next_due_ms) {
+            ch->conn->next_due_ms = ch->closing_since + CONN_CLOSE_GRACE_S * 1000LL;
+        }
+        return;
     }
     if (down_open) {
         if (chan_flush(ch->down, 0, &ch->to_down[0], 0, progress) != 0 ||
@@ -1319,7 +1349,7 @@ static void chan_finish(struct chan *ch, int *progress)
             return;
         }
     }
-    if (down_open && !ch->exit_sent) {
+    if ((down_open || (down_hears && status_known)) && !ch->exit_sent) {
         if (ch->exit_signal != NULL) {
             ssh_channel_request_send_exit_signal(ch->down, ch->exit_signal, ch->exit_core, "", "");
         } else {

@@ -78,6 +78,7 @@ struct chan {
     char *exit_signal;
     int exit_core;
     int exit_sent;
+    int up_closed;          /* the target closed its side (its exit status came first, if any) */
     int hook_open;          /* hook->open was called (so close is owed) */
     char target[72];        /* "" for the gateway's shell */
     char login[72];         /* asked-for upstream login ("" = default) */

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: Apache-2.0
 # exec through the gateway to staging-1 (standing access for engineers):
-# stdout, stderr kept apart, exit status, stdin and EOF, the env allow-list;
+# stdout, stderr kept apart, exit status (also through an OpenSSH shared
+# connection), stdin and EOF, the env allow-list;
 # who may reach staging-1 by policy; exec of shell commands on the gateway.
 # Depends on: relay.c (exec, extended data, exit-status, EOF, env),
 # policy_eval (standing rules), the shell (exec of one command).
@@ -10,7 +11,9 @@
 shared_env
 
 t=$(test_tmpdir) || fail "cannot create a temporary directory"
-trap 'rm -rf "$t"' EXIT
+# the control socket of a shared connection (short path: sun_path)
+mux=$(mktemp -d /tmp/dbmux.XXXXXX) || fail "cannot create a directory for the control socket"
+trap '[ -S "$mux/s" ] && ssh -S "$mux/s" -O exit x >/dev/null 2>&1; rm -rf "$t" "$mux"' EXIT
 
 # stdout, stderr and the exit status, each on its own path.
 rc=0
@@ -87,6 +90,35 @@ rc=0
 out=$(gw_ssh alice+no-such-target 'echo reached' 2>&1) || rc=$?
 expect_ne "an unknown target is refused" 0 "$rc"
 expect_nomatch "nothing ran for an unknown target" '^reached$' "$out"
+
+# OpenSSH connection sharing (ControlMaster): the master closes a session's
+# channel as soon as EOF has gone both ways, before the exit status came,
+# and still passes on the status the server sends before its own close.  A
+# command that closes its output a second before it exits opens that gap
+# every time; the status must come back all the same.
+_ssh_opts
+mux_opts=()
+for o in "${SSH_OPTS[@]}"; do
+    case $o in
+    ControlMaster=* | ControlPath=*) unset 'mux_opts[-1]' ;;
+    *) mux_opts+=("$o") ;;
+    esac
+done
+mux_opts+=("${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -S "$mux/s" -l alice+staging-1)
+rc=0
+ssh "${mux_opts[@]}" -o ControlMaster=yes -o ControlPersist=no -fN "$GW_HOST" </dev/null \
+    >"$t/mux.out" 2>&1 || rc=$?
+expect_eq "a shared connection to alice+staging-1 (ssh -M -fN) starts" 0 "$rc"
+rc=0
+out=$(ssh "${mux_opts[@]}" "$GW_HOST" 'echo shared-$((6*7)); exit 5' </dev/null 2>&1) || rc=$?
+expect_eq "a command on the shared connection: its output" shared-42 "$out"
+expect_eq "a command on the shared connection: its exit status (5)" 5 "$rc"
+rc=0
+out=$(ssh "${mux_opts[@]}" "$GW_HOST" 'echo early; exec >&- 2>&-; sleep 1; exit 4' </dev/null 2>&1) ||
+    rc=$?
+expect_eq "a command that closed its output before it exited: its output" early "$out"
+expect_eq "a command that closed its output before it exited: its exit status (4)" 4 "$rc"
+ssh -S "$mux/s" -O exit x >/dev/null 2>&1 || true
 
 # Exec of gateway shell commands.
 rc=0
