@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -1023,13 +1024,35 @@ static int chan_fill(struct chan *ch, ssh_channel src, int src_err, int *rx, str
 }
 
 /*
+ * Is more of this stream already on its way: data libssh holds for it (rx),
+ * or bytes the source connection's socket holds that libssh has not read?
+ * Only then is a tail shorter than a packet kept back for it: a peer that
+ * sent a request and waits for the answer (sftp, rsync) must get all of it
+ * at once.
+ */
+static int chan_more_coming(ssh_channel src, const int *rx)
+{
+    int fd, queued = 0;
+
+    if (ssh_channel_is_eof(src)) {
+        return 0;
+    }
+    if (*rx) {
+        return 1;
+    }
+    fd = ssh_get_fd(ssh_channel_get_session(src));
+    return fd >= 0 && ioctl(fd, FIONREAD, &queued) == 0 && queued > 0;
+}
+
+/*
  * One direction: flush, then refill when the queue is empty or holds only a
  * tail kept back for the next packet, then flush again.  libssh re-opens a
  * channel's window whenever it is read, whatever it still buffers, so a
  * source is read only when its destination has taken all of the last read
  * but such a tail, and then all of it: that keeps libssh's buffer to one
- * window and ours to one read and a packet.  A kept tail goes alone after
- * CONN_HOLD_MS, or at once when the source is at its end.
+ * window and ours to one read and a packet.  A kept tail goes alone as soon
+ * as nothing more of the stream is on its way (chan_more_coming), and after
+ * CONN_HOLD_MS at the latest.
  */
 static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, int *rx, ssh_channel dst,
                          int dst_err, struct rbuf *q, int slot, enum relay_dir dir,
@@ -1037,7 +1060,7 @@ static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, int *rx,
 {
     struct conn *c = ch->conn;
     long long *held = &ch->hold_since[slot];
-    int n, keep = *held != 0 && chan_now_ms() - *held < CONN_HOLD_MS && !ssh_channel_is_eof(src);
+    int n, keep = *held != 0 && chan_now_ms() - *held < CONN_HOLD_MS && chan_more_coming(src, rx);
 
     if (chan_flush(dst, dst_err, q, keep, progress) != 0) {
         return -1;
@@ -1062,7 +1085,7 @@ static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, int *rx,
             c->trim_due = 1; /* a stream: its buffers can go once it stops */
         }
         /* a whole packet or more: whole packets now, the tail with what comes next */
-        keep = rbuf_used(q) >= CONN_PACKET_DATA && !ssh_channel_is_eof(src);
+        keep = rbuf_used(q) >= CONN_PACKET_DATA && chan_more_coming(src, rx);
         if (chan_flush(dst, dst_err, q, keep, progress) != 0) {
             return -1;
         }
