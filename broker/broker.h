@@ -667,7 +667,7 @@ struct store_session {
     char reviewed_by[STORE_NAME_MAX + 1]; /* "" until reviewed */
     long long reviewed_at;
     char *review_note;                    /* owned; NULL until reviewed */
-    unsigned long long bytes_in, bytes_out; /* so far (updated about once a second) */
+    unsigned long long bytes_in, bytes_out; /* so far (about once a second, within 5 s) */
     long long pid;                        /* the session child serving it (set by insert) */
     long long expired_at;                 /* retention: when its recording expired; 0: kept */
     int expire_done;                      /* retention: the file is gone */

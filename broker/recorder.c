@@ -47,6 +47,9 @@
 #define RECORDER_QUEUE (1u << 20)
 /* A few keystrokes wake the recording thread this much later (a stream wakes it by volume). */
 #define RECORDER_KICK_MS 5
+/* The store's byte counts and index: in a pause this long, or after this long at the latest. */
+#define RECORDER_QUIET_MS 100
+#define RECORDER_STORE_MAX_MS 5000
 
 struct rec_slot {
     unsigned id; /* 0: free */
@@ -61,6 +64,7 @@ struct rec_slot {
     struct timespec now; /* of the event being recorded (for sftp markers) */
     long long store_ms;  /* monotonic ms of the last index and byte-count update */
     int store_dirty;     /* bytes or lines since then */
+    long long data_ms;   /* monotonic ms of the last bytes */
     int failed;          /* the recording failed (said and audited once): no more ticks */
 };
 
@@ -450,6 +454,7 @@ static int recorder_data(void *ctx, unsigned id, enum relay_dir dir, int is_stde
         sl->out += len;
     }
     sl->store_dirty = 1;
+    sl->data_ms = recorder_ms(ts);
     if (sl->sftp != NULL) {
         sl->now = *ts;
         sftp_watch_feed(sl->sftp, dir == RELAY_DIR_IN, buf, len);
@@ -487,6 +492,22 @@ static int recorder_note(void *ctx, unsigned id, const char *text, const struct 
                                                                  : recorder_fail(sl, "a marker");
 }
 
+/*
+ * The byte counts and the index are written at most once a second, in a
+ * pause of the session's traffic when it has one (a store commit waits for
+ * the disk: a keystroke should not wait behind it), and every RECORDER_STORE_MAX_MS
+ * during traffic that never pauses.
+ */
+static long long recorder_store_due(const struct rec_slot *sl)
+{
+    long long due = sl->store_ms + 1000, quiet = sl->data_ms + RECORDER_QUIET_MS;
+
+    if (quiet > due) {
+        due = quiet;
+    }
+    return due < sl->store_ms + RECORDER_STORE_MAX_MS ? due : sl->store_ms + RECORDER_STORE_MAX_MS;
+}
+
 static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
 {
     struct recorder *r = ctx;
@@ -504,7 +525,7 @@ static int recorder_tick(void *ctx, unsigned id, const struct timespec *ts)
         return recorder_fail(sl, "flushing the recording");
     }
     /* the index and the byte counts: once a second is plenty */
-    if (!sl->store_dirty || recorder_ms(ts) < sl->store_ms + 1000) {
+    if (!sl->store_dirty || recorder_ms(ts) < recorder_store_due(sl)) {
         return 0;
     }
     sl->store_ms = recorder_ms(ts);
@@ -529,8 +550,8 @@ static long long recorder_due(void *ctx)
         if (sl == NULL || sl->h < 0 || sl->failed) {
             continue;
         }
-        if (sl->store_dirty && sl->store_ms + 1000 < due) {
-            due = sl->store_ms + 1000;
+        if (sl->store_dirty && recorder_store_due(sl) < due) {
+            due = recorder_store_due(sl);
         }
     }
     return due;
