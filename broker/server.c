@@ -803,12 +803,21 @@ static void server_accept(struct server *s, int lfd)
         s->capkids = cap;
     }
     if (pipe2(pipefd, O_CLOEXEC) != 0) {
+        log_msg(LOG_LVL_WARN, "conn.refused", "peer=%s %s", peer, strerror(errno));
         close(fd);
         return;
     }
-    /* the child's own socket to the signer, handed to the signer once the child authenticated */
+    /*
+     * The child's own socket to the signer, handed to the signer once the
+     * child authenticated.  Without it the session could get no certificate:
+     * the connection is refused now rather than fail at the target.
+     */
     if (s->signer_ctl >= 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
-        sp[0] = sp[1] = -1;
+        log_msg(LOG_LVL_WARN, "conn.refused", "peer=%s %s", peer, strerror(errno));
+        close(pipefd[0]);
+        close(pipefd[1]);
+        close(fd);
+        return;
     }
     delay = server_fail_delay_ms(s, src);
     pid = fork();
@@ -1156,6 +1165,8 @@ int server_run(const struct server_opts *o)
     memset(s, 0, sizeof(*s));
     s->signer_ctl = -1;
     log_init("drawbridge", o->log_json, !o->foreground);
+    /* the listener holds two descriptors per session starting up, one per live one */
+    db_raise_nofile();
     if (config_load(o->config_path, &s->cfg, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         goto out;

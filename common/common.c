@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 const char *db_strerror(int err)
 {
@@ -198,4 +199,20 @@ int db_utf8_valid(const char *s, size_t len)
         i += n + 1;
     }
     return 1;
+}
+
+unsigned long long db_raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return 0;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            return 0;
+        }
+    }
+    return (unsigned long long)rl.rlim_cur;
 }

@@ -62,4 +62,11 @@ void db_wipe(void *p, size_t len);
 /* Returns 1 when s (len bytes) is valid UTF-8 with no NUL. */
 int db_utf8_valid(const char *s, size_t len);
 
+/*
+ * Raises the soft limit on open files to the hard limit (a service starts
+ * with 1024 under systemd, however many sessions the hard limit allows) and
+ * returns the limit now in force, 0 when it cannot be read.
+ */
+unsigned long long db_raise_nofile(void);
+
 #endif

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -500,7 +499,7 @@ int signer_main(const struct config *cfg, int ctl, int checker)
     struct signer *s = calloc(1, sizeof(*s));
     struct pollfd *pf = NULL;
     unsigned char buf[SIGNER_MSG_MAX];
-    struct rlimit rl;
+    unsigned long long nofile;
     int rc = 1;
 
     if (s == NULL) {
@@ -509,21 +508,11 @@ int signer_main(const struct config *cfg, int ctl, int checker)
     s->cfg = cfg;
     s->ctl = ctl;
     s->checker = checker;
-    /*
-     * One descriptor per authenticated session: the soft limit a service
-     * starts with (1024 under systemd) must not cap the sessions that can
-     * get certificates when the hard limit allows more.
-     */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-        rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
-    }
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        rl.rlim_cur = 0;
-    }
+    /* one descriptor per authenticated session, however low the soft limit */
+    nofile = db_raise_nofile();
     log_msg(LOG_LVL_INFO, "signer.start", "pid=%d uid=%d (certificates valid %llds, %llu open files)",
             (int)getpid(), (int)getuid(), (long long)cfg->upstream.cert_ttl,
-            (unsigned long long)rl.rlim_cur);
+            nofile);
     for (;;) {
         size_t n = 0;
         struct pollfd *npf = realloc(pf, (s->nclients + 1) * sizeof(*pf));

@@ -42,6 +42,13 @@ certs=$("$DRAWBRIDGE_BIN" audit -c "$CFG" --json --since 1h | grep -c '"event": 
 expect_eq "--json: certificates of the last hour as the audit has them" "$certs" \
     "$(printf '%s' "$json" | jget '["certificates_last_hour"]')"
 wait "$client" || fail "the session failed"
+# The client may be gone before the gateway has closed and sealed the
+# session's row: verify would find the recording still "live".
+for _ in $(seq 1 50); do
+    [ "$(status_json | jget '["live_sessions"]')" = 0 ] && break
+    sleep 0.1
+done
+expect_eq "the session has ended" 0 "$(status_json | jget '["live_sessions"]')"
 
 # The last verify, from its audit row.
 "$DRAWBRIDGE_BIN" verify -c "$CFG" >"$DIR/verify.out" 2>&1 || fail "verify failed: $(cat "$DIR/verify.out")"
