@@ -53,7 +53,7 @@ sshd_extra() {
     printf '%s\n' "$@" >>"$T/$name.config"
     touch "$T/$name.keys"
     /usr/sbin/sshd -t -f "$T/$name.config" || fail "sshd -t refused $name's config"
-    setsid /usr/sbin/sshd -D -e -f "$T/$name.config" </dev/null >"$T/$name.log" 2>&1 &
+    (sshd_run -D -e -f "$T/$name.config") </dev/null >"$T/$name.log" 2>&1 &
     pid=$!
     wait_port "$port" "$pid" "$name sshd" || fail "$name sshd did not start"
 }

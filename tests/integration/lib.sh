@@ -315,11 +315,32 @@ Subsystem sftp internal-sftp
 EOF
 }
 
+# sshd_run ARGS...: runs sshd (in place of the shell, so $! is sshd's pid)
+# where the login account's shell start-up files are empty, when root can
+# make a mount namespace for it.  Every session on the target runs that
+# account's shell, and a ~/.bashrc that starts pyenv or conda costs half a
+# second per session and can print into a session's output (pyenv's "cannot
+# rehash" when sessions start together): the tests are about the gateway.
+sshd_run() {
+    local home f hide=()
+    home=$(getent passwd "$LOGIN" | cut -d: -f6)
+    for f in .bashrc .bash_profile .bash_login .profile .bash_logout; do
+        [ -n "$home" ] && [ -f "$home/$f" ] && hide+=("$home/$f")
+    done
+    if [ "${#hide[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+        unshare -m --propagation private true 2>/dev/null; then
+        exec setsid unshare -m --propagation private -- bash -c \
+            'n=$1; shift; for ((i = 0; i < n; i++)); do mount --bind /dev/null "$1" || exit 1; shift; done; exec "$@"' \
+            sshd_run "${#hide[@]}" "${hide[@]}" /usr/sbin/sshd "$@"
+    fi
+    exec setsid /usr/sbin/sshd "$@"
+}
+
 target_start() {
     mkdir -p /run/sshd
     target_unlock_login
     /usr/sbin/sshd -t -f "$DIR/target_sshd_config" || return 1
-    setsid /usr/sbin/sshd -D -e -f "$DIR/target_sshd_config" </dev/null >"$DIR/target_sshd.log" 2>&1 &
+    (sshd_run -D -e -f "$DIR/target_sshd_config") </dev/null >"$DIR/target_sshd.log" 2>&1 &
     TARGET_PID=$!
     wait_port "$TARGET_PORT" "$TARGET_PID" "target sshd" || return 1
 }
@@ -331,7 +352,7 @@ keyed_start() {
         -e "s#^AuthorizedKeysFile .*#AuthorizedKeysFile $DIR/keyed_authorized_keys#" \
         "$DIR/target_sshd_config" >"$DIR/keyed_sshd_config"
     /usr/sbin/sshd -t -f "$DIR/keyed_sshd_config" || return 1
-    setsid /usr/sbin/sshd -D -e -f "$DIR/keyed_sshd_config" </dev/null >"$DIR/keyed_sshd.log" 2>&1 &
+    (sshd_run -D -e -f "$DIR/keyed_sshd_config") </dev/null >"$DIR/keyed_sshd.log" 2>&1 &
     KEYED_PID=$!
     wait_port "$KEYED_PORT" "$KEYED_PID" "keyed sshd" || return 1
 }

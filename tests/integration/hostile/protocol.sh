@@ -208,7 +208,7 @@ weak_sshd() { # weak_sshd NAME PORT "sshd options": starts it and adds NAME to t
         "$DIR/target_sshd_config" >"$DIR/$1_config"
     printf '%s\n' "$3" >>"$DIR/$1_config"
     /usr/sbin/sshd -t -f "$DIR/$1_config" || fail "sshd -t refused the $1 config"
-    setsid /usr/sbin/sshd -D -e -f "$DIR/$1_config" </dev/null >"$DIR/$1.log" 2>&1 &
+    (sshd_run -D -e -f "$DIR/$1_config") </dev/null >"$DIR/$1.log" 2>&1 &
     WEAK_PIDS+=($!)
     wait_port "$2" "${WEAK_PIDS[-1]}" "$1" || fail "$1 did not start"
 }
