@@ -13,7 +13,7 @@ shared_env
 t=$(test_tmpdir) || fail "cannot create a temporary directory"
 # the control socket of a shared connection (short path: sun_path)
 mux=$(mktemp -d /tmp/dbmux.XXXXXX) || fail "cannot create a directory for the control socket"
-trap '[ -S "$mux/s" ] && ssh -S "$mux/s" -O exit x >/dev/null 2>&1; rm -rf "$t" "$mux"' EXIT
+trap 'mux_stop "$mux/s"; rm -rf "$t" "$mux"' EXIT
 
 # stdout, stderr and the exit status, each on its own path.
 rc=0
@@ -96,25 +96,18 @@ expect_nomatch "nothing ran for an unknown target" '^reached$' "$out"
 # and still passes on the status the server sends before its own close.  A
 # command that closes its output a second before it exits opens that gap
 # every time; the status must come back all the same.
-_ssh_opts
-mux_opts=()
-for o in "${SSH_OPTS[@]}"; do
-    case $o in
-    ControlMaster=* | ControlPath=*) unset 'mux_opts[-1]' ;;
-    *) mux_opts+=("$o") ;;
-    esac
-done
-mux_opts+=("${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -S "$mux/s" -l alice+staging-1)
+mux_opts "$mux/s"
+MUX_OPTS+=(-l alice+staging-1)
 rc=0
-ssh "${mux_opts[@]}" -o ControlMaster=yes -o ControlPersist=no -fN "$GW_HOST" </dev/null \
+ssh "${MUX_OPTS[@]}" -o ControlMaster=yes -o ControlPersist=no -fN "$GW_HOST" </dev/null \
     >"$t/mux.out" 2>&1 || rc=$?
 expect_eq "a shared connection to alice+staging-1 (ssh -M -fN) starts" 0 "$rc"
 rc=0
-out=$(ssh "${mux_opts[@]}" "$GW_HOST" 'echo shared-$((6*7)); exit 5' </dev/null 2>&1) || rc=$?
+out=$(ssh "${MUX_OPTS[@]}" "$GW_HOST" 'echo shared-$((6*7)); exit 5' </dev/null 2>&1) || rc=$?
 expect_eq "a command on the shared connection: its output" shared-42 "$out"
 expect_eq "a command on the shared connection: its exit status (5)" 5 "$rc"
 rc=0
-out=$(ssh "${mux_opts[@]}" "$GW_HOST" 'echo early; exec >&- 2>&-; sleep 1; exit 4' </dev/null 2>&1) ||
+out=$(ssh "${MUX_OPTS[@]}" "$GW_HOST" 'echo early; exec >&- 2>&-; sleep 1; exit 4' </dev/null 2>&1) ||
     rc=$?
 expect_eq "a command that closed its output before it exited: its output" early "$out"
 expect_eq "a command that closed its output before it exited: its exit status (4)" 4 "$rc"

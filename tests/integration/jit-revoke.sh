@@ -22,26 +22,7 @@ private_env
 T=$DIR/scratch
 mkdir -p "$T"
 MUX=$(mktemp -d /tmp/dbmux.XXXXXX) || fail "cannot create a directory for the control socket"
-trap 'rc=$?; bg_cleanup; mux_stop; rm -rf "$MUX"; env_down "$rc" || rc=1; exit $rc' EXIT
-
-# OpenSSH connection sharing on $MUX/s (lib.sh's options turn it off, so
-# build them here without ControlMaster/ControlPath).
-mux_opts() {
-    local i
-    _ssh_opts
-    MUX_OPTS=()
-    for ((i = 0; i < ${#SSH_OPTS[@]}; i++)); do
-        case ${SSH_OPTS[$i]} in
-        ControlMaster=* | ControlPath=*) unset 'MUX_OPTS[-1]' ;;
-        *) MUX_OPTS+=("${SSH_OPTS[$i]}") ;;
-        esac
-    done
-    MUX_OPTS+=("${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -S "$MUX/s")
-}
-mux_stop() {
-    [ -S "$MUX/s" ] && ssh -S "$MUX/s" -O exit x >/dev/null 2>&1
-    return 0
-}
+trap 'rc=$?; bg_cleanup; mux_stop "$MUX/s"; rm -rf "$MUX"; env_down "$rc" || rc=1; exit $rc' EXIT
 
 # revoke_and_measure WHO G SESSIONS...: revokes grant G as WHO while the
 # background sessions named run; waits for each to end; sets MS_AFTER (ms
@@ -68,7 +49,7 @@ request alice web-1 1h
 g=$N
 approve bob "$g"
 
-mux_opts
+mux_opts "$MUX/s"
 rc=0
 ssh "${MUX_OPTS[@]}" -o ControlMaster=yes -o ControlPersist=no -fN -l alice+web-1 "$GW_HOST" \
     </dev/null >"$T/mux.out" 2>"$T/mux.err" || rc=$?
@@ -101,7 +82,7 @@ if ssh -S "$MUX/s" -O check x >/dev/null 2>&1; then
 else
     log "the gateway closed the shared connection after the revoke"
 fi
-mux_stop
+mux_stop "$MUX/s"
 
 run alice+web-1 'echo reached-target'
 expect_ne "a new connection after the revoke is refused" 0 "$RC"

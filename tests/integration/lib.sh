@@ -843,6 +843,26 @@ _ssh_opts() {
         -o NumberOfPasswordPrompts=1)
 }
 
+# mux_opts SOCKET: MUX_OPTS, the options of _ssh_opts with OpenSSH connection
+# sharing on SOCKET instead of turned off, the user's key and the gateway's
+# port.  mux_stop SOCKET ends the shared connection's master, if there is one.
+mux_opts() {
+    local i
+    _ssh_opts
+    MUX_OPTS=()
+    for ((i = 0; i < ${#SSH_OPTS[@]}; i++)); do
+        case ${SSH_OPTS[$i]} in
+        ControlMaster=* | ControlPath=*) unset 'MUX_OPTS[-1]' ;;
+        *) MUX_OPTS+=("${SSH_OPTS[$i]}") ;;
+        esac
+    done
+    MUX_OPTS+=("${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -S "$1")
+}
+mux_stop() {
+    [ -S "$1" ] && ssh -S "$1" -O exit x >/dev/null 2>&1
+    return 0
+}
+
 # gw_ssh USER[+TARGET] [ssh options] [command...]: key authentication with
 # alice's key (or GW_KEY_OVERRIDE).  OpenSSH accepts options after the host.
 gw_ssh() {

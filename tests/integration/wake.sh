@@ -24,25 +24,8 @@ private_env
 T=$DIR/scratch
 mkdir -p "$T"
 MUX=$(mktemp -d /tmp/dbwake.XXXXXX) || fail "cannot create a directory for the control socket"
-mux_stop() {
-    [ -S "$MUX/s" ] && ssh -S "$MUX/s" -O exit x >/dev/null 2>&1
-    return 0
-}
-trap 'rc=$?; bg_cleanup; mux_stop; rm -rf "$MUX"; env_down "$rc" || rc=1; exit $rc' EXIT
+trap 'rc=$?; bg_cleanup; mux_stop "$MUX/s"; rm -rf "$MUX"; env_down "$rc" || rc=1; exit $rc' EXIT
 
-# OpenSSH connection sharing on $MUX/s (lib.sh's options turn it off).
-mux_opts() {
-    local i
-    _ssh_opts
-    MUX_OPTS=()
-    for ((i = 0; i < ${#SSH_OPTS[@]}; i++)); do
-        case ${SSH_OPTS[$i]} in
-        ControlMaster=* | ControlPath=*) unset 'MUX_OPTS[-1]' ;;
-        *) MUX_OPTS+=("${SSH_OPTS[$i]}") ;;
-        esac
-    done
-    MUX_OPTS+=("${SSH_KEY_OPTS[@]}" -p "$GW_PORT" -S "$MUX/s")
-}
 # mux_run COMMAND: a new channel on the shared connection; sets RC and OUT.
 mux_run() {
     RC=0
@@ -118,7 +101,7 @@ log "terminate to disconnect: $(($(cat "$T/idle1.end") - t0)) ms from issuing it
 expect_match "the terminated session says who ended it" 'drawbridge: session terminated by carol: end of shift' "$(cat "$T/idle1.err")"
 
 # ---- a policy reload ----
-mux_opts
+mux_opts "$MUX/s"
 rc=0
 ssh "${MUX_OPTS[@]}" -o ControlMaster=yes -o ControlPersist=no -fN -l alice+staging-1 "$GW_HOST" \
     </dev/null >"$T/mux.out" 2>"$T/mux.err" || rc=$?
@@ -166,7 +149,7 @@ expect_eq "with the standing rule back, the shared connection opens channels aga
     "0|mux-again-42" "$RC|$OUT"
 [ -s "$T/keep.rc" ] && fail "the session on grant $g ended on the second reload: $(cat "$T/keep.err")"
 pass "the session on grant $g goes on after a second reload"
-mux_stop
+mux_stop "$MUX/s"
 
 expect_verify_ok "drawbridge verify: the chain holds"
 gw_still_serves
