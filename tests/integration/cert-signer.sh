@@ -82,16 +82,22 @@ expect_eq "the session account can read user_ca.pub" ok "$(read_as nobody nogrou
 out=$(gw_ssh alice+staging-1 'echo via-signer' 2>&1) || fail "a session through the separated signer: $out"
 expect_eq "a session works with the signer under its own account" via-signer "$out"
 
+# session_pid USER COMMAND: the pid of USER's live session running a command
+# that starts with COMMAND, once it is in the store (within 10 s).
+session_pid() {
+    local pid
+    for _ in $(seq 1 100); do
+        pid=$(db_query "SELECT pid FROM sessions WHERE user = '$1' AND command LIKE '$2%' AND ended_at = 0")
+        [ -n "$pid" ] && printf '%s\n' "$pid" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # ---- a compromised session child ----
 gw_ssh alice+staging-1 'sleep 25; echo child-done' >"$T/victim.out" 2>&1 &
 victim=$!
-child=
-for _ in $(seq 1 100); do
-    child=$(db_query "SELECT pid FROM sessions WHERE user = 'alice' AND command LIKE 'sleep 25%' AND ended_at = 0")
-    [ -n "$child" ] && break
-    sleep 0.1
-done
-[ -n "$child" ] || fail "the session to take the socket from did not start"
+child=$(session_pid alice 'sleep 25') || fail "the session to take the socket from did not start"
 sid=$(db_query "SELECT id FROM sessions WHERE pid = $child AND ended_at = 0")
 seq0=$(db_query "SELECT max(seq) FROM audit")
 forge() { "$PY" "$LIB_DIR/signer_forge.py" "$child" "$@"; }
@@ -159,13 +165,7 @@ expect_eq "the session whose socket was used went on" child-done "$(cat "$T/vict
 # outside the gateway (its owner's laptop), for a session nobody records.
 as dave+staging-1 'sleep 20; echo dave-done' >"$T/dave.out" 2>&1 &
 dvictim=$!
-child=
-for _ in $(seq 1 100); do
-    child=$(db_query "SELECT pid FROM sessions WHERE user = 'dave' AND command LIKE 'sleep 20%' AND ended_at = 0")
-    [ -n "$child" ] && break
-    sleep 0.1
-done
-[ -n "$child" ] || fail "dave's session to take the socket from did not start"
+child=$(session_pid dave 'sleep 20') || fail "dave's session to take the socket from did not start"
 dsid=$(db_query "SELECT id FROM sessions WHERE pid = $child AND ended_at = 0")
 seq4=$(db_query "SELECT max(seq) FROM audit")
 out=$(forge request dave staging-1 "$LOGIN" "$dsid" 203.0.113.7) || fail "forge: $out"
