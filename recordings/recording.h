@@ -24,16 +24,29 @@
 
 struct rec_sink {
     void *ctx;
-    /* writes all of buf or fails (DB_ERR_IO, e.g. ENOSPC) */
+    /*
+     * takes all of buf or fails (DB_ERR_IO, e.g. ENOSPC); may keep the end of
+     * what it took (less than a disk block) out of the file until the next
+     * write or push
+     */
     int (*write)(void *ctx, const void *buf, size_t len);
     /* makes what was written durable (fdatasync); may be NULL */
     int (*sync)(void *ctx);
     void (*close)(void *ctx);
+    /* puts every byte taken into the file (readers see it); may be NULL */
+    int (*push)(void *ctx);
 };
 
 /*
  * Creates path with O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0600.  The
  * directory must exist.  DB_ERR_EXISTS, DB_ERR_IO with err.
+ *
+ * Large writes (a stream's full buffers) go to the file with O_DIRECT where
+ * the file system takes it, in whole blocks: a recording is written once and
+ * seldom read, so it should neither evict what the gateway reads nor cost a
+ * page-cache copy of every byte.  The last partial block waits for the next
+ * write or push.  Small writes, pushes, and every write on a file system
+ * without O_DIRECT (tmpfs) go through the page cache.
  */
 int rec_sink_file_create(const char *path, struct rec_sink *out, char *err, size_t errlen);
 

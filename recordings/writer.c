@@ -189,11 +189,12 @@ static void w_suffix(struct rec_writer *w)
     w->dirty = 1;
 }
 
-/* A checkpoint line (the HMAC of the SHA-256 of all before it), then all goes to the sink. */
+/* A checkpoint line (the HMAC of the SHA-256 of all before it), then all goes into the file. */
 static int w_checkpoint(struct rec_writer *w, long long us)
 {
     unsigned char sha[32], mac[32];
     char hex[REC_HEX_LEN + 1];
+    int r;
 
     if (w_room(w, 128) != 0) {
         return w->failed;
@@ -210,7 +211,13 @@ static int w_checkpoint(struct rec_writer *w, long long us)
     w_suffix(w);
     w->dirty = 0;
     w->flush_us = us;
-    return w_drain(w);
+    if (w_drain(w) != 0) {
+        return w->failed;
+    }
+    if (w->sink.push != NULL && (r = w->sink.push(w->sink.ctx)) != 0) {
+        w->failed = r < 0 ? r : DB_ERR_IO;
+    }
+    return w->failed;
 }
 
 /* base64 of a[0..na) followed by b[0..nb), as one text. */
