@@ -73,7 +73,6 @@ static int keys_write_tmp(const char *path, const void *data, size_t len, mode_t
                           size_t tmplen, char *err, size_t errlen)
 {
     unsigned char rnd[8];
-    int fd = -1, r = DB_ERR_IO;
 
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
         db_errf(err, errlen, "%s: no randomness: %s", path, strerror(errno));
@@ -81,21 +80,7 @@ static int keys_write_tmp(const char *path, const void *data, size_t len, mode_t
     }
     snprintf(tmp, tmplen, "%s.tmp.%02x%02x%02x%02x%02x%02x%02x%02x", path, rnd[0], rnd[1], rnd[2],
              rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) {
-        db_errf(err, errlen, "%s: cannot write key: %s", path, strerror(errno));
-        return DB_ERR_IO;
-    }
-    if (fchmod(fd, mode) == 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0) {
-        r = 0;
-    } else {
-        db_errf(err, errlen, "%s: cannot write key: %s", path, strerror(errno));
-    }
-    close(fd);
-    if (r != 0) {
-        unlink(tmp);
-    }
-    return r;
+    return db_write_new_file(tmp, data, len, mode, "write key", err, errlen);
 }
 
 static int keys_mkdir(const char *path, char *err, size_t errlen)

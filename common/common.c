@@ -6,12 +6,15 @@
 #include "common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *db_strerror(int err)
 {
@@ -215,4 +218,45 @@ unsigned long long db_raise_nofile(void)
         }
     }
     return (unsigned long long)rl.rlim_cur;
+}
+
+int db_write_new_file(const char *path, const void *data, size_t len, unsigned int mode,
+                      const char *what, char *err, size_t errlen)
+{
+    const char *p = data;
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    int r = DB_ERR_IO;
+
+    if (fd < 0) {
+        db_errf(err, errlen, "%s: cannot %s: %s", path, what, strerror(errno));
+        return r;
+    }
+    if (fchmod(fd, (mode_t)mode) != 0) {
+        goto out;
+    }
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            errno = n == 0 ? EIO : errno;
+            goto out;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (fsync(fd) == 0) {
+        r = 0;
+    }
+out:
+    if (r != 0) {
+        db_errf(err, errlen, "%s: cannot %s: %s", path, what, strerror(errno));
+    }
+    close(fd);
+    if (r != 0) {
+        unlink(path);
+    }
+    return r;
 }

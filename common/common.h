@@ -69,4 +69,13 @@ int db_utf8_valid(const char *s, size_t len);
  */
 unsigned long long db_raise_nofile(void);
 
+/*
+ * Creates path (O_CREAT|O_EXCL|O_NOFOLLOW: never an existing file or a link)
+ * with mode, whatever the umask, writes data and fsyncs it.  On failure the
+ * file is removed again and err says "PATH: cannot WHAT: reason".  0 or
+ * DB_ERR_IO.
+ */
+int db_write_new_file(const char *path, const void *data, size_t len, unsigned int mode,
+                      const char *what, char *err, size_t errlen);
+
 #endif

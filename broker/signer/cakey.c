@@ -410,28 +410,6 @@ int cakey_load(const char *path, struct cakey **out, char *err, size_t errlen)
 
 /* ---- generating a key ---- */
 
-static int cakey_write_file(const char *path, const char *data, size_t len, mode_t mode,
-                            char *err, size_t errlen)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-    int r = DB_ERR_IO;
-
-    if (fd < 0) {
-        db_errf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
-        return r;
-    }
-    if (fchmod(fd, mode) == 0 && write(fd, data, len) == (ssize_t)len && fsync(fd) == 0) {
-        r = 0;
-    } else {
-        db_errf(err, errlen, "%s: cannot write: %s", path, strerror(errno));
-    }
-    close(fd);
-    if (r != 0) {
-        unlink(path);
-    }
-    return r;
-}
-
 /* The file's text for seed/pub: armour, base64 in lines of 70 characters. */
 static int cakey_format(const unsigned char seed[32], const unsigned char pub[CERTKEY_PK_LEN],
                         const char *comment, char **out)
@@ -522,7 +500,7 @@ int cakey_generate(const char *path, const char *comment, char *err, size_t errl
         db_errf(err, errlen, "%s: cannot encode the key", path);
         goto out;
     }
-    if ((r = cakey_write_file(path, text, strlen(text), 0600, err, errlen)) != 0) {
+    if ((r = db_write_new_file(path, text, strlen(text), 0600, "write", err, errlen)) != 0) {
         goto out;
     }
     snprintf(pubpath, sizeof(pubpath), "%s.pub", path);
@@ -531,7 +509,7 @@ int cakey_generate(const char *path, const char *comment, char *err, size_t errl
     }
     strcat(line, "\n");
     unlink(pubpath); /* a stale public half of an older key */
-    r = cakey_write_file(pubpath, line, strlen(line), 0644, err, errlen);
+    r = db_write_new_file(pubpath, line, strlen(line), 0644, "write", err, errlen);
 out:
     db_wipe(seed, sizeof(seed));
     if (text != NULL) {
