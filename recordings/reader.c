@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <lz4.h>
 
 #define READ_FILE_MAX (4ULL << 30)
 
@@ -144,7 +146,7 @@ int rec_parse_header(const char *line, size_t len, struct rec_header *h, char *e
         goto out;
     }
     if (bad == NULL && r_int(d, "format", 1, REC_FORMAT, 1, &v[4]) != 0) {
-        db_errf(err, errlen, "line 1: not drawbridge recording format 1 or %d", REC_FORMAT);
+        db_errf(err, errlen, "line 1: not drawbridge recording format 1 to %d", REC_FORMAT);
         goto out;
     }
     for (size_t i = 0; bad == NULL && i < sizeof(keys) / sizeof(keys[0]); i++) {
@@ -179,7 +181,10 @@ out:
     return r;
 }
 
-static const char *const r_codes[] = {"o", "i", "bo", "bi", "r", "m", "c", "e"};
+/* what a "zo"/"zi" event may hold: an event's bytes, those that waited, the NUL after */
+#define R_Z_OUT (REC_EVENT_IN_MAX + 4 + 1)
+
+static const char *const r_codes[] = {"o", "i", "bo", "bi", "zo", "zi", "r", "m", "c", "e"};
 
 /* "COLSxROWS", each 1..65535 without leading zeros or signs. */
 static int r_size_ok(const char *s, size_t n)
@@ -273,7 +278,32 @@ int rec_parse_event(const char *line, size_t len, int lineno, double prev, struc
         goto out;
     }
     r = DB_ERR_INVALID;
-    if (code[0] == 'b') {
+    if (code[0] == 'z') {
+        /* base64 of an LZ4 block, decoded past the largest event, then the block to the front */
+        size_t zn;
+        int dn;
+
+        if ((r = r_grow(buf, cap, R_Z_OUT + n + 1)) != 0) {
+            db_errf(err, errlen, "line %d: out of memory", lineno);
+            goto out;
+        }
+        r = DB_ERR_INVALID;
+        if (rec_b64_decode(s, n, *buf + R_Z_OUT, &zn) != 0 || zn > INT_MAX) {
+            db_errf(err, errlen, "line %d: the data is not canonical base64", lineno);
+            goto out;
+        }
+        dn = zn == 0 ? -1
+                     : LZ4_decompress_safe((const char *)*buf + R_Z_OUT, (char *)*buf, (int)zn,
+                                           (int)R_Z_OUT - 1);
+        if (dn <= 0) {
+            db_errf(err, errlen,
+                    "line %d: the data is not an LZ4 block of at most %u bytes", lineno,
+                    (unsigned)R_Z_OUT - 1);
+            goto out;
+        }
+        n = (size_t)dn;
+        code = code[1] == 'o' ? "bo" : "bi"; /* the same bytes as a "bo"/"bi" event */
+    } else if (code[0] == 'b') {
         if (rec_b64_decode(s, n, *buf, &n) != 0) {
             db_errf(err, errlen, "line %d: the data is not canonical base64", lineno);
             goto out;

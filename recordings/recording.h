@@ -90,7 +90,8 @@ int rec_writer_new(const struct rec_sink *sink, const struct rec_meta *m,
 /*
  * Records bytes of one stream at ts (monotonic).  Text goes in "o"/"i"
  * events with invalid UTF-8 escaped losslessly; chunks that are mostly not
- * text go in "bo"/"bi" events (base64) -- see FORMAT.md.  Writes of the same
+ * text go in "bo"/"bi" events (base64), or "zo"/"zi" (base64 of LZ4) when
+ * they compress -- see FORMAT.md.  Writes of the same
  * stream that follow each other within REC_COALESCE_MS of an event's first
  * byte join that event (up to REC_EVENT_IN_MAX bytes), whose time is that of
  * its first byte.  Buffered: flushed by rec_writer_tick at least every
@@ -197,13 +198,14 @@ struct rec_header {
     char *title;
     char *session, *user, *target, *login, *kind, *command;
     long long grant;
-    int format;       /* the "drawbridge" object's format (1 or 2) */
+    int format;       /* the "drawbridge" object's format (1 to 3) */
     int record_input; /* 1 when input events were written */
 };
 
 struct rec_event {
     double time;        /* seconds from the start */
-    char code[4];       /* "o", "i", "r", "m", "bo", "bi", "c" (checkpoint), "e" (end) */
+    /* "o", "i", "r", "m", "bo", "bi", "c" (checkpoint), "e" (end); "zo"/"zi" come as "bo"/"bi" */
+    char code[4];
     unsigned char *data; /* decoded bytes: o/i/bo/bi give the original bytes exactly; NUL after */
     size_t len;
     int line;           /* 1-based line in the file */
@@ -281,8 +283,8 @@ double rec_play_delay(double prev, double t, double speed, double idle_limit);
  * ---- internal to recordings/ and its tests (codec.c, text.c, reader.c) ----
  */
 
-/* The format the writer writes; the reader and verifier also take format 1. */
-#define REC_FORMAT 2
+/* The format the writer writes; the reader and verifier also take formats 1 and 2. */
+#define REC_FORMAT 3
 /* Input bytes per "o"/"i"/"bo"/"bi" event; larger writes become several events. */
 #define REC_EVENT_IN_MAX (16u * 1024)
 /* Writes of one stream within this long of an event's first byte join that event. */

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <lz4.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 
@@ -35,12 +36,15 @@
 #define W_META_MAX (1u << 20)                            /* one header string */
 #define W_MIN_BINARY 32                                  /* shorter chunks are always text events */
 #define W_SAMPLE 256 /* a chunk whose start is mostly not text is binary at once */
+#define W_Z_IN (REC_EVENT_IN_MAX + 4) /* a binary chunk: an event's bytes and those that waited */
+#define W_Z_SKIP 15 /* binary chunks not tried after one that LZ4 could not shrink */
 
 struct w_stream {
     unsigned char pend[4]; /* the start of a UTF-8 character cut by the end of a write */
     size_t npend;
     long long pend_us;
     unsigned long long raw;
+    unsigned zskip; /* binary chunks still to go out uncompressed */
 };
 
 struct rec_writer {
@@ -54,6 +58,7 @@ struct rec_writer {
     /* the event being gathered: REC_COALESCE_MS of one stream's writes */
     unsigned char *co;
     size_t colen;
+    unsigned char *zin, *zout; /* a binary chunk in one piece, and its LZ4 block (first use) */
     enum rec_stream costream;
     long long co_us;    /* the time of its first byte */
     long long last_us;  /* time of the last line, events never go back */
@@ -239,6 +244,51 @@ static size_t w_b64_two(const unsigned char *a, size_t na, const unsigned char *
     return o + rec_b64_encode(b + m, nb - m, out + o);
 }
 
+/*
+ * A binary chunk (pend[0..npend) then p[0..n)) that LZ4 makes at least a
+ * quarter smaller goes as "zo"/"zi", the base64 of the LZ4 block: 1 when it
+ * did.  LZ4 gives up as soon as the block would not fit in three quarters,
+ * and a stream whose chunk did not shrink is not tried for the next
+ * W_Z_SKIP chunks, so incompressible data (an archive, an image) costs one
+ * trial in sixteen.  Out of memory only means base64.
+ */
+static int w_compressed(struct rec_writer *w, enum rec_stream s, long long us,
+                        const unsigned char *pend, size_t npend, const unsigned char *p, size_t n)
+{
+    struct w_stream *st = &w->st[s];
+    const unsigned char *in = p;
+    size_t total = npend + n;
+    int c;
+
+    if (st->zskip > 0) {
+        st->zskip--;
+        return 0;
+    }
+    if (w->zin == NULL) {
+        w->zin = malloc(W_Z_IN);
+        w->zout = malloc(W_Z_IN);
+        if (w->zin == NULL || w->zout == NULL) {
+            free(w->zin);
+            free(w->zout);
+            w->zin = w->zout = NULL;
+            return 0;
+        }
+    }
+    if (npend > 0) {
+        memcpy(w->zin, pend, npend);
+        memcpy(w->zin + npend, p, n);
+        in = w->zin;
+    }
+    c = LZ4_compress_default((const char *)in, (char *)w->zout, (int)total, (int)(total - total / 4));
+    if (c <= 0) {
+        st->zskip = W_Z_SKIP;
+        return 0;
+    }
+    w_prefix(w, us, s == REC_STREAM_OUT ? "zo" : "zi");
+    w->len += rec_b64_encode(w->zout, (size_t)c, w->buf + w->len);
+    return 1;
+}
+
 /* Bytes that went into a text event, for the search index. */
 static void w_text(struct rec_writer *w, enum rec_stream s, long long us, const unsigned char *p,
                    size_t n)
@@ -322,10 +372,12 @@ static int w_chunk(struct rec_writer *w, enum rec_stream s, long long us, const 
         }
     }
 binary:
-    /* mostly not text: the raw bytes in base64 */
+    /* mostly not text: the raw bytes in base64, compressed where that pays */
     w->len = start;
-    w_prefix(w, us, s == REC_STREAM_OUT ? "bo" : "bi");
-    w->len += w_b64_two(pend, npend, p, n, w->buf + w->len);
+    if (!w_compressed(w, s, us, pend, npend, p, n)) {
+        w_prefix(w, us, s == REC_STREAM_OUT ? "bo" : "bi");
+        w->len += w_b64_two(pend, npend, p, n, w->buf + w->len);
+    }
     st->npend = 0;
     w_suffix(w);
     if (w->text != NULL) {
@@ -772,6 +824,8 @@ void rec_writer_free(struct rec_writer *w)
     EVP_MD_CTX_free(w->sha);
     free(w->buf);
     free(w->co);
+    free(w->zin);
+    free(w->zout);
     free(w);
 }
 

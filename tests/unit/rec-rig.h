@@ -82,14 +82,26 @@ static inline void read_back(struct rig *g, struct back *b)
     const char *bytes = rec_mem_bytes(g->mem, &len);
     int rc;
 
+    size_t cap_o = len + 1, cap_i = len + 1;
+
     memset(b, 0, sizeof(*b));
-    b->o = malloc(len + 1);
-    b->i = malloc(len + 1);
+    b->o = malloc(cap_o);
+    b->i = malloc(cap_i);
     assert_int_equal(rec_reader_open_buf(bytes, len, &r, err, sizeof(err)), 0);
     while ((rc = rec_reader_next(r, &ev, err, sizeof(err))) == 1) {
         int k = code_index(ev.code);
 
         b->count[k]++;
+        /* a compressed event holds more than its size in the file */
+        if ((k == 0 || k == 2) && b->no + ev.len > cap_o) {
+            cap_o = 2 * (b->no + ev.len);
+            b->o = realloc(b->o, cap_o);
+        } else if ((k == 1 || k == 3) && b->ni + ev.len > cap_i) {
+            cap_i = 2 * (b->ni + ev.len);
+            b->i = realloc(b->i, cap_i);
+        }
+        assert_non_null(b->o);
+        assert_non_null(b->i);
         if (k == 0 || k == 2) {
             memcpy(b->o + b->no, ev.data, ev.len);
             b->no += ev.len;

@@ -31,6 +31,8 @@ static const char good[] = HDR "[0.000000, \"c\", \"" CK "\"]\n"
                                "[0.5, \"i\", \"ls\\r\"]\n"
                                "[1, \"bo\", \"AAH/gA==\"]\n"
                                "[1.25, \"bi\", \"\"]\n"
+                               "[1.5, \"zo\", \"L2FiAgA2UGJhYmFi\"]\n"
+                               "[1.5, \"zi\", \"TwABAgMEADRQAwABAgM=\"]\n"
                                "[2, \"r\", \"120x40\"]\n"
                                "[2, \"m\", \"sftp open \\\"/etc\\\"\"]\n"
                                "[2, \"e\", \"out=10 in=3\"]\n"
@@ -53,13 +55,17 @@ static const struct want_event good_events[] = {
     WE(0.5, "i", "ls\r"),
     WE(1, "bo", "\x00\x01\xff\x80"),
     WE(1.25, "bi", ""),
+    /* compressed (LZ4): read as "bo"/"bi" with the bytes they stand for */
+    WE(1.5, "bo", "abababababababababababababababababababababababababababababababababababababababab"),
+    WE(1.5, "bi", "\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3"
+                   "\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3\0\1\2\3"),
     WE(2, "r", "120x40"),
     WE(2, "m", "sftp open \"/etc\""),
     WE(2, "e", "out=10 in=3"),
     WE(2, "c", CK),
 };
 
-/* good[] as format 1 (as it is) or 2: the events read the same. */
+/* good[] as format 1 (as it is), 2 or 3: the events read the same. */
 static void good_format(int format)
 {
     struct rec_reader *r = NULL;
@@ -115,6 +121,7 @@ static void test_good(void **state)
     (void)state;
     good_format(1);
     good_format(2);
+    good_format(3);
 }
 
 /* What the writer writes, the reader reads: bytes of every kind, both streams. */
@@ -181,10 +188,10 @@ static const struct bad_case bad_cases[] = {
     {"duplicate key", "{\"version\": 2, \"version\": 2}\n", "line 1: not JSON"},
     {"no drawbridge", "{\"version\": 2, \"width\": 80, \"height\": 24}\n",
      "line 1: not a drawbridge recording"},
-    {"format 3",
-     "{\"version\": 2, \"width\": 80, \"height\": 24, \"drawbridge\": {\"format\": 3, "
+    {"format 4",
+     "{\"version\": 2, \"width\": 80, \"height\": 24, \"drawbridge\": {\"format\": 4, "
      "\"record_input\": true}}\n",
-     "line 1: not drawbridge recording format 1 or 2"},
+     "line 1: not drawbridge recording format 1 to 3"},
     {"width 0", "{\"version\": 2, \"width\": 0, \"height\": 24}\n",
      "line 1: bad or missing \"width\""},
     {"height a string", "{\"version\": 2, \"width\": 80, \"height\": \"24\"}\n",
@@ -218,6 +225,21 @@ static const struct bad_case bad_cases[] = {
     {"base64 inner padding", EV("[1, \"bi\", \"QQ==QQ==\"]\n"),
      "line 2: the data is not canonical"},
     {"base64 whitespace", EV("[1, \"bi\", \"QUJD RA==\"]\n"), "line 2: the data is not canonical"},
+    /* compressed events: base64 of an LZ4 block of at most an event's bytes */
+    {"lz4 not base64", EV("[1, \"zo\", \"QQ*=\"]\n"), "line 2: the data is not canonical"},
+    {"lz4 empty", EV("[1, \"zo\", \"\"]\n"), "line 2: the data is not an LZ4 block"},
+    {"lz4 garbage", EV("[1, \"zi\", \"/////wA=\"]\n"), "line 2: the data is not an LZ4 block"},
+    {"lz4 cut short", EV("[1, \"zo\", \"L2FiAgA2\"]\n"), "line 2: the data is not an LZ4 block"},
+    /* 16389 zeros: one byte more than an event and the bytes that waited */
+    {"lz4 larger than an event",
+     EV("[1, \"zo\", \"HwABAP//////////////////////////////////////////////////////////////////"
+        "//////////////////////8sUAAAAAAA\"]\n"),
+     "line 2: the data is not an LZ4 block of at most 16388 bytes"},
+    /* 20000 zeros */
+    {"lz4 bomb",
+     EV("[1, \"zo\", \"HwABAP//////////////////////////////////////////////////////////////////"
+        "/////////////////////////////////////////////1VQAAAAAAA=\"]\n"),
+     "line 2: the data is not an LZ4 block"},
     {"resize words", EV("[1, \"r\", \"80 x 24\"]\n"), "line 2: bad data for a \"r\" event"},
     {"resize zero", EV("[1, \"r\", \"0x24\"]\n"), "line 2: bad data for a \"r\" event"},
     {"resize half", EV("[1, \"r\", \"80x\"]\n"), "line 2: bad data for a \"r\" event"},
@@ -301,7 +323,7 @@ static void test_files(void **state)
     while (rec_reader_next(r, &ev, err, sizeof(err)) == 1) {
         n++;
     }
-    assert_int_equal(n, 9);
+    assert_int_equal(n, 11);
     rec_reader_free(r);
     unlink(path);
     rmdir(dir);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests for recordings/verify.c on real files in a mkdtemp directory,
- * in format 2 (what the writer writes) and format 1 (the same recording with
+ * in format 3 (what the writer writes; its checkpoints and seal are format
+ * 2's) and format 1 (the same recording with
  * the MACs format 1 had, HMAC over the bytes rather than over their SHA-256):
  * a closed recording is ok sealed and unsealed; one byte flipped anywhere is
  * tampered; a file cut at any offset (what a crash leaves) is truncated and
@@ -68,17 +69,17 @@ static void hmac_hex(const void *p, size_t n, char hex[REC_HEX_LEN + 1])
     rec_hex(mac, 32, hex);
 }
 
-/* Sets the header's format to f, in place (the writer writes "format": 2). */
+/* Sets the header's format to f, in place (the writer writes "format": 3). */
 static void set_format(char *bytes, size_t len, int f)
 {
-    char *p = memmem(bytes, len, "\"format\": 2", 11);
+    char *p = memmem(bytes, len, "\"format\": 3", 11);
 
     assert_non_null(p);
     p[10] = (char)('0' + f);
 }
 
 /*
- * Rewrites a format 2 recording as format 1 would have it: the header says
+ * Rewrites a recording of the writer's as format 1 would have it: the header says
  * 1, each checkpoint is HMAC-SHA256(K, the bytes before it), and the seal
  * is the SHA-256 and HMAC-SHA256(K, the file).
  */
