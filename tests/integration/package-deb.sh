@@ -281,8 +281,16 @@ else
 fi
 
 uid=$(id -u drawbridge)
+# The port is bound before the drop (root may need a low port), and the
+# signer and the keys come between: give the daemon 10 s to finish starting.
+uids=
+for _ in $(seq 100); do
+    uids=$(awk '/^Uid:/ {print $2 "," $3 "," $4 "," $5}' "/proc/$SVC_PID/status")
+    [ "$uids" = "$uid,$uid,$uid,$uid" ] && break
+    sleep 0.1
+done
 expect_eq "the listener runs as the drawbridge account (real, effective, saved, fs uid)" \
-    "$uid,$uid,$uid,$uid" "$(awk '/^Uid:/ {print $2 "," $3 "," $4 "," $5}' "/proc/$SVC_PID/status")"
+    "$uid,$uid,$uid,$uid" "$uids"
 expect_eq "the listener holds no capabilities" 0000000000000000 "$(awk '/^CapEff:/ {print $2}' "/proc/$SVC_PID/status")"
 expect_eq "state_dir belongs to drawbridge" drawbridge "$(stat -c %U "$STATE/drawbridge.db")"
 expect_eq "the CA key is the signer's" "drawbridge-ca 600" "$(stat -c '%U %a' "$STATE/keys/user_ca")"
