@@ -296,9 +296,8 @@ int rec_parse_event(const char *line, size_t len, int lineno, double prev, struc
                      : LZ4_decompress_safe((const char *)*buf + R_Z_OUT, (char *)*buf, (int)zn,
                                            (int)R_Z_OUT - 1);
         if (dn <= 0) {
-            db_errf(err, errlen,
-                    "line %d: the data is not an LZ4 block of at most %u bytes", lineno,
-                    (unsigned)R_Z_OUT - 1);
+            db_errf(err, errlen, "line %d: the data is not an LZ4 block of at most %u bytes",
+                    lineno, (unsigned)R_Z_OUT - 1);
             goto out;
         }
         n = (size_t)dn;

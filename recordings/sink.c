@@ -134,6 +134,9 @@ static int f_bulk(struct rec_file *f, const unsigned char *p, size_t len)
             return DB_ERR_IO;
         }
         if (!f->direct) {
+            /* all of the stage is in the file: the page cache from here on */
+            free(f->stage);
+            f->stage = NULL;
             break;
         }
     }
@@ -161,15 +164,8 @@ static int file_write(void *ctx, const void *buf, size_t len)
 {
     struct rec_file *f = ctx;
 
-    if (f->stage != NULL) {
-        if (f->direct) {
-            return f_bulk(f, buf, len);
-        }
-        if (file_push(f) != 0) {
-            return DB_ERR_IO;
-        }
-    }
-    if (f->direct && len >= F_BULK) {
+    /* a stage exists only while O_DIRECT works: it takes whatever follows */
+    if (f->stage != NULL || (f->direct && len >= F_BULK)) {
         return f_bulk(f, buf, len);
     }
     return f_plain(f, buf, len);

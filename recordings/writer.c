@@ -35,7 +35,7 @@
 #define W_MARKER_MAX (16u * 1024)                        /* label bytes kept in an "m" event */
 #define W_META_MAX (1u << 20)                            /* one header string */
 #define W_MIN_BINARY 32                                  /* shorter chunks are always text events */
-#define W_SAMPLE 256 /* a chunk whose start is mostly not text is binary at once */
+#define W_SAMPLE 256                  /* a chunk whose start is mostly not text is binary at once */
 #define W_Z_IN (REC_EVENT_IN_MAX + 4) /* a binary chunk: an event's bytes and those that waited */
 #define W_Z_SKIP 15 /* binary chunks not tried after one that LZ4 could not shrink */
 
@@ -279,7 +279,8 @@ static int w_compressed(struct rec_writer *w, enum rec_stream s, long long us,
         memcpy(w->zin + npend, p, n);
         in = w->zin;
     }
-    c = LZ4_compress_default((const char *)in, (char *)w->zout, (int)total, (int)(total - total / 4));
+    c = LZ4_compress_default((const char *)in, (char *)w->zout, (int)total,
+                             (int)(total - total / 4));
     if (c <= 0) {
         st->zskip = W_Z_SKIP;
         return 0;
