@@ -127,6 +127,18 @@ static inline int has(const char *bytes, size_t len, const char *s)
     return memmem(bytes, len, s, strlen(s)) != NULL;
 }
 
+/* How many times s occurs in bytes[0..len). */
+static inline int count(const char *bytes, size_t len, const char *s)
+{
+    int n = 0;
+
+    for (const char *p = bytes; (p = memmem(p, len - (size_t)(p - bytes), s, strlen(s))) != NULL;
+         p++) {
+        n++;
+    }
+    return n;
+}
+
 static inline void rig_free(struct rig *g)
 {
     rec_writer_free(g->w);

@@ -406,24 +406,18 @@ static void test_text_or_binary(void **state)
         char want[32];
         size_t len;
         const char *bytes;
-        int n = 0;
+        int n;
 
         rig_open(&g, 1, 0);
         assert_int_equal(rec_writer_data(g.w, c->s, &ts, c->bytes, c->len), 0);
         rig_close(&g);
         bytes = rec_mem_bytes(g.mem, &len);
         snprintf(want, sizeof(want), "[0.005000, \"%s\", ", c->code);
-        for (const char *p = bytes;
-             (p = memmem(p, len - (size_t)(p - bytes), want, strlen(want))) != NULL; p++) {
-            n++;
-        }
+        n = count(bytes, len, want);
         if (c->code[0] == 'b') {
             /* binary either way: base64 as it is, or compressed ("zo"/"zi") */
             want[12] = 'z';
-            for (const char *p = bytes;
-                 (p = memmem(p, len - (size_t)(p - bytes), want, strlen(want))) != NULL; p++) {
-                n++;
-            }
+            n += count(bytes, len, want);
         }
         if (n != 1) {
             fail_msg("%s: %d events of code %s", c->name, n, c->code);
@@ -589,14 +583,9 @@ static int gather_match(const char *got, size_t glen, const char *want)
 static int count_code(const char *bytes, size_t len, const char *code)
 {
     char want[16];
-    int n = 0;
 
     snprintf(want, sizeof(want), ", \"%s\", ", code);
-    for (const char *p = bytes;
-         (p = memmem(p, len - (size_t)(p - bytes), want, strlen(want))) != NULL; p++) {
-        n++;
-    }
-    return n;
+    return count(bytes, len, want);
 }
 
 /*
@@ -606,7 +595,8 @@ static int count_code(const char *bytes, size_t len, const char *code)
  */
 static void test_compressed(void **state)
 {
-    static unsigned char zeros[REC_EVENT_IN_MAX], noise[REC_EVENT_IN_MAX], all[20 * REC_EVENT_IN_MAX];
+    static unsigned char zeros[REC_EVENT_IN_MAX], noise[REC_EVENT_IN_MAX],
+        all[20 * REC_EVENT_IN_MAX];
     uint32_t x = 12345;
     size_t nall = 0, len;
     const char *bytes;
