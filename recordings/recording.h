@@ -22,12 +22,15 @@
 
 /* ---- sink.c: where a writer's bytes go ---- */
 
+/* The most a file sink keeps out of the file until the next push. */
+#define REC_SINK_HELD_MAX (1024u * 1024)
+
 struct rec_sink {
     void *ctx;
     /*
-     * takes all of buf or fails (DB_ERR_IO, e.g. ENOSPC); may keep the end of
-     * what it took (less than a disk block) out of the file until the next
-     * write or push
+     * takes all of buf or fails (DB_ERR_IO, e.g. ENOSPC, possibly of an
+     * earlier write); may keep the end of what it took (at most
+     * REC_SINK_HELD_MAX bytes) out of the file until the next push
      */
     int (*write)(void *ctx, const void *buf, size_t len);
     /* makes what was written durable (fdatasync); may be NULL */
@@ -44,8 +47,10 @@ struct rec_sink {
  * Large writes (a stream's full buffers) go to the file with O_DIRECT where
  * the file system takes it, in whole blocks: a recording is written once and
  * seldom read, so it should neither evict what the gateway reads nor cost a
- * page-cache copy of every byte.  The last partial block waits for the next
- * write or push.  Small writes, pushes, and every write on a file system
+ * page-cache copy of every byte.  A thread of the sink's own writes them, so
+ * that the writer encodes the next while the disk takes one; what it has not
+ * written yet, and the last partial block, wait for the next push.  Small
+ * writes, pushes' last partial blocks, and every write on a file system
  * without O_DIRECT (tmpfs) go through the page cache.
  */
 int rec_sink_file_create(const char *path, struct rec_sink *out, char *err, size_t errlen);

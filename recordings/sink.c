@@ -7,18 +7,31 @@
  * sink can be told to fail past a given size, which is how the tests make a
  * disk fill up; it keeps what reached it before the failure, like a file on
  * a full disk would.
+ *
+ * An O_DIRECT write returns only once the disk has the bytes.  So that the
+ * writer does not wait for the disk between two stages (and the relay for
+ * the writer), a full stage goes to a thread of the file's own, "rec-io",
+ * which writes the stages in order while the writer fills the next; it lives
+ * from a stream's first full stage to the next push.  At most F_BUFS stages
+ * exist: a writer that outruns the disk waits for one to come back.
  */
 #include "recording.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #define F_BLOCK 4096u         /* O_DIRECT: offsets, lengths and memory in whole blocks */
 #define F_BULK (64u * 1024)   /* a write at least this long goes around the page cache */
-#define F_STAGE (512u * 1024) /* a held-back block and more than a writer's buffer */
+#define F_STAGE (256u * 1024) /* one O_DIRECT write, in whole blocks */
+#define F_BUFS 3              /* stages: the one filling and those the thread holds */
+
+_Static_assert(F_STAGE % F_BLOCK == 0, "a stage is whole blocks");
+_Static_assert(F_BUFS *F_STAGE + F_BLOCK <= REC_SINK_HELD_MAX, "recording.h's bound");
 
 struct rec_file {
     int fd;
@@ -26,7 +39,20 @@ struct rec_file {
     off_t end;            /* bytes taken so far */
     unsigned char *stage; /* while bulk: the file's bytes from base to end, block-aligned */
     off_t base;           /* a multiple of F_BLOCK */
-    size_t held;          /* end - base: less than a block after each write */
+    size_t held;          /* end - base: less than a stage after each write */
+
+    /* the I/O thread; everything below is under mu while it runs */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* both ways: a stage queued or stop; a stage written */
+    pthread_t io;
+    int io_on, io_stop;
+    int io_err;   /* the first failed write's DB_ERR_*: later stages are not written */
+    int io_plain; /* the file system refused O_DIRECT: the thread writes through the cache */
+    unsigned char *spare[F_BUFS]; /* stages written and free again */
+    int nspare, nbufs;            /* free ones; all that exist, the filling one included */
+    unsigned char *q[F_BUFS];     /* full stages in file order, the one being written first */
+    off_t qoff[F_BUFS];
+    int qhead, qn;
 };
 
 static int f_pwrite(int fd, const unsigned char *p, size_t len, off_t off)
@@ -47,14 +73,32 @@ static int f_pwrite(int fd, const unsigned char *p, size_t len, off_t off)
     return 0;
 }
 
-static int f_set_direct(struct rec_file *f, int on)
+static int f_set_direct(int fd, int on)
 {
-    int fl = fcntl(f->fd, F_GETFL);
+    int fl = fcntl(fd, F_GETFL);
 
     if (fl < 0) {
         return -1;
     }
-    return fcntl(f->fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT);
+    return fcntl(fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT);
+}
+
+/*
+ * len bytes (whole blocks) at off with O_DIRECT; DB_ERR_INVALID if the file
+ * system refuses it (EINVAL: alignment it wants larger), nothing written then.
+ */
+static int f_direct(int fd, const unsigned char *p, size_t len, off_t off)
+{
+    int r;
+
+    if (f_set_direct(fd, 1) != 0) {
+        return DB_ERR_INVALID;
+    }
+    r = f_pwrite(fd, p, len, off);
+    if (f_set_direct(fd, 0) != 0 && r == 0) {
+        r = DB_ERR_IO;
+    }
+    return r;
 }
 
 /* Through the page cache, at the end. */
@@ -70,10 +114,9 @@ static int f_plain(struct rec_file *f, const void *buf, size_t len)
 }
 
 /*
- * The stage's whole blocks go to the file with O_DIRECT; the partial last
- * block stays at the stage's start.  A file system that refuses (EINVAL:
- * alignment it wants larger) gets everything through the page cache from
- * then on.
+ * The stage's whole blocks go to the file with O_DIRECT, the writer waiting;
+ * the partial last block stays at the stage's start.  A file system that
+ * refuses gets everything through the page cache from then on.
  */
 static int f_stage_out(struct rec_file *f)
 {
@@ -83,14 +126,7 @@ static int f_stage_out(struct rec_file *f)
     if (whole == 0) {
         return 0;
     }
-    if (f_set_direct(f, 1) != 0) {
-        r = DB_ERR_INVALID;
-    } else {
-        r = f_pwrite(f->fd, f->stage, whole, f->base);
-        if (f_set_direct(f, 0) != 0 && r == 0) {
-            r = DB_ERR_IO;
-        }
-    }
+    r = f->direct ? f_direct(f->fd, f->stage, whole, f->base) : DB_ERR_INVALID;
     if (r == DB_ERR_INVALID) {
         f->direct = 0;
         whole = f->held;
@@ -105,15 +141,159 @@ static int f_stage_out(struct rec_file *f)
     return 0;
 }
 
+static void *f_io_main(void *arg)
+{
+    struct rec_file *f = arg;
+
+    pthread_mutex_lock(&f->mu);
+    for (;;) {
+        unsigned char *p;
+        off_t off;
+        int r = 0, skip, plain;
+
+        while (f->qn == 0 && !f->io_stop) {
+            pthread_cond_wait(&f->cv, &f->mu);
+        }
+        if (f->qn == 0) {
+            break;
+        }
+        p = f->q[f->qhead];
+        off = f->qoff[f->qhead];
+        skip = f->io_err != 0; /* past a failure: the file stays a prefix */
+        plain = f->io_plain;
+        pthread_mutex_unlock(&f->mu);
+        if (!skip) {
+            r = plain ? DB_ERR_INVALID : f_direct(f->fd, p, F_STAGE, off);
+            if (r == DB_ERR_INVALID) {
+                plain = 1;
+                r = f_pwrite(f->fd, p, F_STAGE, off) == 0 ? 0 : DB_ERR_IO;
+            }
+        }
+        pthread_mutex_lock(&f->mu);
+        f->io_plain = plain;
+        if (r != 0 && f->io_err == 0) {
+            f->io_err = r;
+        }
+        f->qhead = (f->qhead + 1) % F_BUFS;
+        f->qn--;
+        f->spare[f->nspare++] = p;
+        pthread_cond_broadcast(&f->cv);
+    }
+    pthread_mutex_unlock(&f->mu);
+    return NULL;
+}
+
+/* Starts the thread with every signal blocked (they are the relay's). 0 or -1. */
+static int f_io_start(struct rec_file *f)
+{
+    sigset_t all, old;
+    int r;
+
+    f->io_stop = 0;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    r = pthread_create(&f->io, NULL, f_io_main, f);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        return -1;
+    }
+    pthread_setname_np(f->io, "rec-io");
+    f->io_on = 1;
+    return 0;
+}
+
+/* Waits for the thread to write what it holds and end; its first error, or 0. */
+static int f_io_stop(struct rec_file *f)
+{
+    int r;
+
+    if (!f->io_on) {
+        return 0;
+    }
+    pthread_mutex_lock(&f->mu);
+    f->io_stop = 1;
+    pthread_cond_broadcast(&f->cv);
+    pthread_mutex_unlock(&f->mu);
+    pthread_join(f->io, NULL);
+    f->io_on = 0;
+    if (f->io_plain) {
+        f->direct = 0;
+    }
+    r = f->io_err;
+    f->io_err = 0;
+    return r != 0 ? DB_ERR_IO : 0;
+}
+
+/*
+ * The full stage goes to the thread and an empty one takes its place: a
+ * spare, a new one while fewer than F_BUFS exist, or else the next the
+ * thread gives back.  Without a thread (it could not be started) the stage
+ * is written here.
+ */
+static int f_submit(struct rec_file *f)
+{
+    void *fresh = NULL;
+    int r = 0;
+
+    if (!f->io_on && f_io_start(f) != 0) {
+        return f_stage_out(f);
+    }
+    pthread_mutex_lock(&f->mu);
+    f->q[(f->qhead + f->qn) % F_BUFS] = f->stage;
+    f->qoff[(f->qhead + f->qn) % F_BUFS] = f->base;
+    f->qn++;
+    f->stage = NULL;
+    pthread_cond_broadcast(&f->cv);
+    while (f->nspare == 0 && f->nbufs >= F_BUFS && f->io_err == 0) {
+        pthread_cond_wait(&f->cv, &f->mu);
+    }
+    if (f->io_err != 0) {
+        r = DB_ERR_IO;
+    } else if (f->nspare > 0) {
+        f->stage = f->spare[--f->nspare];
+    }
+    pthread_mutex_unlock(&f->mu);
+    if (r == 0 && f->stage == NULL) {
+        if (posix_memalign(&fresh, F_BLOCK, F_STAGE) != 0) {
+            r = DB_ERR_NOMEM;
+        } else {
+            f->stage = fresh;
+            f->nbufs++;
+        }
+    }
+    if (r != 0) {
+        /* the file ends where the thread stops; the session ends on the error */
+        f_io_stop(f);
+        return r;
+    }
+    f->base += (off_t)F_STAGE;
+    f->held = 0;
+    return 0;
+}
+
+/* Every stage there is, none queued: the thread has ended. */
+static void f_free_stages(struct rec_file *f)
+{
+    free(f->stage);
+    f->stage = NULL;
+    while (f->nspare > 0) {
+        free(f->spare[--f->nspare]);
+    }
+    f->nbufs = 0;
+    f->held = 0;
+}
+
 static int f_bulk(struct rec_file *f, const unsigned char *p, size_t len)
 {
     if (f->stage == NULL) {
         void *st = NULL;
 
+        f_free_stages(f); /* spares a failed thread left */
         if (posix_memalign(&st, F_BLOCK, F_STAGE) != 0) {
             return DB_ERR_NOMEM;
         }
         f->stage = st;
+        f->nbufs = 1;
         f->base = f->end - f->end % F_BLOCK;
         f->held = (size_t)(f->end - f->base);
         /* the partial block already in the file is rewritten whole */
@@ -130,32 +310,36 @@ static int f_bulk(struct rec_file *f, const unsigned char *p, size_t len)
         f->end += (off_t)take;
         p += take;
         len -= take;
-        if (f_stage_out(f) != 0) {
+        if (f->held == F_STAGE && f_submit(f) != 0) {
             return DB_ERR_IO;
         }
         if (!f->direct) {
             /* all of the stage is in the file: the page cache from here on */
-            free(f->stage);
-            f->stage = NULL;
+            f_free_stages(f);
             break;
         }
     }
     return len > 0 ? f_plain(f, p, len) : 0;
 }
 
-/* What the stage holds back goes to the file, through the page cache; the stage goes. */
+/*
+ * Everything taken goes into the file: the thread's stages, then the
+ * stage's whole blocks with O_DIRECT and its partial last block through the
+ * page cache.  The stages go.
+ */
 static int file_push(void *ctx)
 {
     struct rec_file *f = ctx;
-    int r = 0;
+    int r = f_io_stop(f);
 
     if (f->stage != NULL) {
-        if (f->held > 0 && f_pwrite(f->fd, f->stage, f->held, f->base) != 0) {
+        if (r == 0 && f->held > 0 && f_stage_out(f) != 0) {
             r = DB_ERR_IO;
         }
-        free(f->stage);
-        f->stage = NULL;
-        f->held = 0;
+        if (r == 0 && f->held > 0 && f_pwrite(f->fd, f->stage, f->held, f->base) != 0) {
+            r = DB_ERR_IO;
+        }
+        f_free_stages(f);
     }
     return r;
 }
@@ -186,8 +370,11 @@ static void file_close(void *ctx)
     struct rec_file *f = ctx;
 
     if (f != NULL) {
+        f_io_stop(f);
         close(f->fd);
-        free(f->stage);
+        f_free_stages(f);
+        pthread_mutex_destroy(&f->mu);
+        pthread_cond_destroy(&f->cv);
         free(f);
     }
 }
@@ -216,8 +403,10 @@ int rec_sink_file_create(const char *path, struct rec_sink *out, char *err, size
     }
     f->fd = fd;
     fd = -1;
+    pthread_mutex_init(&f->mu, NULL);
+    pthread_cond_init(&f->cv, NULL);
     /* O_DIRECT is set only around whole-block writes; this asks if it can be */
-    f->direct = f_set_direct(f, 1) == 0 && f_set_direct(f, 0) == 0;
+    f->direct = f_set_direct(f->fd, 1) == 0 && f_set_direct(f->fd, 0) == 0;
     out->ctx = f;
     out->write = file_write;
     out->sync = file_sync;
