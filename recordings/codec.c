@@ -8,8 +8,10 @@
  *
  * rec_esc_json and rec_b64_encode are on the relay's hot path: runs of
  * plain ASCII are copied eight bytes at a time, everything else is one table
- * look-up or one UTF-8 sequence check per character, and base64 turns three
- * bytes into four characters with two look-ups in a table of pairs.
+ * look-up or one UTF-8 sequence check per character, and base64 turns 24
+ * bytes into 32 characters a step with AVX2 where the processor has it, or
+ * else three bytes into four characters with two look-ups in a table of
+ * pairs.
  */
 #include "recording.h"
 
@@ -248,9 +250,61 @@ char *rec_pua_string(const char *s, size_t len)
 static const char b64_pair[4096][2] = {B64_P1024(0), B64_P1024(1024), B64_P1024(2048),
                                        B64_P1024(3072)};
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define B64_WIDE 1
+
+/*
+ * 24 bytes to 32 characters a step, with AVX2, while at least 28 bytes are
+ * left (each 16-byte load reads 4 bytes past its 12).  In each 128-bit lane
+ * every 3 bytes a, b, c become the 32-bit word b a c b; two multiplies move
+ * its four 6-bit groups into the word's four bytes, and one table look-up
+ * per byte (by range: A-Z, a-z, 0-9, +, /) adds the offset to its character.
+ * Returns the input bytes done (a multiple of 24); out has 4/3 of them.
+ */
+__attribute__((target("avx2"))) static size_t b64_avx2(const unsigned char *in, size_t len,
+                                                       char *out)
+{
+    const __m256i spread = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10, 1, 0,
+                                            2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10);
+    /* offset to the character, by class: 0 a-z, 1..10 0-9, 11 +, 12 /, 13 A-Z */
+    const __m256i shift =
+        _mm256_setr_epi8(71, -4, -4, -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0, 71, -4, -4,
+                         -4, -4, -4, -4, -4, -4, -4, -4, -19, -16, 65, 0, 0);
+    size_t i = 0;
+
+    for (; len - i >= 28; i += 24, out += 32) {
+        __m256i v = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(in + i))),
+            _mm_loadu_si128((const __m128i *)(in + i + 12)), 1);
+        __m256i hi, lo, idx, cls;
+
+        v = _mm256_shuffle_epi8(v, spread);
+        /* a>>2 and (b&15)<<2|c>>6 to bytes 0 and 2; (a&3)<<4|b>>4 and c&63 to 1 and 3 */
+        hi = _mm256_mulhi_epu16(_mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00)),
+                                _mm256_set1_epi32(0x04000040));
+        lo = _mm256_mullo_epi16(_mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0)),
+                                _mm256_set1_epi32(0x01000010));
+        idx = _mm256_or_si256(hi, lo);
+        cls = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
+        cls = _mm256_or_si256(cls, _mm256_and_si256(_mm256_cmpgt_epi8(_mm256_set1_epi8(26), idx),
+                                                    _mm256_set1_epi8(13)));
+        _mm256_storeu_si256((__m256i *)out, _mm256_add_epi8(idx, _mm256_shuffle_epi8(shift, cls)));
+    }
+    return i;
+}
+#endif
+
 size_t rec_b64_encode(const unsigned char *in, size_t len, char *out)
 {
     size_t i = 0, o = 0;
+
+#ifdef B64_WIDE
+    if (len >= 28 && __builtin_cpu_supports("avx2")) {
+        i = b64_avx2(in, len, out);
+        o = i / 3 * 4;
+    }
+#endif
 
     /* six bytes a step: one 48-bit value, four pairs */
     for (; len - i >= 6; i += 6, o += 8) {
