@@ -665,6 +665,32 @@ static void test_compressed(void **state)
     assert_memory_equal(b.o, all, nall);
     back_free(&b);
     rig_free(&g);
+
+    /*
+     * Eight different chunks that compress, one after the other, each
+     * repeating what the one before held: every block stands alone (the
+     * reader decodes each without the others), none refers to another.
+     */
+    rig_open(&g, 1, 0);
+    nall = 0;
+    for (int k = 0; k < 8; k++) {
+        unsigned char *c = all + nall;
+
+        memcpy(c, noise + 512 * (k + 1), 4096); /* the next chunk starts with this one's end */
+        memset(c + 4096, k, 4096);
+        memcpy(c + 8192, noise + 512 * k, 4096);
+        memset(c + 12288, 255 - k, 4096);
+        out(&g, ms += 20, c, 16384);
+        nall += 16384;
+    }
+    rig_close(&g);
+    bytes = rec_mem_bytes(g.mem, &len);
+    assert_int_equal(count_code(bytes, len, "zo"), 8);
+    read_back(&g, &b);
+    assert_int_equal(b.no, nall);
+    assert_memory_equal(b.o, all, nall);
+    back_free(&b);
+    rig_free(&g);
 }
 
 static void test_gather(void **state)
