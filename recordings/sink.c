@@ -29,9 +29,10 @@
 #define F_BULK (64u * 1024)   /* a write at least this long goes around the page cache */
 #define F_STAGE (256u * 1024) /* one O_DIRECT write, in whole blocks */
 #define F_BUFS 3              /* stages: the one filling and those the thread holds */
+#define F_HELD ((size_t)F_BUFS * F_STAGE) /* the most not in the file until a push */
 
 _Static_assert(F_STAGE % F_BLOCK == 0, "a stage is whole blocks");
-_Static_assert(F_BUFS *F_STAGE + F_BLOCK <= REC_SINK_HELD_MAX, "recording.h's bound");
+_Static_assert(F_HELD <= REC_SINK_HELD_MAX, "recording.h's bound");
 
 struct rec_file {
     int fd;
