@@ -10,13 +10,17 @@
 #   - the day's directory made immutable (chattr +i, so that not even root
 #     can create a file in it): refused the same way;
 #   - the recording's file system full in the middle of a session (a small
-#     tmpfs): the running session is ended with a message and audited.
-# The last two need chattr and mount to work here (root, a file system with
+#     tmpfs): the running session is ended with a message and audited;
+#   - the same in the middle of a binary stream on a file system that takes
+#     O_DIRECT (a small ext4 image on a loop device), where the recording
+#     file's own thread meets the error.
+# The last three need chattr and mount to work here (root, a file system with
 # the immutable flag); where they do not, the rest still runs and the test
 # then reports itself skipped (exit 77), never passed.
 # Runs in an environment of its own (it breaks its state_dir).
 # Depends on: broker/recorder.c (recorder_open, recorder_data, tick),
-# channel.c (refusing and ending channels when the hook fails).
+# channel.c (refusing and ending channels when the hook fails),
+# recordings/sink.c (the file's writer thread).
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=jit-lib.sh
@@ -112,6 +116,32 @@ if mount -t tmpfs -o size=256k,mode=0700 tmpfs "$DAY" 2>"$T/mount.err"; then
     expect_eq "sessions work again once there is room" "0|recorded-after-full" "$RC|$OUT"
 else
     skip_part "disk full" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
+fi
+
+# ---- the same with binary data on a file system that takes O_DIRECT ----
+# A stream's full buffers are written by the recording file's own thread
+# there (recordings/sink.c); its write error must end the session the same way.
+if truncate -s 8M "$T/rec.img" && mkfs.ext4 -q -F "$T/rec.img" 2>"$T/mount.err" &&
+    mount -o loop "$T/rec.img" "$DAY" 2>>"$T/mount.err"; then
+    MOUNTED=$DAY
+    chmod 0700 "$DAY"
+    before=$(fails)
+    bg_session fullbin alice+staging-1 'echo started; sleep 1.5; head -c 40000000 /dev/urandom; echo finished-unrecorded'
+    wait_until 20 has_file "$T/fullbin.rc" || fail "the binary session still runs 20 s after the disk filled"
+    expect_ne "disk full in a binary stream: the session ends with a non-zero status" 0 "$(cat "$T/fullbin.rc")"
+    expect_match "disk full in a binary stream: the engineer is told" 'drawbridge: .*record' "$(cat "$T/fullbin.err")"
+    expect_nomatch "disk full in a binary stream: the session did not run to its end" 'finished-unrecorded' "$(tail -c 100 "$T/fullbin.out")"
+    got=$(wc -c <"$T/fullbin.out")
+    expect_lt "disk full in a binary stream: the client got less than the 40 MB written" 40000000 "$got"
+    wait_until 5 eval '[ "$(fails)" -gt "$before" ]' || fail "no recording.fail audit row for the full disk (binary)"
+    pass "disk full in a binary stream: a recording.fail audit row"
+    log "disk full in a binary stream: the client got $got bytes; the recording holds $(cat "$DAY"/*.cast 2>/dev/null | wc -c) bytes of an 8 MiB ext4"
+    umount "$DAY"
+    MOUNTED=
+    run alice+staging-1 'echo recorded-after-full-binary'
+    expect_eq "sessions work again once there is room (binary)" "0|recorded-after-full-binary" "$RC|$OUT"
+else
+    skip_part "disk full, binary" "cannot mount an ext4 image here: $(cat "$T/mount.err")"
 fi
 
 gw_still_serves
