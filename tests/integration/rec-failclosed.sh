@@ -96,24 +96,34 @@ else
     skip_part "immutable directory" "chattr +i failed here: $(cat "$T/chattr.err")"
 fi
 
-# ---- the file system fills up during a session ----
-if mount -t tmpfs -o size=256k,mode=0700 tmpfs "$DAY" 2>"$T/mount.err"; then
+# full_mid_session TAG WHAT BYTES CMD: with $DAY on a small file system just
+# mounted, a session whose CMD writes BYTES after a pause is ended once the
+# recording fills it: a non-zero status, a message, less than BYTES through,
+# a recording.fail row; and sessions work again once it is unmounted.
+full_mid_session() {
+    local tag=$1 what=$2 bytes=$3 cmd=$4 before got
     MOUNTED=$DAY
+    chmod 0700 "$DAY"
     before=$(fails)
-    bg_session full alice+staging-1 'echo started; sleep 1.5; head -c 3000000 /dev/zero | tr "\0" x; echo; echo finished-unrecorded'
-    wait_until 15 has_file "$T/full.rc" || fail "the session still runs 15 s after the disk filled"
-    expect_ne "disk full mid-session: the session ends with a non-zero status" 0 "$(cat "$T/full.rc")"
-    expect_match "disk full mid-session: the engineer is told" 'drawbridge: .*record' "$(cat "$T/full.err")"
-    expect_nomatch "disk full mid-session: the session did not run to its end" 'finished-unrecorded' "$(tail -c 100 "$T/full.out")"
-    got=$(wc -c <"$T/full.out")
-    expect_lt "disk full mid-session: the client got less than the 3 MB written" 3000000 "$got"
-    wait_until 5 eval '[ "$(fails)" -gt "$before" ]' || fail "no recording.fail audit row for the full disk"
-    pass "disk full mid-session: a recording.fail audit row"
-    log "disk full mid-session: the client got $got bytes; the recording holds $(cat "$DAY"/*.cast 2>/dev/null | wc -c) bytes of a 256 KiB file system"
+    bg_session "$tag" alice+staging-1 "echo started; sleep 1.5; $cmd; echo; echo finished-unrecorded"
+    wait_until 20 has_file "$T/$tag.rc" || fail "$what: the session still runs 20 s after the disk filled"
+    expect_ne "$what: the session ends with a non-zero status" 0 "$(cat "$T/$tag.rc")"
+    expect_match "$what: the engineer is told" 'drawbridge: .*record' "$(cat "$T/$tag.err")"
+    expect_nomatch "$what: the session did not run to its end" 'finished-unrecorded' "$(tail -c 100 "$T/$tag.out")"
+    got=$(wc -c <"$T/$tag.out")
+    expect_lt "$what: the client got less than the $bytes bytes written" "$bytes" "$got"
+    wait_until 5 eval '[ "$(fails)" -gt "$before" ]' || fail "$what: no recording.fail audit row"
+    pass "$what: a recording.fail audit row"
+    log "$what: the client got $got bytes; the recording holds $(cat "$DAY"/*.cast 2>/dev/null | wc -c) bytes of $(df -k --output=size "$DAY" | tail -1 | tr -d " ") KiB"
     umount "$DAY"
     MOUNTED=
-    run alice+staging-1 'echo recorded-after-full'
-    expect_eq "sessions work again once there is room" "0|recorded-after-full" "$RC|$OUT"
+    run alice+staging-1 "echo recorded-after-$tag"
+    expect_eq "$what: sessions work again once there is room" "0|recorded-after-$tag" "$RC|$OUT"
+}
+
+# ---- the file system fills up during a session (text) ----
+if mount -t tmpfs -o size=256k,mode=0700 tmpfs "$DAY" 2>"$T/mount.err"; then
+    full_mid_session full "disk full mid-session" 3000000 'head -c 3000000 /dev/zero | tr "\0" x'
 else
     skip_part "disk full" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
 fi
@@ -123,23 +133,7 @@ fi
 # there (recordings/sink.c); its write error must end the session the same way.
 if truncate -s 8M "$T/rec.img" && mkfs.ext4 -q -F "$T/rec.img" 2>"$T/mount.err" &&
     mount -o loop "$T/rec.img" "$DAY" 2>>"$T/mount.err"; then
-    MOUNTED=$DAY
-    chmod 0700 "$DAY"
-    before=$(fails)
-    bg_session fullbin alice+staging-1 'echo started; sleep 1.5; head -c 40000000 /dev/urandom; echo finished-unrecorded'
-    wait_until 20 has_file "$T/fullbin.rc" || fail "the binary session still runs 20 s after the disk filled"
-    expect_ne "disk full in a binary stream: the session ends with a non-zero status" 0 "$(cat "$T/fullbin.rc")"
-    expect_match "disk full in a binary stream: the engineer is told" 'drawbridge: .*record' "$(cat "$T/fullbin.err")"
-    expect_nomatch "disk full in a binary stream: the session did not run to its end" 'finished-unrecorded' "$(tail -c 100 "$T/fullbin.out")"
-    got=$(wc -c <"$T/fullbin.out")
-    expect_lt "disk full in a binary stream: the client got less than the 40 MB written" 40000000 "$got"
-    wait_until 5 eval '[ "$(fails)" -gt "$before" ]' || fail "no recording.fail audit row for the full disk (binary)"
-    pass "disk full in a binary stream: a recording.fail audit row"
-    log "disk full in a binary stream: the client got $got bytes; the recording holds $(cat "$DAY"/*.cast 2>/dev/null | wc -c) bytes of an 8 MiB ext4"
-    umount "$DAY"
-    MOUNTED=
-    run alice+staging-1 'echo recorded-after-full-binary'
-    expect_eq "sessions work again once there is room (binary)" "0|recorded-after-full-binary" "$RC|$OUT"
+    full_mid_session fullbin "disk full in a binary stream" 40000000 'head -c 40000000 /dev/urandom'
 else
     skip_part "disk full, binary" "cannot mount an ext4 image here: $(cat "$T/mount.err")"
 fi
