@@ -588,6 +588,18 @@ static int count_code(const char *bytes, size_t len, const char *code)
     return count(bytes, len, want);
 }
 
+/* The rig's recording reads back as exactly want[0..n) of output; the rig goes. */
+static void out_back_free(struct rig *g, const void *want, size_t n)
+{
+    struct back b;
+
+    read_back(g, &b);
+    assert_int_equal(b.no, n);
+    assert_memory_equal(b.o, want, n);
+    back_free(&b);
+    rig_free(g);
+}
+
 /*
  * Binary chunks that LZ4 shrinks by a quarter or more go as "zo"/"zi" and
  * read back as the same bytes; incompressible ones stay "bo"/"bi", and after
@@ -617,11 +629,7 @@ static void test_compressed(void **state)
     assert_int_equal(count_code(bytes, len, "zo"), 1);
     assert_int_equal(count_code(bytes, len, "bo"), 0);
     assert_true(len < 2048); /* the header, two checkpoints, the end: 16 KiB are ~100 bytes */
-    read_back(&g, &b);
-    assert_int_equal(b.no, sizeof(zeros));
-    assert_memory_equal(b.o, zeros, sizeof(zeros));
-    back_free(&b);
-    rig_free(&g);
+    out_back_free(&g, zeros, sizeof(zeros));
 
     /* input compresses the same way, when recorded */
     rig_open(&g, 1, 0);
@@ -660,11 +668,7 @@ static void test_compressed(void **state)
     bytes = rec_mem_bytes(g.mem, &len);
     assert_int_equal(count_code(bytes, len, "bo"), 16);
     assert_int_equal(count_code(bytes, len, "zo"), 2);
-    read_back(&g, &b);
-    assert_int_equal(b.no, nall);
-    assert_memory_equal(b.o, all, nall);
-    back_free(&b);
-    rig_free(&g);
+    out_back_free(&g, all, nall);
 
     /*
      * Eight different chunks that compress, one after the other, each
@@ -686,11 +690,7 @@ static void test_compressed(void **state)
     rig_close(&g);
     bytes = rec_mem_bytes(g.mem, &len);
     assert_int_equal(count_code(bytes, len, "zo"), 8);
-    read_back(&g, &b);
-    assert_int_equal(b.no, nall);
-    assert_memory_equal(b.o, all, nall);
-    back_free(&b);
-    rig_free(&g);
+    out_back_free(&g, all, nall);
 }
 
 static void test_gather(void **state)
