@@ -251,12 +251,50 @@ static void test_full(void **state)
     rig_close(&r);
 }
 
+/*
+ * An error the sink's thread met while the writer went on is reported by a
+ * later write or by the push, even when the push itself could write: here
+ * the file may not grow past 300000 bytes only while the stages go out.
+ */
+static void test_thread_error(void **state)
+{
+    struct rig r;
+    struct rlimit old, lim;
+    int w, p;
+
+    (void)state;
+    if (!direct_io_here(tmp_base()) || rig_open(&r, tmp_base()) != 0) {
+        skip(); /* without O_DIRECT there is no thread */
+    }
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = 300000;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    w = put(&r, 700000); /* two full stages for the thread, the second cut short */
+    usleep(200000);      /* the thread has met the limit (if the write did not wait for it) */
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+    p = r.sink.push(r.sink.ctx);
+    assert_true(w == DB_ERR_IO || p == DB_ERR_IO);
+    {
+        size_t n;
+        unsigned char *b = slurp(r.path, &n);
+
+        assert_true(n <= 300000);
+        assert_memory_equal(b, r.all, n);
+        free(b);
+    }
+    rig_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mix_direct),
         cmocka_unit_test(test_mix_tmpfs),
         cmocka_unit_test(test_full),
+        cmocka_unit_test(test_thread_error),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
