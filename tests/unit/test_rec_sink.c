@@ -211,6 +211,35 @@ static void test_mix_tmpfs(void **state)
     mix("/dev/shm");
 }
 
+/* From here on the file may not grow past cur bytes (EFBIG, not SIGXFSZ); *old to restore. */
+static void fsize_limit(struct rlimit *old, rlim_t cur)
+{
+    struct rlimit lim;
+
+    signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, old), 0);
+    lim = *old;
+    lim.rlim_cur = cur;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static void fsize_restore(const struct rlimit *old)
+{
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, old), 0);
+    signal(SIGXFSZ, SIG_DFL);
+}
+
+/* The file is a prefix of what was written, of at most cap bytes. */
+static void check_capped(struct rig *r, size_t cap)
+{
+    size_t n;
+    unsigned char *b = slurp(r->path, &n);
+
+    assert_true(n <= cap);
+    assert_memory_equal(b, r->all, n);
+    free(b);
+}
+
 /*
  * A file that cannot grow (RLIMIT_FSIZE: EFBIG, as a full disk gives ENOSPC)
  * fails the write or the push that meets it, whichever path it takes, and
@@ -219,35 +248,23 @@ static void test_mix_tmpfs(void **state)
 static void test_full(void **state)
 {
     struct rig r;
-    struct rlimit old, lim;
+    struct rlimit old;
     int r1 = 0;
 
     (void)state;
     if (rig_open(&r, tmp_base()) != 0) {
         skip();
     }
-    signal(SIGXFSZ, SIG_IGN);
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    lim = old;
-    lim.rlim_cur = 1000000; /* not a multiple of the block */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    fsize_limit(&old, 1000000); /* not a multiple of the block */
     for (int i = 0; i < 20 && r1 == 0; i++) {
         r1 = put(&r, 100000 + (size_t)i);
         if (r1 == 0) {
             r1 = r.sink.push(r.sink.ctx);
         }
     }
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, SIG_DFL);
+    fsize_restore(&old);
     assert_int_equal(r1, DB_ERR_IO);
-    {
-        size_t n;
-        unsigned char *b = slurp(r.path, &n);
-
-        assert_true(n <= 1000000);
-        assert_memory_equal(b, r.all, n);
-        free(b);
-    }
+    check_capped(&r, 1000000);
     rig_close(&r);
 }
 
@@ -259,32 +276,20 @@ static void test_full(void **state)
 static void test_thread_error(void **state)
 {
     struct rig r;
-    struct rlimit old, lim;
+    struct rlimit old;
     int w, p;
 
     (void)state;
     if (!direct_io_here(tmp_base()) || rig_open(&r, tmp_base()) != 0) {
         skip(); /* without O_DIRECT there is no thread */
     }
-    signal(SIGXFSZ, SIG_IGN);
-    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
-    lim = old;
-    lim.rlim_cur = 300000;
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    fsize_limit(&old, 300000);
     w = put(&r, 700000); /* two full stages for the thread, the second cut short */
     usleep(200000);      /* the thread has met the limit (if the write did not wait for it) */
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
-    signal(SIGXFSZ, SIG_DFL);
+    fsize_restore(&old);
     p = r.sink.push(r.sink.ctx);
     assert_true(w == DB_ERR_IO || p == DB_ERR_IO);
-    {
-        size_t n;
-        unsigned char *b = slurp(r.path, &n);
-
-        assert_true(n <= 300000);
-        assert_memory_equal(b, r.all, n);
-        free(b);
-    }
+    check_capped(&r, 300000);
     rig_close(&r);
 }
 
