@@ -73,6 +73,22 @@ static inline int code_index(const char *c)
     return 7;
 }
 
+/*
+ * Appends data[0..n) to *buf (*len bytes of *cap), growing it: a compressed
+ * event holds more than its size in the file.
+ */
+static inline void back_add(unsigned char **buf, size_t *len, size_t *cap, const void *data,
+                            size_t n)
+{
+    if (*len + n > *cap) {
+        *cap = 2 * (*len + n);
+        *buf = realloc(*buf, *cap);
+        assert_non_null(*buf);
+    }
+    memcpy(*buf + *len, data, n);
+    *len += n;
+}
+
 static inline void read_back(struct rig *g, struct back *b)
 {
     struct rec_reader *r = NULL;
@@ -81,33 +97,22 @@ static inline void read_back(struct rig *g, struct back *b)
     size_t len;
     const char *bytes = rec_mem_bytes(g->mem, &len);
     int rc;
-
     size_t cap_o = len + 1, cap_i = len + 1;
 
     memset(b, 0, sizeof(*b));
     b->o = malloc(cap_o);
     b->i = malloc(cap_i);
+    assert_non_null(b->o);
+    assert_non_null(b->i);
     assert_int_equal(rec_reader_open_buf(bytes, len, &r, err, sizeof(err)), 0);
     while ((rc = rec_reader_next(r, &ev, err, sizeof(err))) == 1) {
         int k = code_index(ev.code);
 
         b->count[k]++;
-        /* a compressed event holds more than its size in the file */
-        if ((k == 0 || k == 2) && b->no + ev.len > cap_o) {
-            cap_o = 2 * (b->no + ev.len);
-            b->o = realloc(b->o, cap_o);
-        } else if ((k == 1 || k == 3) && b->ni + ev.len > cap_i) {
-            cap_i = 2 * (b->ni + ev.len);
-            b->i = realloc(b->i, cap_i);
-        }
-        assert_non_null(b->o);
-        assert_non_null(b->i);
         if (k == 0 || k == 2) {
-            memcpy(b->o + b->no, ev.data, ev.len);
-            b->no += ev.len;
+            back_add(&b->o, &b->no, &cap_o, ev.data, ev.len);
         } else if (k == 1 || k == 3) {
-            memcpy(b->i + b->ni, ev.data, ev.len);
-            b->ni += ev.len;
+            back_add(&b->i, &b->ni, &cap_i, ev.data, ev.len);
         }
     }
     if (rc != 0) {
