@@ -44,14 +44,11 @@ struct rec_sink {
  * Creates path with O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0600.  The
  * directory must exist.  DB_ERR_EXISTS, DB_ERR_IO with err.
  *
- * Large writes (a stream's full buffers) go to the file with O_DIRECT where
- * the file system takes it, in whole blocks: a recording is written once and
- * seldom read, so it should neither evict what the gateway reads nor cost a
- * page-cache copy of every byte.  A thread of the sink's own writes them, so
- * that the writer encodes the next while the disk takes one; what it has not
- * written yet, and the last partial block, wait for the next push.  Small
- * writes, pushes' last partial blocks, and every write on a file system
- * without O_DIRECT (tmpfs) go through the page cache.
+ * Large writes (a stream's full buffers) are gathered into stages that a
+ * thread of the sink's own writes, so that the writer encodes the next while
+ * the file system takes one; what the thread has not written yet, and the
+ * stage being filled, wait for the next push.  Small writes are written at
+ * once.  Everything goes through the page cache.
  */
 int rec_sink_file_create(const char *path, struct rec_sink *out, char *err, size_t errlen);
 

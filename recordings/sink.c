@@ -2,18 +2,21 @@
 /*
  * Where a writer's bytes go: a file created for this recording alone
  * (O_EXCL|O_NOFOLLOW, mode 0600, so a pre-planted file or symlink is refused
- * rather than followed or appended to), or memory for tests.  A file takes a
- * stream's large writes with O_DIRECT (recording.h says why).  The memory
+ * rather than followed or appended to), or memory for tests.  The memory
  * sink can be told to fail past a given size, which is how the tests make a
  * disk fill up; it keeps what reached it before the failure, like a file on
  * a full disk would.
  *
- * An O_DIRECT write returns only once the disk has the bytes.  So that the
- * writer does not wait for the disk between two stages (and the relay for
- * the writer), a full stage goes to a thread of the file's own, "rec-io",
- * which writes the stages in order while the writer fills the next; it lives
- * from a stream's first full stage to the next push.  At most F_BUFS stages
- * exist: a writer that outruns the disk waits for one to come back.
+ * A stream's large writes are gathered into 256 KiB stages, and a thread of
+ * the file's own, "rec-io", writes the full stages in order while the
+ * writer fills the next; it lives from a stream's first full stage to the
+ * next push.  So the writer never waits for the file system (a write that
+ * has to find free pages, a journal commit, a disk busy with writeback), and
+ * the relay never waits for the writer on that account.  At most F_BUFS
+ * stages exist: a writer that outruns the file system waits for one to come
+ * back, so memory stays bounded and back-pressure reaches the relay.  Writes
+ * go through the page cache; the kernel writes them back, and its dirty
+ * limits slow the thread when the disk cannot keep up.
  */
 #include "recording.h"
 
@@ -25,30 +28,26 @@
 #include <string.h>
 #include <unistd.h>
 
-#define F_BLOCK 4096u         /* O_DIRECT: offsets, lengths and memory in whole blocks */
-#define F_BULK (64u * 1024)   /* a write at least this long goes around the page cache */
-#define F_STAGE (256u * 1024) /* one O_DIRECT write, in whole blocks */
+#define F_BULK (64u * 1024)   /* a write at least this long starts a stage */
+#define F_STAGE (256u * 1024) /* one write of the thread */
 #define F_BUFS 3              /* stages: the one filling and those the thread holds */
 #define F_HELD ((size_t)F_BUFS * F_STAGE) /* the most not in the file until a push */
 
-_Static_assert(F_STAGE % F_BLOCK == 0, "a stage is whole blocks");
 _Static_assert(F_HELD <= REC_SINK_HELD_MAX, "recording.h's bound");
 
 struct rec_file {
     int fd;
-    int direct;           /* the file system takes O_DIRECT (until it refuses a write) */
     off_t end;            /* bytes taken so far */
-    unsigned char *stage; /* while bulk: the file's bytes from base to end, block-aligned */
-    off_t base;           /* a multiple of F_BLOCK */
-    size_t held;          /* end - base: less than a stage after each write */
+    unsigned char *stage; /* while bulk: the file's bytes from base to end */
+    off_t base;
+    size_t held; /* end - base: less than a stage after each write */
 
     /* the I/O thread; everything below is under mu while it runs */
     pthread_mutex_t mu;
     pthread_cond_t cv; /* both ways: a stage queued or stop; a stage written */
     pthread_t io;
     int io_on, io_stop;
-    int io_err;   /* the first failed write's DB_ERR_*: later stages are not written */
-    int io_plain; /* the file system refused O_DIRECT: the thread writes through the cache */
+    int io_err;                   /* the first failed write: later stages are not written */
     unsigned char *spare[F_BUFS]; /* stages written and free again */
     int nspare, nbufs;            /* free ones; all that exist, the filling one included */
     unsigned char *q[F_BUFS];     /* full stages in file order, the one being written first */
@@ -56,6 +55,7 @@ struct rec_file {
     int qhead, qn;
 };
 
+/* All of p[0..len) at off: 0 or DB_ERR_IO (ENOSPC, EFBIG, EIO, ...). */
 static int f_pwrite(int fd, const unsigned char *p, size_t len, off_t off)
 {
     while (len > 0) {
@@ -65,7 +65,7 @@ static int f_pwrite(int fd, const unsigned char *p, size_t len, off_t off)
             continue;
         }
         if (n <= 0) {
-            return n < 0 && errno == EINVAL ? DB_ERR_INVALID : DB_ERR_IO;
+            return DB_ERR_IO;
         }
         p += n;
         off += n;
@@ -74,71 +74,13 @@ static int f_pwrite(int fd, const unsigned char *p, size_t len, off_t off)
     return 0;
 }
 
-static int f_set_direct(int fd, int on)
-{
-    int fl = fcntl(fd, F_GETFL);
-
-    if (fl < 0) {
-        return -1;
-    }
-    return fcntl(fd, F_SETFL, on ? fl | O_DIRECT : fl & ~O_DIRECT);
-}
-
-/*
- * len bytes (whole blocks) at off with O_DIRECT; DB_ERR_INVALID if the file
- * system refuses it (EINVAL: alignment it wants larger), nothing written then.
- */
-static int f_direct(int fd, const unsigned char *p, size_t len, off_t off)
-{
-    int r;
-
-    if (f_set_direct(fd, 1) != 0) {
-        return DB_ERR_INVALID;
-    }
-    r = f_pwrite(fd, p, len, off);
-    if (f_set_direct(fd, 0) != 0 && r == 0) {
-        r = DB_ERR_IO;
-    }
-    return r;
-}
-
-/* Through the page cache, at the end. */
+/* At the end, by the caller. */
 static int f_plain(struct rec_file *f, const void *buf, size_t len)
 {
-    int r = f_pwrite(f->fd, buf, len, f->end);
-
-    if (r != 0) {
+    if (f_pwrite(f->fd, buf, len, f->end) != 0) {
         return DB_ERR_IO;
     }
     f->end += (off_t)len;
-    return 0;
-}
-
-/*
- * The stage's whole blocks go to the file with O_DIRECT, the writer waiting;
- * the partial last block stays at the stage's start.  A file system that
- * refuses gets everything through the page cache from then on.
- */
-static int f_stage_out(struct rec_file *f)
-{
-    size_t whole = f->held - f->held % F_BLOCK;
-    int r;
-
-    if (whole == 0) {
-        return 0;
-    }
-    r = f->direct ? f_direct(f->fd, f->stage, whole, f->base) : DB_ERR_INVALID;
-    if (r == DB_ERR_INVALID) {
-        f->direct = 0;
-        whole = f->held;
-        r = f_pwrite(f->fd, f->stage, whole, f->base);
-    }
-    if (r != 0) {
-        return DB_ERR_IO;
-    }
-    memmove(f->stage, f->stage + whole, f->held - whole);
-    f->base += (off_t)whole;
-    f->held -= whole;
     return 0;
 }
 
@@ -150,7 +92,7 @@ static void *f_io_main(void *arg)
     for (;;) {
         unsigned char *p;
         off_t off;
-        int r = 0, skip, plain;
+        int r = 0, skip;
 
         while (f->qn == 0 && !f->io_stop) {
             pthread_cond_wait(&f->cv, &f->mu);
@@ -161,17 +103,11 @@ static void *f_io_main(void *arg)
         p = f->q[f->qhead];
         off = f->qoff[f->qhead];
         skip = f->io_err != 0; /* past a failure: the file stays a prefix */
-        plain = f->io_plain;
         pthread_mutex_unlock(&f->mu);
         if (!skip) {
-            r = plain ? DB_ERR_INVALID : f_direct(f->fd, p, F_STAGE, off);
-            if (r == DB_ERR_INVALID) {
-                plain = 1;
-                r = f_pwrite(f->fd, p, F_STAGE, off) == 0 ? 0 : DB_ERR_IO;
-            }
+            r = f_pwrite(f->fd, p, F_STAGE, off);
         }
         pthread_mutex_lock(&f->mu);
-        f->io_plain = plain;
         if (r != 0 && f->io_err == 0) {
             f->io_err = r;
         }
@@ -217,9 +153,6 @@ static int f_io_stop(struct rec_file *f)
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->io, NULL);
     f->io_on = 0;
-    if (f->io_plain) {
-        f->direct = 0;
-    }
     r = f->io_err;
     f->io_err = 0;
     return r != 0 ? DB_ERR_IO : 0;
@@ -233,11 +166,15 @@ static int f_io_stop(struct rec_file *f)
  */
 static int f_submit(struct rec_file *f)
 {
-    void *fresh = NULL;
     int r = 0;
 
     if (!f->io_on && f_io_start(f) != 0) {
-        return f_stage_out(f);
+        if (f_pwrite(f->fd, f->stage, F_STAGE, f->base) != 0) {
+            return DB_ERR_IO;
+        }
+        f->base += (off_t)F_STAGE;
+        f->held = 0;
+        return 0;
     }
     pthread_mutex_lock(&f->mu);
     f->q[(f->qhead + f->qn) % F_BUFS] = f->stage;
@@ -255,10 +192,10 @@ static int f_submit(struct rec_file *f)
     }
     pthread_mutex_unlock(&f->mu);
     if (r == 0 && f->stage == NULL) {
-        if (posix_memalign(&fresh, F_BLOCK, F_STAGE) != 0) {
+        f->stage = malloc(F_STAGE);
+        if (f->stage == NULL) {
             r = DB_ERR_NOMEM;
         } else {
-            f->stage = fresh;
             f->nbufs++;
         }
     }
@@ -287,20 +224,14 @@ static void f_free_stages(struct rec_file *f)
 static int f_bulk(struct rec_file *f, const unsigned char *p, size_t len)
 {
     if (f->stage == NULL) {
-        void *st = NULL;
-
         f_free_stages(f); /* spares a failed thread left */
-        if (posix_memalign(&st, F_BLOCK, F_STAGE) != 0) {
+        f->stage = malloc(F_STAGE);
+        if (f->stage == NULL) {
             return DB_ERR_NOMEM;
         }
-        f->stage = st;
         f->nbufs = 1;
-        f->base = f->end - f->end % F_BLOCK;
-        f->held = (size_t)(f->end - f->base);
-        /* the partial block already in the file is rewritten whole */
-        if (f->held > 0 && pread(f->fd, f->stage, f->held, f->base) != (ssize_t)f->held) {
-            return DB_ERR_IO;
-        }
+        f->base = f->end;
+        f->held = 0;
     }
     while (len > 0) {
         size_t take = F_STAGE - f->held;
@@ -314,29 +245,17 @@ static int f_bulk(struct rec_file *f, const unsigned char *p, size_t len)
         if (f->held == F_STAGE && f_submit(f) != 0) {
             return DB_ERR_IO;
         }
-        if (!f->direct) {
-            /* all of the stage is in the file: the page cache from here on */
-            f_free_stages(f);
-            break;
-        }
     }
-    return len > 0 ? f_plain(f, p, len) : 0;
+    return 0;
 }
 
-/*
- * Everything taken goes into the file: the thread's stages, then the
- * stage's whole blocks with O_DIRECT and its partial last block through the
- * page cache.  The stages go.
- */
+/* Everything taken goes into the file: the thread's stages, then the stage's start.  The stages go. */
 static int file_push(void *ctx)
 {
     struct rec_file *f = ctx;
     int r = f_io_stop(f);
 
     if (f->stage != NULL) {
-        if (r == 0 && f->held > 0 && f_stage_out(f) != 0) {
-            r = DB_ERR_IO;
-        }
         if (r == 0 && f->held > 0 && f_pwrite(f->fd, f->stage, f->held, f->base) != 0) {
             r = DB_ERR_IO;
         }
@@ -349,8 +268,8 @@ static int file_write(void *ctx, const void *buf, size_t len)
 {
     struct rec_file *f = ctx;
 
-    /* a stage exists only while O_DIRECT works: it takes whatever follows */
-    if (f->stage != NULL || (f->direct && len >= F_BULK)) {
+    /* a stage, once started, takes whatever follows until the next push */
+    if (f->stage != NULL || len >= F_BULK) {
         return f_bulk(f, buf, len);
     }
     return f_plain(f, buf, len);
@@ -406,8 +325,6 @@ int rec_sink_file_create(const char *path, struct rec_sink *out, char *err, size
     fd = -1;
     pthread_mutex_init(&f->mu, NULL);
     pthread_cond_init(&f->cv, NULL);
-    /* O_DIRECT is set only around whole-block writes; this asks if it can be */
-    f->direct = f_set_direct(f->fd, 1) == 0 && f_set_direct(f->fd, 0) == 0;
     out->ctx = f;
     out->write = file_write;
     out->sync = file_sync;

@@ -11,9 +11,9 @@
 #     can create a file in it): refused the same way;
 #   - the recording's file system full in the middle of a session (a small
 #     tmpfs): the running session is ended with a message and audited;
-#   - the same in the middle of a binary stream on a file system that takes
-#     O_DIRECT (a small ext4 image on a loop device), where the recording
-#     file's own thread meets the error.
+#   - the same in the middle of a binary stream on ext4 (a small image on
+#     a loop device: a disk file system, with delayed allocation), where the
+#     recording file's own thread meets the error.
 # The last three need chattr and mount to work here (root, a file system with
 # the immutable flag); where they do not, the rest still runs and the test
 # then reports itself skipped (exit 77), never passed.
@@ -128,9 +128,9 @@ else
     skip_part "disk full" "cannot mount a tmpfs here: $(cat "$T/mount.err")"
 fi
 
-# ---- the same with binary data on a file system that takes O_DIRECT ----
+# ---- the same with binary data on ext4 ----
 # A stream's full buffers are written by the recording file's own thread
-# there (recordings/sink.c); its write error must end the session the same way.
+# (recordings/sink.c); its write error must end the session the same way.
 if truncate -s 8M "$T/rec.img" && mkfs.ext4 -q -F "$T/rec.img" 2>"$T/mount.err" &&
     mount -o loop "$T/rec.img" "$DAY" 2>>"$T/mount.err"; then
     full_mid_session fullbin "disk full in a binary stream" 40000000 'head -c 40000000 /dev/urandom'
