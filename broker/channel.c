@@ -1050,9 +1050,9 @@ static int chan_more_coming(ssh_channel src, const int *rx)
  * channel's window whenever it is read, whatever it still buffers, so a
  * source is read only when its destination has taken all of the last read
  * but such a tail, and then all of it: that keeps libssh's buffer to one
- * window and ours to one read and a packet.  A kept tail goes alone as soon
- * as nothing more of the stream is on its way (chan_more_coming), and after
- * CONN_HOLD_MS at the latest.
+ * window and ours to one read and a packet.  A tail is kept only when more
+ * of the stream is on its way as it is cut (chan_more_coming), and goes alone
+ * when the stream ends, and after CONN_HOLD_MS at the latest.
  */
 static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, int *rx, ssh_channel dst,
                          int dst_err, struct rbuf *q, int slot, enum relay_dir dir,
@@ -1060,7 +1060,13 @@ static int chan_pump_dir(struct chan *ch, ssh_channel src, int src_err, int *rx,
 {
     struct conn *c = ch->conn;
     long long *held = &ch->hold_since[slot];
-    int n, keep = *held != 0 && chan_now_ms() - *held < CONN_HOLD_MS && chan_more_coming(src, rx);
+    /*
+     * A tail is held only when chan_more_coming said so as it was cut, and
+     * stays held until the rest joins it, the stream ends or CONN_HOLD_MS
+     * is over: asking the socket again on every pass cost a system call per
+     * 4 KiB that libssh reads (it reads no more per poll).
+     */
+    int n, keep = *held != 0 && chan_now_ms() - *held < CONN_HOLD_MS && !ssh_channel_is_eof(src);
 
     if (chan_flush(dst, dst_err, q, keep, progress) != 0) {
         return -1;
