@@ -294,6 +294,20 @@ static inline size_t rbuf_used(const struct rbuf *b)
     return b->len - b->off;
 }
 
+/*
+ * ---- readahead.c: 64 KiB reads under libssh's 4 KiB ones, for a session's
+ * two SSH sockets.  The file also defines recv, read, poll and close for the
+ * whole program (see there); every descriptor not attached passes through.
+ */
+/* Reads ahead on fd from now on; 0, or -1 when all slots are taken (it then reads as before). */
+int readahead_attach(int fd);
+/* Forgets fd and what was read ahead on it (close does the same). */
+void readahead_detach(int fd);
+/* Bytes read from fd that libssh has not taken yet. */
+size_t readahead_pending(int fd);
+/* Gives back the buffers that hold nothing (a session going idle). */
+void readahead_trim(void);
+
 /* ---- session.c: one engineer connection (runs in a forked child) ---- */
 
 struct session_opts {

@@ -1025,7 +1025,8 @@ static int chan_fill(struct chan *ch, ssh_channel src, int src_err, int *rx, str
 
 /*
  * Is more of this stream already on its way: data libssh holds for it (rx),
- * or bytes the source connection's socket holds that libssh has not read?
+ * or bytes the source connection's socket (or its read-ahead) holds that
+ * libssh has not read?
  * Only then is a tail shorter than a packet kept back for it: a peer that
  * sent a request and waits for the answer (sftp, rsync) must get all of it
  * at once.
@@ -1041,7 +1042,7 @@ static int chan_more_coming(ssh_channel src, const int *rx)
         return 1;
     }
     fd = ssh_get_fd(ssh_channel_get_session(src));
-    return fd >= 0 && ioctl(fd, FIONREAD, &queued) == 0 && queued > 0;
+    return fd >= 0 && (readahead_pending(fd) > 0 || (ioctl(fd, FIONREAD, &queued) == 0 && queued > 0));
 }
 
 /*
@@ -1506,6 +1507,7 @@ void chan_trim(struct conn *c)
             }
         }
     }
+    readahead_trim();
     if (c->hook.trim != NULL) {
         c->hook.trim(c->hook.ctx);
     }

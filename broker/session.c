@@ -690,6 +690,7 @@ int session_run(const struct session_opts *o)
         goto out;
     }
     ssh_set_blocking(c->down, 0);
+    (void)readahead_attach(ssh_get_fd(c->down)); /* without a slot it reads as libssh does */
     c->ev = ssh_event_new();
     if (c->ev == NULL || ssh_event_add_session(c->ev, c->down) != SSH_OK) {
         goto out;

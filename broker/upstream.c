@@ -453,6 +453,7 @@ int upstream_connect(struct conn *c, const struct policy_target *t, const char *
         goto out;
     }
     ssh_set_blocking(up, 0);
+    (void)readahead_attach(ssh_get_fd(up));
     c->up = up;
     up = NULL;
     c->tgt = t;
