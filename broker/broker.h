@@ -295,7 +295,7 @@ static inline size_t rbuf_used(const struct rbuf *b)
 }
 
 /*
- * ---- readahead.c: 64 KiB reads under libssh's 4 KiB ones, for a session's
+ * ---- readahead.c: reads of up to 256 KiB under libssh's 4 KiB ones, for a session's
  * two SSH sockets.  The file also defines recv, read, poll and close for the
  * whole program (see there); every descriptor not attached passes through.
  */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Read-ahead under libssh: a session child's two SSH connections read in
- * 64 KiB gulps instead of 4 KiB sips.
+ * gulps of up to 256 KiB instead of 4 KiB sips.
  *
  * libssh 0.10 reads a socket 4 KiB per poll: one poll(2) and one recv(2) for
  * every 4 KiB a transfer moves, on each leg, whatever the socket holds.  A
@@ -42,7 +42,7 @@
 #include "broker.h"
 
 #define RA_SLOTS 4
-#define RA_SIZE (64 * 1024)
+#define RA_SIZE (256 * 1024)
 #define RA_POLL_EVERY 8
 
 struct ra_slot {
