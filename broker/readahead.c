@@ -52,7 +52,10 @@ struct ra_slot {
 };
 
 static struct ra_slot ra_slots[RA_SLOTS] = {
-    {.fd = -1}, {.fd = -1}, {.fd = -1}, {.fd = -1},
+    {.fd = -1},
+    {.fd = -1},
+    {.fd = -1},
+    {.fd = -1},
 };
 static atomic_int ra_attached;
 static int ra_served; /* polls answered from the buffers since the kernel was last asked */

@@ -393,11 +393,16 @@ static void test_random_stream(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_passthrough),     cmocka_unit_test(test_reads_ahead),
-        cmocka_unit_test(test_poll_sees_buffer), cmocka_unit_test(test_poll_fair),
-        cmocka_unit_test(test_eof_after_bytes),  cmocka_unit_test(test_error_after_bytes),
-        cmocka_unit_test(test_close_forgets),    cmocka_unit_test(test_peek_read_flags),
-        cmocka_unit_test(test_slots),            cmocka_unit_test(test_random_stream),
+        cmocka_unit_test(test_passthrough),
+        cmocka_unit_test(test_reads_ahead),
+        cmocka_unit_test(test_poll_sees_buffer),
+        cmocka_unit_test(test_poll_fair),
+        cmocka_unit_test(test_eof_after_bytes),
+        cmocka_unit_test(test_error_after_bytes),
+        cmocka_unit_test(test_close_forgets),
+        cmocka_unit_test(test_peek_read_flags),
+        cmocka_unit_test(test_slots),
+        cmocka_unit_test(test_random_stream),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
