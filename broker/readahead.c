@@ -126,11 +126,17 @@ static struct ra_slot *ra_find(int fd)
     return NULL;
 }
 
-static void ra_drop(struct ra_slot *s)
+/* The buffer goes; the socket reads as libssh asks until it fills a read again. */
+static void ra_release(struct ra_slot *s)
 {
     free(s->buf);
     s->buf = NULL;
     s->off = s->len = 0;
+}
+
+static void ra_drop(struct ra_slot *s)
+{
+    ra_release(s);
     atomic_store_explicit(&s->fd, -1, memory_order_release);
     atomic_fetch_sub_explicit(&ra_attached, 1, memory_order_acq_rel);
 }
@@ -170,9 +176,7 @@ void readahead_trim(void)
         struct ra_slot *s = &ra_slots[i];
 
         if (atomic_load_explicit(&s->fd, memory_order_acquire) != -1 && s->off == s->len) {
-            free(s->buf);
-            s->buf = NULL;
-            s->off = s->len = 0;
+            ra_release(s);
         }
     }
 }
@@ -208,8 +212,7 @@ static ssize_t ra_take(struct ra_slot *s, int fd, void *b, size_t n, int flags)
         if ((size_t)got < n) {
             /* the socket held less than one read: it trickles, the buffer goes */
             memcpy(b, s->buf, (size_t)got);
-            free(s->buf);
-            s->buf = NULL;
+            ra_release(s);
             return got;
         }
         s->off = 0;
@@ -247,15 +250,21 @@ ssize_t read(int fd, void *buf, size_t n)
     return ra_take(s, fd, buf, n, 0);
 }
 
+/* Does the read-ahead hold bytes for this entry of a poll that asks for input? */
+static int ra_ready(const struct pollfd *p)
+{
+    const struct ra_slot *s = (p->events & POLLIN) ? ra_find(p->fd) : NULL;
+
+    return s != NULL && s->off < s->len;
+}
+
 int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 {
     int cached = 0, rc;
 
     if (atomic_load_explicit(&ra_attached, memory_order_acquire) != 0) {
         for (nfds_t i = 0; i < nfds; i++) {
-            const struct ra_slot *s = ra_find(fds[i].fd);
-
-            cached |= s != NULL && s->off < s->len && (fds[i].events & POLLIN);
+            cached |= ra_ready(&fds[i]);
         }
     }
     if (!cached) {
@@ -275,9 +284,7 @@ int poll(struct pollfd *fds, nfds_t nfds, int timeout)
     }
     rc = 0;
     for (nfds_t i = 0; i < nfds; i++) {
-        const struct ra_slot *s = ra_find(fds[i].fd);
-
-        if (s != NULL && s->off < s->len && (fds[i].events & POLLIN)) {
+        if (ra_ready(&fds[i])) {
             fds[i].revents |= POLLIN;
         }
         rc += fds[i].revents != 0;
@@ -287,10 +294,6 @@ int poll(struct pollfd *fds, nfds_t nfds, int timeout)
 
 int close(int fd)
 {
-    struct ra_slot *s = ra_find(fd);
-
-    if (s != NULL) {
-        ra_drop(s);
-    }
+    readahead_detach(fd);
     return ra_sys_close(fd);
 }
