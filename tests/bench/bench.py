@@ -12,8 +12,10 @@ ssh_config (BENCH_SSH_CONFIG):
     gw       alice+staging-1 through the gateway (LDAP key auth, recording on)
 
 Each figure is the median of --runs runs (min..max alongside); the paths are
-interleaved within a run, and each gateway ratio is taken per run against the
-OpenSSH figure of the same run, then summarised the same way.
+interleaved within a run, in an order that turns by one path from run to run
+(a path's place in the run can move its figure by a few per cent on a busy
+machine, so none is always first or last), and each gateway ratio is taken per
+run against the OpenSSH figure of the same run, then summarised the same way.
 """
 import argparse
 import datetime
@@ -49,6 +51,13 @@ def log(msg):
 
 class BenchError(Exception):
     pass
+
+
+def in_turn(modes, run):
+    """modes in the order of run number run: turned by one place per run."""
+    modes = list(modes)
+    k = run % len(modes)
+    return modes[k:] + modes[:k]
 
 
 def ssh_argv(mode, *extra):
@@ -236,7 +245,7 @@ def bench_stream(runs, nbytes, source):
     res = {m: [] for m in HOSTS}
     rec = []
     for i in range(runs):
-        for m in HOSTS:
+        for m in in_turn(HOSTS, i):
             rate, r = stream_once(m, nbytes, source)
             res[m].append(rate)
             if r is not None:
@@ -305,7 +314,7 @@ def bench_transfer(runs, nbytes, modes):
     res = {"scp": {m: [] for m in modes}, "sftp": {m: [] for m in modes}}
     wall = {"scp": {m: [] for m in modes}, "sftp": {m: [] for m in modes}}
     for i in range(runs):
-        for m in modes:
+        for m in in_turn(modes, i):
             t_tiny = scp_up(m, tiny, up)
             t_big = scp_up(m, big, up)
             if os.path.getsize(up) != nbytes:
@@ -348,7 +357,7 @@ def bench_setup(runs):
     modes = list(HOSTS) + ["gwkey"]
     res = {m: [] for m in modes}
     for i in range(runs):
-        for m in modes:
+        for m in in_turn(modes, i):
             res[m].append(timed(ssh_argv(m) + ["true"], "ssh %s true" % m) * 1000)
         log("setup run %d/%d: direct %.0f, ProxyJump %.0f, gateway %.0f (key mode %.0f) ms" % (
             i + 1, runs, res["direct"][-1], res["jump"][-1], res["gw"][-1], res["gwkey"][-1]))
@@ -502,7 +511,7 @@ def bench_echo(runs, keys):
     p50 = {m: [] for m in HOSTS}
     p99 = {m: [] for m in HOSTS}
     for i in range(runs):
-        for m in HOSTS:
+        for m in in_turn(HOSTS, i):
             lat = echo_once(m, keys, 10)
             p50[m].append(percentile(lat, 50))
             p99[m].append(percentile(lat, 99))
@@ -800,8 +809,8 @@ def print_table(rows, meta, out):
     out.write("Drawbridge benchmark  %s  commit %s%s  %d CPUs  runs=%d\n" % (
         meta["date"], meta["commit"][:12], "+dirty" if meta["dirty"] else "", meta["cpus"],
         meta["runs"]))
-    out.write("each cell: median (min..max) over the runs; gateway ratio taken per run against "
-              "OpenSSH in the same run\n")
+    out.write("each cell: median (min..max) over the runs; the paths take turns going first; "
+              "gateway ratio taken per run against OpenSSH in the same run\n")
     out.write("client key exchange / cipher: %s\n" % ", ".join(
         "%s %s/%s" % (LABELS[m], a["kex"], a["cipher"]) for m, a in meta["algorithms"].items()))
     out.write("load average at start %s, at end %s (other work on this machine skews figures)\n" % (
