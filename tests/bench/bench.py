@@ -658,7 +658,7 @@ def pss_run(mode, levels, parallel):
 def bench_pss(runs, levels, modes, parallel):
     res = {n: {m: {"pss": [], "cpu": [], "procs": [], "responsive": []} for m in modes} for n in levels}
     for i in range(runs):
-        for m in modes:
+        for m in in_turn(modes, i):
             r = pss_run(m, levels, parallel)
             for n in levels:
                 res[n][m]["pss"].append(r[n]["pss"])
